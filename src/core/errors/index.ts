@@ -1,0 +1,7 @@
+export {
+  InvalidOptionError,
+  isTesseraError,
+  StoreUnavailableError,
+  TesseraError,
+  type TesseraErrorCode,
+} from './errors.js';

@@ -1,0 +1,14 @@
+export {
+  createSessionManager,
+  type Session,
+  type SessionContext,
+  type SessionEvent,
+  type SessionInfo,
+  type SessionInvalidReason,
+  type SessionManager,
+  type SessionManagerOptions,
+  type SessionRevokeReason,
+  type SessionValidationResult,
+  type SessionWithToken,
+} from './session-manager.js';
+export { parseSessionToken, sessionShardTag } from './session-token.js';

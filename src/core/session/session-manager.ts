@@ -1,0 +1,369 @@
+import { InvalidOptionError } from '../errors/errors.js';
+import type { JsonObject, SessionRecord, SessionStore } from '../store/types.js';
+import { constantTimeEqual, secureRandom, sha256Base64url, type RandomSource } from '../../internal/crypto.js';
+import { silentLogger, type Logger } from '../../internal/logger.js';
+import { functionOption, positiveIntegerOption } from '../../internal/options.js';
+import { callStore } from '../../internal/store-call.js';
+import { formatSessionToken, generateSessionId, generateSessionSecret, parseSessionToken } from './session-token.js';
+
+/** A live session as the engine hands it to callers. */
+export interface Session<Data extends JsonObject = JsonObject> {
+  /** The public id: safe to show the user and to put in an access token's `sid`. Never the token. */
+  id: string;
+  userId: string;
+  createdAt: Date;
+  lastSeenAt: Date;
+  /** When the idle timeout ends the session unless it is used (and renewed) first. */
+  idleExpiresAt: Date;
+  /** When the absolute lifetime ends the session, whatever happens. */
+  absoluteExpiresAt: Date;
+  /** The earlier of the two: when a cookie for this session should expire. */
+  expiresAt: Date;
+  ip: string | null;
+  userAgent: string | null;
+  data: Data;
+}
+
+/** One entry of a user's session list. */
+export interface SessionInfo {
+  id: string;
+  createdAt: Date;
+  lastSeenAt: Date;
+  expiresAt: Date;
+  ip: string | null;
+  userAgent: string | null;
+  /** Whether this is the session the list was asked for from. */
+  current: boolean;
+}
+
+/** Why a token or id did not lead to a live session. */
+export type SessionInvalidReason = 'malformed' | 'not_found' | 'expired' | 'revoked';
+
+/** The outcome of {@link SessionManager.validateSessionToken}. */
+export type SessionValidationResult<Data extends JsonObject = JsonObject> =
+  | {
+      session: Session<Data>;
+      /** The session's expiry moved: a cookie carrying it must be sent again. */
+      renewed: boolean;
+      reason?: undefined;
+    }
+  | { session: null; renewed: false; reason: SessionInvalidReason };
+
+/** A new session and the token for the client. The token is shown once and never stored. */
+export interface SessionWithToken<Data extends JsonObject = JsonObject> {
+  session: Session<Data>;
+  token: string;
+}
+
+/** Why a session was revoked. */
+export type SessionRevokeReason = 'revoked' | 'user_revoked_all' | 'evicted' | 'refresh_reused' | 'password_changed';
+
+/** Every state change of a session, delivered to `onEvent`. `at` is epoch milliseconds. */
+export type SessionEvent =
+  | { type: 'session.created'; sessionId: string; userId: string; at: number }
+  | { type: 'session.renewed'; sessionId: string; userId: string; at: number }
+  | { type: 'session.rotated'; sessionId: string; previousSessionId: string; userId: string; at: number }
+  | { type: 'session.revoked'; sessionId: string; userId: string; at: number; reason: SessionRevokeReason }
+  | { type: 'session.expired'; sessionId: string; userId: string; at: number }
+  | { type: 'session.deleted'; sessionId: string; userId: string; at: number };
+
+/** Request facts recorded on a session at creation and on renewal. */
+export interface SessionContext {
+  ip?: string | null;
+  userAgent?: string | null;
+}
+
+/** Options of {@link createSessionManager}. */
+export interface SessionManagerOptions {
+  /**
+   * Seconds without use after which a session ends.
+   * @default 1800
+   */
+  idleTimeoutSeconds?: number;
+  /**
+   * Seconds after creation after which a session ends, however active.
+   * @default 604800 (7 days)
+   */
+  absoluteTimeoutSeconds?: number;
+  /**
+   * A session is written back (renewed) at most once per this many seconds,
+   * not on every request. The idle timeout is therefore exact to within this.
+   * @default 60
+   */
+  renewalIntervalSeconds?: number;
+  /** Keep at most this many live sessions per user; creating one more revokes the oldest. Unlimited by default. */
+  maxSessionsPerUser?: number;
+  /** Receives every state change. A hook that throws is logged and otherwise ignored. */
+  onEvent?: (event: SessionEvent) => void;
+  /** Where the engine reports problems that do not fail a request (a throwing hook). */
+  logger?: Logger;
+  /**
+   * The clock, epoch milliseconds.
+   * @default Date.now
+   */
+  now?: () => number;
+  /** The random source for ids and secrets. Must be a CSPRNG outside tests. */
+  random?: RandomSource;
+}
+
+/** The framework- and database-neutral session engine. */
+export interface SessionManager<Data extends JsonObject = JsonObject> {
+  /** Starts a session for `userId` with a fresh id (call it at login: never reuse an id the client had). */
+  createSession(userId: string, options?: SessionContext & { data?: Data }): Promise<SessionWithToken<Data>>;
+  /**
+   * Checks a token from a client: the session, or why not. Expected negatives
+   * are results, never exceptions; a store failure throws
+   * `StoreUnavailableError`. Renews the idle timeout at most once per
+   * `renewalIntervalSeconds`, recording the context's IP and user agent.
+   */
+  validateSessionToken(token: unknown, context?: SessionContext): Promise<SessionValidationResult<Data>>;
+  /** The live session with this public id, without renewing it; or why not. */
+  getSession(sessionId: string): Promise<SessionValidationResult<Data>>;
+  /**
+   * Gives the session a new id and secret, keeping its data, creation time and
+   * absolute limit (call it at every privilege change). `null` when the session
+   * is no longer live or a concurrent rotation won.
+   */
+  rotateSession(sessionId: string, options?: { data?: Data }): Promise<SessionWithToken<Data> | null>;
+  /** Replaces the session's data. `false` when the session is no longer live. */
+  updateSessionData(sessionId: string, data: Data): Promise<boolean>;
+  /** Revokes one session. `false` when there was no live session with that id. */
+  revokeSession(sessionId: string, reason?: SessionRevokeReason): Promise<boolean>;
+  /** Revokes one session only if it belongs to `userId`: what a user may do to their own devices. */
+  revokeUserSession(userId: string, sessionId: string): Promise<boolean>;
+  /** Revokes every live session of a user, or every one but `exceptSessionId`. Returns the ids revoked. */
+  revokeUserSessions(
+    userId: string,
+    options?: { exceptSessionId?: string; reason?: SessionRevokeReason },
+  ): Promise<string[]>;
+  /** Deletes a session for good (logout). `false` when there was none. */
+  deleteSession(sessionId: string): Promise<boolean>;
+  /** The user's live sessions, oldest first, `current` marking `currentSessionId`. */
+  listUserSessions(userId: string, options?: { currentSessionId?: string }): Promise<SessionInfo[]>;
+  /** Sweeps expired sessions and values from the store; returns how many were removed. */
+  deleteExpiredSessions(): Promise<number>;
+}
+
+/**
+ * Creates the session engine over a store.
+ *
+ * @example
+ * const sessions = createSessionManager(createMemoryStore(), { idleTimeoutSeconds: 1800 });
+ * const { token } = await sessions.createSession(user.id, { ip, userAgent });
+ * const result = await sessions.validateSessionToken(token);
+ * if (result.session === null) console.log(result.reason);
+ */
+export function createSessionManager<Data extends JsonObject = JsonObject>(
+  store: SessionStore,
+  options: SessionManagerOptions = {},
+): SessionManager<Data> {
+  const idleTimeoutMs = positiveIntegerOption('idleTimeoutSeconds', options.idleTimeoutSeconds, 1800) * 1000;
+  const absoluteTimeoutMs =
+    positiveIntegerOption('absoluteTimeoutSeconds', options.absoluteTimeoutSeconds, 604_800) * 1000;
+  const renewalIntervalMs = positiveIntegerOption('renewalIntervalSeconds', options.renewalIntervalSeconds, 60) * 1000;
+  const maxSessionsPerUser = positiveIntegerOption('maxSessionsPerUser', options.maxSessionsPerUser, undefined);
+  const now = functionOption<() => number>('now', options.now, Date.now);
+  const random = functionOption<RandomSource>('random', options.random, secureRandom);
+  const onEvent = functionOption<(event: SessionEvent) => void>('onEvent', options.onEvent, undefined);
+  const logger = options.logger ?? silentLogger;
+  if (idleTimeoutMs > absoluteTimeoutMs) {
+    throw new InvalidOptionError('"idleTimeoutSeconds" must not be greater than "absoluteTimeoutSeconds"');
+  }
+  if (renewalIntervalMs >= idleTimeoutMs) {
+    throw new InvalidOptionError('"renewalIntervalSeconds" must be less than "idleTimeoutSeconds"');
+  }
+
+  const emit = (event: SessionEvent): void => {
+    if (onEvent === undefined) return;
+    try {
+      onEvent(event);
+    } catch (error) {
+      logger.warn({ err: error, event: event.type }, 'session event hook threw');
+    }
+  };
+
+  const toSession = (record: SessionRecord): Session<Data> => ({
+    id: record.id,
+    userId: record.userId,
+    createdAt: new Date(record.createdAt),
+    lastSeenAt: new Date(record.lastSeenAt),
+    idleExpiresAt: new Date(record.idleExpiresAt),
+    absoluteExpiresAt: new Date(record.absoluteExpiresAt),
+    expiresAt: new Date(record.expiresAt),
+    ip: record.ip,
+    userAgent: record.userAgent,
+    data: record.data as Data,
+  });
+
+  const newRecord = (
+    base: Pick<SessionRecord, 'userId' | 'createdAt' | 'absoluteExpiresAt' | 'ip' | 'userAgent' | 'data'>,
+    at: number,
+  ): { record: SessionRecord; token: string } => {
+    const id = generateSessionId(base.userId, random);
+    const secret = generateSessionSecret(random);
+    const idleExpiresAt = Math.min(at + idleTimeoutMs, base.absoluteExpiresAt);
+    const record: SessionRecord = {
+      ...base,
+      id,
+      secretHash: sha256Base64url(secret),
+      lastSeenAt: at,
+      idleExpiresAt,
+      expiresAt: idleExpiresAt,
+      revokedAt: null,
+    };
+    return { record, token: formatSessionToken(id, secret) };
+  };
+
+  const emitRevoked = (ids: string[], userId: string, at: number, reason: SessionRevokeReason): void => {
+    for (const sessionId of ids) emit({ type: 'session.revoked', sessionId, userId, at, reason });
+  };
+
+  /** The reason a stored record is not a live session at `at`, or `null` when it is live. */
+  const invalidReason = (record: SessionRecord, at: number): SessionInvalidReason | null => {
+    if (record.revokedAt !== null) return 'revoked';
+    if (at >= record.idleExpiresAt || at >= record.absoluteExpiresAt) return 'expired';
+    return null;
+  };
+
+  const check = (record: SessionRecord | null, at: number): SessionValidationResult<Data> => {
+    if (record === null) return { session: null, renewed: false, reason: 'not_found' };
+    const reason = invalidReason(record, at);
+    if (reason === 'expired') emit({ type: 'session.expired', sessionId: record.id, userId: record.userId, at });
+    if (reason !== null) return { session: null, renewed: false, reason };
+    return { session: toSession(record), renewed: false };
+  };
+
+  const sessionBelongsTo = async (userId: string, sessionId: string): Promise<boolean> => {
+    const record = await callStore(store, 'getSession', () => store.getSession(sessionId));
+    return record !== null && record.userId === userId;
+  };
+
+  const manager: SessionManager<Data> = {
+    async createSession(userId, createOptions = {}) {
+      if (typeof userId !== 'string' || userId.length === 0) {
+        throw new InvalidOptionError('"userId" must be a non-empty string');
+      }
+      const at = now();
+      const { record, token } = newRecord(
+        {
+          userId,
+          createdAt: at,
+          absoluteExpiresAt: at + absoluteTimeoutMs,
+          ip: createOptions.ip ?? null,
+          userAgent: createOptions.userAgent ?? null,
+          data: createOptions.data ?? ({} as Data),
+        },
+        at,
+      );
+      const evicted = await callStore(store, 'createSession', () =>
+        store.createSession(record, maxSessionsPerUser === undefined ? undefined : { maxSessionsPerUser }),
+      );
+      emit({ type: 'session.created', sessionId: record.id, userId, at });
+      emitRevoked(evicted, userId, at, 'evicted');
+      return { session: toSession(record), token };
+    },
+
+    async validateSessionToken(token, context = {}) {
+      const parsed = parseSessionToken(token);
+      if (parsed === null) return { session: null, renewed: false, reason: 'malformed' };
+      const record = await callStore(store, 'getSession', () => store.getSession(parsed.id));
+      // A wrong secret answers exactly like an unknown id: nothing tells an attacker the id exists.
+      if (record === null || !constantTimeEqual(sha256Base64url(parsed.secret), record.secretHash)) {
+        return { session: null, renewed: false, reason: 'not_found' };
+      }
+      const at = now();
+      const result = check(record, at);
+      if (result.session === null || at - record.lastSeenAt < renewalIntervalMs) return result;
+
+      const idleExpiresAt = Math.min(at + idleTimeoutMs, record.absoluteExpiresAt);
+      const patch = {
+        lastSeenAt: at,
+        idleExpiresAt,
+        expiresAt: idleExpiresAt,
+        ip: context.ip === undefined ? record.ip : context.ip,
+        userAgent: context.userAgent === undefined ? record.userAgent : context.userAgent,
+      };
+      const updated = await callStore(store, 'updateSession', () => store.updateSession(record.id, patch));
+      // Revoked or deleted between the read and the write: the revocation wins.
+      if (!updated) return { session: null, renewed: false, reason: 'revoked' };
+      emit({ type: 'session.renewed', sessionId: record.id, userId: record.userId, at });
+      return { session: toSession({ ...record, ...patch }), renewed: true };
+    },
+
+    async getSession(sessionId) {
+      const record = await callStore(store, 'getSession', () => store.getSession(sessionId));
+      return check(record, now());
+    },
+
+    async rotateSession(sessionId, rotateOptions = {}) {
+      const old = await callStore(store, 'getSession', () => store.getSession(sessionId));
+      const at = now();
+      if (old === null || invalidReason(old, at) !== null) return null;
+      const { record, token } = newRecord(
+        { ...old, ...(rotateOptions.data === undefined ? {} : { data: rotateOptions.data }) },
+        at,
+      );
+      const rotated = await callStore(store, 'rotateSession', () => store.rotateSession(old.id, record));
+      if (!rotated) return null;
+      emit({ type: 'session.rotated', sessionId: record.id, previousSessionId: old.id, userId: old.userId, at });
+      return { session: toSession(record), token };
+    },
+
+    async updateSessionData(sessionId, data) {
+      return callStore(store, 'updateSession', () => store.updateSession(sessionId, { data }));
+    },
+
+    async revokeSession(sessionId, reason = 'revoked') {
+      const record = await callStore(store, 'getSession', () => store.getSession(sessionId));
+      if (record === null) return false;
+      const at = now();
+      const revoked = await callStore(store, 'revokeSession', () => store.revokeSession(sessionId, at));
+      if (revoked) emitRevoked([sessionId], record.userId, at, reason);
+      return revoked;
+    },
+
+    async revokeUserSession(userId, sessionId) {
+      if (!(await sessionBelongsTo(userId, sessionId))) return false;
+      return manager.revokeSession(sessionId);
+    },
+
+    async revokeUserSessions(userId, revokeOptions = {}) {
+      const at = now();
+      const exceptId = revokeOptions.exceptSessionId;
+      const ids = await callStore(store, 'revokeUserSessions', () =>
+        store.revokeUserSessions(userId, at, exceptId === undefined ? undefined : { exceptId }),
+      );
+      emitRevoked(ids, userId, at, revokeOptions.reason ?? 'user_revoked_all');
+      return ids;
+    },
+
+    async deleteSession(sessionId) {
+      const record = await callStore(store, 'getSession', () => store.getSession(sessionId));
+      if (record === null) return false;
+      const deleted = await callStore(store, 'deleteSession', () => store.deleteSession(sessionId));
+      if (deleted) emit({ type: 'session.deleted', sessionId, userId: record.userId, at: now() });
+      return deleted;
+    },
+
+    async listUserSessions(userId, listOptions = {}) {
+      const records = await callStore(store, 'listUserSessions', () => store.listUserSessions(userId));
+      const at = now();
+      return records
+        .filter((record) => invalidReason(record, at) === null)
+        .map((record) => ({
+          id: record.id,
+          createdAt: new Date(record.createdAt),
+          lastSeenAt: new Date(record.lastSeenAt),
+          expiresAt: new Date(record.expiresAt),
+          ip: record.ip,
+          userAgent: record.userAgent,
+          current: record.id === listOptions.currentSessionId,
+        }));
+    },
+
+    async deleteExpiredSessions() {
+      return callStore(store, 'deleteExpired', () => store.deleteExpired());
+    },
+  };
+  return Object.freeze(manager);
+}

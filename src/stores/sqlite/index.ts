@@ -1,0 +1,2 @@
+export { createSQLiteStore, sqliteStoreMigrations, type SQLiteStoreOptions } from './sqlite-store.js';
+export { migrateSQLite, type SQLiteMigration } from './migrations.js';

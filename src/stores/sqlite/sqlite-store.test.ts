@@ -1,0 +1,91 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { isTesseraError } from '../../core/errors/errors.js';
+import { describeStore } from '../../../test/store-conformance.js';
+import { makeSessionRecord } from '../../../test/support/session-records.js';
+import { createSQLiteStore } from './sqlite-store.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tessera-sqlite-'));
+const file = join(dir, 'conformance.db');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describeStore('sqlite', {
+  clock: 'injected',
+  create: async ({ prefix, now }) => createSQLiteStore(file, { tablePrefix: prefix, now }),
+});
+
+describe('sqlite store', () => {
+  it('keeps sessions across a restart (a new store on the same file)', async () => {
+    const path = join(dir, 'restart.db');
+    const first = createSQLiteStore(path);
+    const record = makeSessionRecord('alice', Date.now());
+    await first.createSession(record);
+    await first.set('key', { kid: 'a' });
+    await first.close();
+    const second = createSQLiteStore(path);
+    expect(await second.getSession(record.id)).toEqual(record);
+    expect(await second.get('key')).toEqual({ kid: 'a' });
+    await second.close();
+  });
+
+  it('uses WAL, records its migrations once, and indexes user and expiry', async () => {
+    const db = new BetterSqlite3(join(dir, 'schema.db'));
+    const store = createSQLiteStore(db);
+    createSQLiteStore(db);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.prepare('SELECT version, name FROM tessera_migrations').all()).toEqual([
+      { version: 1, name: 'create sessions and values' },
+    ]);
+    const indexes = db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tessera_sessions'")
+      .all()
+      .map((row) => (row as { name: string }).name);
+    expect(indexes).toEqual(expect.arrayContaining(['tessera_sessions_user_id', 'tessera_sessions_expires_at']));
+    await store.close();
+    expect(db.open).toBe(true);
+    db.close();
+  });
+
+  it('reads a corrupt record as absent and logs a fingerprint, never the id', async () => {
+    const db = new BetterSqlite3(':memory:');
+    const warn = vi.fn();
+    const store = createSQLiteStore(db, { logger: { warn, info: vi.fn(), debug: vi.fn(), error: vi.fn() } });
+    const record = makeSessionRecord('alice', Date.now());
+    await store.createSession(record);
+    db.prepare('UPDATE tessera_sessions SET record = ? WHERE id = ?').run('{"id": not json', record.id);
+    expect(await store.getSession(record.id)).toBeNull();
+    expect(await store.listUserSessions('alice')).toEqual([]);
+    db.prepare('UPDATE tessera_sessions SET record = ? WHERE id = ?').run('{"id":"x"}', record.id);
+    expect(await store.getSession(record.id)).toBeNull();
+    expect(warn).toHaveBeenCalledTimes(3);
+    expect(JSON.stringify(warn.mock.calls)).not.toContain(record.id);
+    db.close();
+  });
+
+  it('deletes expired rows in batches', async () => {
+    let clock = Date.now();
+    const store = createSQLiteStore(':memory:', { deleteBatchSize: 7, now: () => clock });
+    for (let i = 0; i < 30; i++) {
+      await store.createSession(makeSessionRecord(`user-${i}`, clock, { expiresAt: clock + 10 }));
+    }
+    clock += 20;
+    expect(await store.deleteExpired()).toBe(30);
+    await store.close();
+  });
+
+  it('turns a driver failure into the typed unavailable error', async () => {
+    const db = new BetterSqlite3(':memory:');
+    const store = createSQLiteStore(db);
+    db.close();
+    const error = await store.getSession('AAAAbm90LWEtcmVhbC1zZXNzaW9u').catch((caught: unknown) => caught);
+    expect(isTesseraError(error) && error.code).toBe('ERR_STORE_UNAVAILABLE');
+    expect((error as Error).cause).toBeInstanceOf(Error);
+  });
+
+  it('refuses a table prefix that is not a plain identifier', () => {
+    expect(() => createSQLiteStore(':memory:', { tablePrefix: 'x; DROP TABLE users; --' })).toThrow(/"tablePrefix"/);
+  });
+});
