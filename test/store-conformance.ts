@@ -222,7 +222,9 @@ export function describeStore(name: string, factory: StoreFactory | (() => Store
     it('keeps the cap under 30 concurrent logins', async () => {
       const alice = user();
       const records = Array.from({ length: 30 }, (_, i) => makeSessionRecord(alice, clock + i));
-      const evicted = await Promise.all(records.map((record) => store.createSession(record, { maxSessionsPerUser: 3 })));
+      const evicted = await Promise.all(
+        records.map((record) => store.createSession(record, { maxSessionsPerUser: 3 })),
+      );
       expect(await store.listUserSessions(alice)).toHaveLength(3);
       expect(evicted.flat()).toHaveLength(27);
       expect(new Set(evicted.flat()).size).toBe(27);

@@ -3,11 +3,7 @@ import { sessionShardTag } from '../../src/core/session/session-token.js';
 import type { SessionRecord } from '../../src/core/store/types.js';
 
 /** A valid session record for store tests; `at` is the creation time, epoch ms. */
-export function makeSessionRecord(
-  userId: string,
-  at: number,
-  overrides: Partial<SessionRecord> = {},
-): SessionRecord {
+export function makeSessionRecord(userId: string, at: number, overrides: Partial<SessionRecord> = {}): SessionRecord {
   return {
     id: sessionShardTag(userId) + randomBytes(16).toString('base64url'),
     secretHash: randomBytes(32).toString('base64url'),

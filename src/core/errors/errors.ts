@@ -3,10 +3,7 @@
  * {@link TesseraError} narrows to exactly these.
  */
 export type TesseraErrorCode =
-  | 'ERR_INVALID_OPTION'
-  | 'ERR_STORE_UNAVAILABLE'
-  | 'ERR_STORE_CONFLICT'
-  | 'ERR_KEY_INVALID';
+  'ERR_INVALID_OPTION' | 'ERR_STORE_UNAVAILABLE' | 'ERR_STORE_CONFLICT' | 'ERR_KEY_INVALID';
 
 const brand = Symbol.for('tessera.error');
 

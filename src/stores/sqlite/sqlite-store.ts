@@ -85,7 +85,9 @@ interface SessionRow {
 export function createSQLiteStore(database: string | Database, options: SQLiteStoreOptions = {}): SessionStore {
   const prefix = options.tablePrefix ?? 'tessera_';
   if (typeof prefix !== 'string' || !/^[a-z][a-z0-9_]{0,30}$/.test(prefix)) {
-    throw new InvalidOptionError('"tablePrefix" must be 1–31 lower-case letters, digits or "_", starting with a letter');
+    throw new InvalidOptionError(
+      '"tablePrefix" must be 1–31 lower-case letters, digits or "_", starting with a letter',
+    );
   }
   const batchSize = positiveIntegerOption('deleteBatchSize', options.deleteBatchSize, 500);
   const now = functionOption<() => number>('now', options.now, Date.now);
