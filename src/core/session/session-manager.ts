@@ -24,6 +24,8 @@ export interface Session<Data extends JsonObject = JsonObject> {
   data: Data;
 }
 
+const sessionExpiry = (record: SessionRecord): number => Math.min(record.idleExpiresAt, record.absoluteExpiresAt);
+
 /** One entry of a user's session list. */
 export interface SessionInfo {
   id: string;
@@ -91,6 +93,13 @@ export interface SessionManagerOptions {
    * @default 60
    */
   renewalIntervalSeconds?: number;
+  /**
+   * Seconds a store keeps an ended session past its expiry, so a late request
+   * is told "expired" rather than "not found". The record is useless to
+   * anyone: it holds only the hash of the secret.
+   * @default 900
+   */
+  expiredRetentionSeconds?: number;
   /** Keep at most this many live sessions per user; creating one more revokes the oldest. Unlimited by default. */
   maxSessionsPerUser?: number;
   /** Receives every state change. A hook that throws is logged and otherwise ignored. */
@@ -161,6 +170,7 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
   const absoluteTimeoutMs =
     positiveIntegerOption('absoluteTimeoutSeconds', options.absoluteTimeoutSeconds, 604_800) * 1000;
   const renewalIntervalMs = positiveIntegerOption('renewalIntervalSeconds', options.renewalIntervalSeconds, 60) * 1000;
+  const retentionMs = positiveIntegerOption('expiredRetentionSeconds', options.expiredRetentionSeconds, 900) * 1000;
   const maxSessionsPerUser = positiveIntegerOption('maxSessionsPerUser', options.maxSessionsPerUser, undefined);
   const now = functionOption<() => number>('now', options.now, Date.now);
   const random = functionOption<RandomSource>('random', options.random, secureRandom);
@@ -189,7 +199,7 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
     lastSeenAt: new Date(record.lastSeenAt),
     idleExpiresAt: new Date(record.idleExpiresAt),
     absoluteExpiresAt: new Date(record.absoluteExpiresAt),
-    expiresAt: new Date(record.expiresAt),
+    expiresAt: new Date(sessionExpiry(record)),
     ip: record.ip,
     userAgent: record.userAgent,
     data: record.data as Data,
@@ -208,7 +218,7 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
       secretHash: sha256Base64url(secret),
       lastSeenAt: at,
       idleExpiresAt,
-      expiresAt: idleExpiresAt,
+      expiresAt: idleExpiresAt + retentionMs,
       revokedAt: null,
     };
     return { record, token: formatSessionToken(id, secret) };
@@ -279,7 +289,7 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
       const patch = {
         lastSeenAt: at,
         idleExpiresAt,
-        expiresAt: idleExpiresAt,
+        expiresAt: idleExpiresAt + retentionMs,
         ip: context.ip === undefined ? record.ip : context.ip,
         userAgent: context.userAgent === undefined ? record.userAgent : context.userAgent,
       };
@@ -354,7 +364,7 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
           id: record.id,
           createdAt: new Date(record.createdAt),
           lastSeenAt: new Date(record.lastSeenAt),
-          expiresAt: new Date(record.expiresAt),
+          expiresAt: new Date(sessionExpiry(record)),
           ip: record.ip,
           userAgent: record.userAgent,
           current: record.id === listOptions.currentSessionId,

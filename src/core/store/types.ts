@@ -20,7 +20,10 @@ export interface SessionRecord {
   idleExpiresAt: number;
   /** When the absolute lifetime ends the session; no renewal moves it. */
   absoluteExpiresAt: number;
-  /** When the store may forget the record: the earlier of the two limits above. */
+  /**
+   * When the store may forget the record: the earlier of the two limits above
+   * plus a short retention, so a late request can still be told it expired.
+   */
   expiresAt: number;
   /** Set when the session was revoked; a revoked record is kept until `expiresAt` so a late request learns why. */
   revokedAt: number | null;

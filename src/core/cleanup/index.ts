@@ -1,0 +1,1 @@
+export { scheduleCleanup, type CleanupOptions, type CleanupSchedule } from './cleanup.js';

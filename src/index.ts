@@ -1,0 +1,6 @@
+export * from './core/errors/index.js';
+export * from './core/session/index.js';
+export * from './core/store/index.js';
+export * from './core/cleanup/index.js';
+export type { Logger } from './internal/logger.js';
+export type { RandomSource } from './internal/crypto.js';
