@@ -1,0 +1,1 @@
+export { createSessionCookie, type SessionCookie, type SessionCookieOptions } from './session-cookie.js';
