@@ -33,3 +33,9 @@ function describe(value: unknown): string {
   if (typeof value === 'string') return 'a string';
   return typeof value;
 }
+
+/** Reads a required positive integer option. */
+export function requiredPositiveIntegerOption(name: string, value: unknown): number {
+  if (value === undefined) throw new InvalidOptionError(`"${name}" is required`);
+  return positiveIntegerOption(name, value, 0);
+}

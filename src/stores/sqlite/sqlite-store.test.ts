@@ -7,6 +7,7 @@ import { isTesseraError } from '../../core/errors/errors.js';
 import { describeStore } from '../../../test/store-conformance.js';
 import { makeSessionRecord } from '../../../test/support/session-records.js';
 import { createSQLiteStore } from './sqlite-store.js';
+import { createSQLiteRateLimiters } from './sqlite-rate-limiters.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tessera-sqlite-'));
 const file = join(dir, 'conformance.db');
@@ -87,5 +88,23 @@ describe('sqlite store', () => {
 
   it('refuses a table prefix that is not a plain identifier', () => {
     expect(() => createSQLiteStore(':memory:', { tablePrefix: 'x; DROP TABLE users; --' })).toThrow(/"tablePrefix"/);
+  });
+});
+
+describe('sqlite rate limiters', () => {
+  it('count in the database file, so a second process (a new connection) sees the same counts', async () => {
+    const path = join(dir, 'limits.db');
+    const first = new BetterSqlite3(path);
+    const second = new BetterSqlite3(path);
+    const options = { keyPrefix: 'login', points: 2, durationSeconds: 60 };
+    await createSQLiteRateLimiters(first)(options).consume('k');
+    await createSQLiteRateLimiters(first)(options).consume('k');
+    await expect(createSQLiteRateLimiters(second)(options).consume('k')).rejects.toMatchObject({ remainingPoints: 0 });
+    first.close();
+    second.close();
+  });
+
+  it('refuses a table name that is not a plain identifier', () => {
+    expect(() => createSQLiteRateLimiters(new BetterSqlite3(':memory:'), 'x;--')).toThrow(/"tableName"/);
   });
 });

@@ -1,0 +1,11 @@
+export {
+  createLoginThrottle,
+  createRequestLimit,
+  memoryRateLimiters,
+  type LoginThrottle,
+  type LoginThrottleOptions,
+  type RateLimiterFactory,
+  type RateLimitVerdict,
+  type RequestLimit,
+  type RequestLimitOptions,
+} from './rate-limit.js';
