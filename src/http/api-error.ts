@@ -1,0 +1,85 @@
+import { isTesseraError } from '../core/errors/errors.js';
+
+/** The error codes of the HTTP contract (API.md), each with one status. */
+export const API_ERROR_STATUS = {
+  invalid_request: 400,
+  unauthenticated: 401,
+  invalid_credentials: 401,
+  invalid_token: 401,
+  token_expired: 401,
+  session_expired: 401,
+  session_revoked: 401,
+  refresh_reused: 401,
+  csrf_failed: 403,
+  forbidden: 403,
+  reauth_required: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  unavailable: 503,
+} as const;
+
+export type ApiErrorCode = keyof typeof API_ERROR_STATUS;
+
+const DEFAULT_MESSAGES: Record<ApiErrorCode, string> = {
+  invalid_request: 'The request is malformed.',
+  unauthenticated: 'Sign in first.',
+  invalid_credentials: 'The email or password is wrong.',
+  invalid_token: 'The token is not valid.',
+  token_expired: 'The token has expired.',
+  session_expired: 'Your session has expired; sign in again.',
+  session_revoked: 'This session was signed out; sign in again.',
+  refresh_reused: 'This refresh token was already used; the session has been signed out for safety.',
+  csrf_failed: 'The request failed the cross-site request forgery check.',
+  forbidden: 'You may not do this.',
+  reauth_required: 'Confirm your password to do this.',
+  not_found: 'Not found.',
+  conflict: 'That conflicts with what exists.',
+  payload_too_large: 'The request body is too large.',
+  unsupported_media_type: 'Send the body as application/json.',
+  rate_limited: 'Too many attempts; wait and try again.',
+  unavailable: 'The service is temporarily unavailable; try again shortly.',
+};
+
+/** An HTTP error answer: status, stable code, a message for people, and headers to send. */
+export interface ApiError {
+  status: number;
+  code: ApiErrorCode;
+  message: string;
+  headers: Record<string, string>;
+}
+
+/** Builds the answer for `code`, with the status API.md fixes for it. Messages never hold a credential. */
+export function apiError(code: ApiErrorCode, message?: string, headers: Record<string, string> = {}): ApiError {
+  return { status: API_ERROR_STATUS[code], code, message: message ?? DEFAULT_MESSAGES[code], headers };
+}
+
+/** The JSON body of an error answer: `{"error": {"code", "message"}}`. */
+export function apiErrorBody(error: ApiError): { error: { code: ApiErrorCode; message: string } } {
+  return { error: { code: error.code, message: error.message } };
+}
+
+/**
+ * Maps an operational failure to its answer: a store that is down is 503
+ * `unavailable` (fail closed). `null` for anything else, which the caller
+ * should treat as a bug (500) rather than guess.
+ */
+export function apiErrorFromException(error: unknown): ApiError | null {
+  if (isTesseraError(error) && error.code === 'ERR_STORE_UNAVAILABLE') {
+    return apiError('unavailable', undefined, { 'Retry-After': '5' });
+  }
+  return null;
+}
+
+/** Type guard for {@link ApiError} values travelling through adapters. */
+export function isApiError(value: unknown): value is ApiError {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as ApiError).code === 'string' &&
+    (value as ApiError).code in API_ERROR_STATUS &&
+    typeof (value as ApiError).status === 'number'
+  );
+}

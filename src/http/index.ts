@@ -1,0 +1,25 @@
+export {
+  API_ERROR_STATUS,
+  apiError,
+  apiErrorBody,
+  apiErrorFromException,
+  isApiError,
+  type ApiError,
+  type ApiErrorCode,
+} from './api-error.js';
+export {
+  createHttpAuth,
+  headerReader,
+  type AuthFailure,
+  type AuthState,
+  type BearerClaims,
+  type BearerTokens,
+  type HeaderReader,
+  type HttpAuth,
+  type HttpAuthEvent,
+  type HttpAuthOptions,
+  type HttpResult,
+  type LoginResult,
+  type RequestFacts,
+  type TokenPair,
+} from './http-auth.js';
