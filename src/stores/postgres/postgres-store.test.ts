@@ -176,6 +176,22 @@ describe.skipIf(url === null)('postgres', () => {
       await store.close();
     });
 
+    it('accounts every session once when revoke-alls race capped logins', async () => {
+      const { store } = await migrated();
+      const clock = Date.now();
+      const records = Array.from({ length: 24 }, (_, i) => makeSessionRecord('alice', clock + i));
+      const calls = records.flatMap((record, i) => {
+        const create = store.createSession(record, { maxSessionsPerUser: 3 });
+        return i % 6 === 5 ? [create, store.revokeUserSessions('alice', clock + 100)] : [create];
+      });
+      const revoked = (await Promise.all(calls)).flat();
+      expect(new Set(revoked).size).toBe(revoked.length);
+      const live = (await store.listUserSessions('alice')).map((record) => record.id);
+      expect(live.length).toBeLessThanOrEqual(3);
+      expect([...revoked, ...live].sort()).toEqual(records.map((record) => record.id).sort());
+      await store.close();
+    });
+
     it('waits for calls in flight on close, then refuses new ones', async () => {
       const { store } = await migrated();
       const pending = store.set('k', 1);

@@ -133,12 +133,16 @@ function parseJson(text: string): unknown {
  * call rejects with `StoreUnavailableError` saying so.
  *
  * Every operation is one statement, atomic on its own, except a create with
- * `maxSessionsPerUser`: one transaction under a per-user
- * `pg_advisory_xact_lock`, so concurrent logins of one user take turns.
- * Expiry is compared with the injected clock, passed as a parameter. Calls are
- * bounded only by the pool's timeouts: give it some (`connectPostgres` does),
- * or a call may wait as long as the network does. The caller owns the pool:
- * `close` waits for this store's calls in flight and leaves the pool open.
+ * `maxSessionsPerUser` and `revokeUserSessions`: each one transaction under a
+ * per-user `pg_advisory_xact_lock`, so they take turns for one user. Expiry is
+ * compared with the injected clock, passed as a parameter, never `now()`.
+ *
+ * Calls are bounded only by the pool's timeouts: give it some
+ * (`connectPostgres` does), or a call may wait as long as the network does.
+ * The caller owns the pool, and must listen to its `error` event (again,
+ * `connectPostgres` does), or a server restart crashes the process through an
+ * idle connection. `close` waits for this store's calls in flight and leaves
+ * the pool open.
  *
  * @example
  * const pool = connectPostgres(process.env.DATABASE_URL!);
@@ -228,9 +232,14 @@ export function createPostgresStore(pool: pg.Pool, options: PostgresStoreOptions
     }
   };
 
+  /** Serialises a user's capped logins and revoke-alls (until commit), so each sees the other's result whole. */
+  const lockUser = async (client: pg.PoolClient, userId: string): Promise<void> => {
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [sessions, userId]);
+  };
+
   const createCapped = (record: SessionRecord, cap: number): Promise<string[]> =>
     transaction(async (client) => {
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [sessions, record.userId]);
+      await lockUser(client, record.userId);
       // Runs after the lock, so under READ COMMITTED it sees every session committed by an earlier holder.
       const evicted = await client.query<{ id: string }>(
         `UPDATE ${sessions} SET revoked_at = $2 WHERE id IN (
@@ -331,15 +340,20 @@ export function createPostgresStore(pool: pg.Pool, options: PostgresStoreOptions
     },
 
     revokeUserSessions(userId: string, revokedAt: number, revokeOptions: { exceptId?: string } = {}) {
-      return guard('revokeUserSessions', async () => {
-        const { rows } = await query<{ id: string }>(
-          `UPDATE ${sessions} SET revoked_at = $2
-           WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $3 AND id IS DISTINCT FROM $4
-           RETURNING id`,
-          [userId, revokedAt, now(), revokeOptions.exceptId ?? null],
-        );
-        return rows.map((row) => row.id);
-      });
+      return guard('revokeUserSessions', () =>
+        transaction(async (client) => {
+          // The lock orders this after (or before) a capped login in flight: without it the UPDATE
+          // could see that login's evictions but not its new session.
+          await lockUser(client, userId);
+          const { rows } = await client.query<{ id: string }>(
+            `UPDATE ${sessions} SET revoked_at = $2
+             WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $3 AND id IS DISTINCT FROM $4
+             RETURNING id`,
+            [userId, revokedAt, now(), revokeOptions.exceptId ?? null],
+          );
+          return rows.map((row) => row.id);
+        }),
+      );
     },
 
     deleteSession(id: string) {
