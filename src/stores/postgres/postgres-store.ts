@@ -249,9 +249,10 @@ export function createPostgresStore(pool: pg.Pool, options: PostgresStoreOptions
          ) RETURNING id`,
         [record.userId, record.createdAt, now(), cap - 1],
       );
-      await client.query(`INSERT INTO ${sessions} (${SESSION_COLUMNS}) VALUES (${SESSION_PARAMETERS})`, [
-        ...sessionValues(record),
-      ]);
+      await client.query(
+        `INSERT INTO ${sessions} (${SESSION_COLUMNS}) VALUES (${SESSION_PARAMETERS})`,
+        sessionValues(record),
+      );
       return evicted.rows.map((row) => row.id);
     });
 
