@@ -67,13 +67,17 @@ type RedisClient = Redis | Cluster;
  *
  * Key layout, where `tag` is the user's shard tag (the first 4 characters of
  * every session id of the user):
- * - `{prefix}{tag}:s:{id}` a hash: the session record;
- * - `{prefix}{tag}:u:{userId}` a sorted set of the user's session ids, scored by
+ * - `<prefix>{<tag>}:s:<id>` a hash: the session record;
+ * - `<prefix>{<tag>}:u:<userId>` a sorted set of the user's session ids, scored by
  *   `createdAt`, expiring with the last of them. The hash tag puts it in the
  *   slot of the sessions it lists, so the scripts stay single-slot on a Cluster.
  *   Entries left behind by expired or deleted sessions are pruned by the
- *   scripts that read the index and by `deleteExpired`;
- * - `{prefix}v:{key}` a string: a JSON value.
+ *   scripts that read the index and by `deleteExpired`. Scripts that walk an
+ *   index touch the session keys it names without declaring them: they share
+ *   the index's slot, which Redis Cluster 7 accepts;
+ * - `<prefix>v:<key>` a string: a JSON value.
+ *
+ * Needs Redis 7.0 or later (`PEXPIREAT … GT`, `GETDEL`).
  *
  * The caller owns the client: `close` leaves it open. Configure it with
  * {@link connectRedis} (or its options) so a Redis outage fails requests
