@@ -26,19 +26,14 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * that matter for security (atomic get-and-delete, rotation, caps) race 50
  * concurrent callers and demand exactly one winner.
  */
-export function describeStore(name: string, factory: StoreFactory | (() => StoreFactory | null)): void {
+export function describeStore(name: string, factory: StoreFactory): void {
   describe(`store conformance: ${name}`, () => {
-    let resolved: StoreFactory | null = null;
     let store: SessionStore;
     let prefix: string;
     let clock = Date.now();
     const opened: SessionStore[] = [];
     const now = (): number => clock;
-    const getFactory = (): StoreFactory => {
-      resolved ??= typeof factory === 'function' ? factory() : factory;
-      if (resolved === null) throw new Error(`no factory for ${name}`);
-      return resolved;
-    };
+    const getFactory = (): StoreFactory => factory;
     const open = async (storePrefix: string): Promise<SessionStore> => {
       const made = await getFactory().create({ prefix: storePrefix, now });
       opened.push(made);
@@ -60,7 +55,7 @@ export function describeStore(name: string, factory: StoreFactory | (() => Store
       for (const made of opened.splice(0)) await made.close();
     });
     afterAll(async () => {
-      await resolved?.teardown?.();
+      await factory.teardown?.();
     });
 
     it('answers null for what is absent', async () => {

@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { afterAll, describe, expect, inject, it, vi } from 'vitest';
 import { isTesseraError } from '../../core/errors/errors.js';
 import type { SessionStore } from '../../core/store/types.js';
+import { describeRefreshTokens } from '../../../test/refresh-token-suite.js';
 import { describeStore } from '../../../test/store-conformance.js';
 import { makeSessionRecord } from '../../../test/support/session-records.js';
 import { findFreePort, findPostgresBinaries, startPostgresServer } from '../../../test/support/postgres-harness.js';
@@ -79,6 +80,13 @@ describe.skipIf(url === null)('postgres', () => {
       await migratePostgres(pool, { tablePrefix: prefix });
       return createPostgresStore(pool, { tablePrefix: prefix, now });
     },
+  });
+
+  describeRefreshTokens('postgres', async (now) => {
+    const prefix = freshPrefix();
+    prefixes.add(prefix);
+    await migratePostgres(pool, { tablePrefix: prefix });
+    return createPostgresStore(pool, { tablePrefix: prefix, now });
   });
 
   describe('postgres store', () => {

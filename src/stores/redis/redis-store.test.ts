@@ -4,6 +4,7 @@ import { afterAll, describe, expect, inject, it, vi } from 'vitest';
 import { isTesseraError } from '../../core/errors/errors.js';
 import { sessionShardTag } from '../../core/session/session-token.js';
 import type { SessionStore } from '../../core/store/types.js';
+import { describeRefreshTokens } from '../../../test/refresh-token-suite.js';
 import { describeStore } from '../../../test/store-conformance.js';
 import { startRedisServer } from '../../../test/support/redis-harness.js';
 import { makeSessionRecord } from '../../../test/support/session-records.js';
@@ -27,6 +28,13 @@ describe.skipIf(redisURL === null)('redis', () => {
       await client?.quit();
     },
   });
+  let refreshClient: Redis | null = null;
+  afterAll(async () => {
+    await refreshClient?.quit();
+  });
+  describeRefreshTokens('redis', async () =>
+    createRedisStore((refreshClient ??= await connectRedis(redisURL!)), { prefix: uniquePrefix() }),
+  );
 });
 
 describe.skipIf(clusterNodes === null)('redis cluster', () => {
@@ -38,6 +46,13 @@ describe.skipIf(clusterNodes === null)('redis cluster', () => {
       await client?.quit();
     },
   });
+  let refreshClient: Cluster | null = null;
+  afterAll(async () => {
+    await refreshClient?.quit();
+  });
+  describeRefreshTokens('redis-cluster', async () =>
+    createRedisStore((refreshClient ??= await connectRedisCluster(clusterNodes!)), { prefix: uniquePrefix() }),
+  );
 
   it('keeps a user’s sessions and index in one slot and prunes stale entries on every master', async () => {
     const cluster = await connectRedisCluster(clusterNodes!);
