@@ -1,8 +1,10 @@
 import type * as Argon2 from '@node-rs/argon2';
 import BetterSqlite3 from 'better-sqlite3';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, inject, it, vi } from 'vitest';
+import { connectPostgres } from '../../stores/postgres/postgres-store.js';
 import { normalizeEmail } from './email.js';
 import { checkPasswordPolicy, hashPassword, verifyPassword, verifyPasswordForNoOne } from './password.js';
+import { createPostgresAccountStore, migratePostgresAccounts } from './postgres-account-store.js';
 import { createSQLiteAccountStore } from './sqlite-account-store.js';
 
 const argon2 = vi.hoisted(() => ({ verifyCalls: 0 }));
@@ -87,5 +89,31 @@ describe('SQLite account store', () => {
       Array.from({ length: 20 }, () => store.createAccount(account('same@example.com'))),
     );
     expect(results.filter((result) => result !== null)).toHaveLength(1);
+  });
+});
+
+const postgresUrl = inject('postgresUrl');
+
+describe.skipIf(postgresUrl === null)('PostgreSQL account store', () => {
+  const account = (email: string) => ({ id: crypto.randomUUID(), email, passwordHash: 'h', createdAt: Date.now() });
+
+  it('migrates idempotently, keeps emails unique under concurrency, and updates hashes', async () => {
+    const pool = connectPostgres(postgresUrl!);
+    try {
+      await Promise.all([migratePostgresAccounts(pool), migratePostgresAccounts(pool)]);
+      const store = createPostgresAccountStore(pool);
+      const email = `${crypto.randomUUID()}@example.com`;
+      const results = await Promise.all(Array.from({ length: 10 }, () => store.createAccount(account(email))));
+      const winner = results.find((result) => result !== null)!;
+      expect(results.filter((result) => result !== null)).toHaveLength(1);
+      expect(await store.findAccountByEmail(email)).toEqual(winner);
+      expect(await store.findAccountById(winner.id)).toEqual(winner);
+      expect(await store.setPasswordHash(winner.id, 'h2')).toBe(true);
+      expect((await store.findAccountById(winner.id))?.passwordHash).toBe('h2');
+      expect(await store.setPasswordHash('nobody', 'h2')).toBe(false);
+      expect((await store.listAccounts()).some((listed) => listed.id === winner.id)).toBe(true);
+    } finally {
+      await pool.end();
+    }
   });
 });

@@ -119,10 +119,13 @@ export async function migratePostgres(pool: pg.Pool, options: PostgresTableOptio
   return runPostgresMigrations(pool, tables, postgresStoreMigrations(options));
 }
 
-/** The runner behind {@link migratePostgres}; `tables` must come from {@link resolvePostgresTables}. */
+/**
+ * The runner behind {@link migratePostgres}, for any versioned schema: `tables`
+ * names the history table (and schema), already validated and quoted.
+ */
 export async function runPostgresMigrations(
   pool: pg.Pool,
-  tables: PostgresTables,
+  tables: Pick<PostgresTables, 'schema' | 'migrations'>,
   migrations: readonly PostgresMigration[],
 ): Promise<number[]> {
   // A connection of its own, with the pool's settings but without its per-query bounds: a
