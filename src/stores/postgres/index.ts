@@ -10,3 +10,4 @@ export {
   type PostgresMigration,
   type PostgresTableOptions,
 } from './migrations.js';
+export { createPostgresRateLimiters } from './postgres-rate-limiters.js';
