@@ -166,3 +166,36 @@ describe('introspection', () => {
     }
   });
 });
+
+describe('keyStore', () => {
+  it('keeps the signing keys in their own store: services sharing it verify each other’s tokens', async () => {
+    const keyStore = createMemoryStore();
+    const make = () => {
+      const store = createMemoryStore();
+      const sessions = createSessionManager(store);
+      const tokens = createTokenService({
+        sessions,
+        store,
+        keyStore,
+        issuer: 'https://auth.example.test',
+        audience: 'api',
+        revocationCheck: 'none',
+      });
+      return { store, sessions, tokens };
+    };
+    const first = make();
+    const second = make();
+    const { session } = await first.sessions.createSession('user-1');
+    const pair = await first.tokens.issueTokens(session);
+    expect((await second.tokens.verifyAccessToken(pair.accessToken)).claims?.sub).toBe('user-1');
+    expect(await second.tokens.jwks()).toEqual(await first.tokens.jwks());
+    const alone = createTokenService({
+      sessions: first.sessions,
+      store: createMemoryStore(),
+      issuer: 'https://auth.example.test',
+      audience: 'api',
+      revocationCheck: 'none',
+    });
+    expect((await alone.verifyAccessToken(pair.accessToken)).reason).toBe('invalid');
+  });
+});

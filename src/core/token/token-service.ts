@@ -52,8 +52,14 @@ export type TokenEvent =
 export interface TokenServiceOptions {
   /** The session engine: the session is the token family. */
   sessions: SessionManager<JsonObject>;
-  /** Where keys, refresh tokens and the blocklist live (its KV): the same store every instance shares. */
+  /** Where refresh tokens and the blocklist live (its KV): the same store every instance shares. */
   store: SessionStore;
+  /**
+   * Where the signing keys live, when not in `store`: a durable database
+   * while sessions sit in Redis, so a cache flush does not drop the keys.
+   * @default store
+   */
+  keyStore?: SessionStore;
   /** The `iss` of every access token, checked on verification: usually the server's URL. */
   issuer: string;
   /** The `aud` of every access token, checked on verification. */
@@ -230,8 +236,10 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     }
   };
 
+  const keyStore = options.keyStore ?? store;
+  if (typeof keyStore?.setIfAbsent !== 'function') throw new InvalidOptionError('"keyStore" must be a SessionStore');
   const keyRing = createKeyRing({
-    store,
+    store: keyStore,
     algorithm,
     secrets: options.secrets,
     // A stale instance may sign with a retired key for up to one refresh interval after the rotation.

@@ -1,0 +1,101 @@
+import { z } from 'zod';
+import { PASSWORD_MAX_LENGTH } from './accounts/password.js';
+
+/** Request bodies: validated with these, and documented from them in the OpenAPI document. */
+export const credentialsBody = z
+  .object({
+    email: z.string().max(254).describe('The account email; compared case-insensitively.'),
+    password: z
+      .string()
+      .max(PASSWORD_MAX_LENGTH * 4)
+      .describe('8–256 characters.'),
+    transport: z
+      .enum(['cookie', 'token'])
+      .optional()
+      .describe('"cookie" (default) sets the session cookie; "token" returns an access/refresh token pair.'),
+  })
+  .strict();
+
+export const refreshBody = z.object({ refresh_token: z.string().max(512).optional() }).strict();
+
+export const passwordBody = z
+  .object({
+    currentPassword: z.string().max(PASSWORD_MAX_LENGTH * 4),
+    newPassword: z.string().max(PASSWORD_MAX_LENGTH * 4),
+  })
+  .strict();
+
+export const introspectBody = z.object({ token: z.string().max(8192) }).strict();
+
+/** Response shapes. */
+export const userSchema = z.object({ id: z.string(), email: z.string(), createdAt: z.string() });
+
+export const sessionSchema = z.object({
+  id: z.string().describe('The public session id (never the token).'),
+  createdAt: z.string(),
+  lastSeenAt: z.string(),
+  expiresAt: z.string(),
+  idleExpiresAt: z.string(),
+});
+
+export const cookieLoginResponse = z.object({ user: userSchema, session: sessionSchema, csrfToken: z.string() });
+
+export const tokenResponse = z.object({
+  access_token: z.string(),
+  refresh_token: z.string(),
+  token_type: z.literal('Bearer'),
+  expires_in: z.number().int(),
+});
+
+export const tokenLoginResponse = tokenResponse.extend({ user: userSchema });
+
+export const meResponse = z.object({ user: userSchema, session: sessionSchema });
+
+export const csrfResponse = z.object({ csrfToken: z.string() });
+
+export const sessionsResponse = z.object({
+  sessions: z.array(
+    z.object({
+      id: z.string(),
+      createdAt: z.string(),
+      lastSeenAt: z.string(),
+      ip: z.string().nullable(),
+      userAgent: z.string().nullable(),
+      current: z.boolean(),
+    }),
+  ),
+});
+
+export const introspectionResponse = z
+  .object({
+    active: z.boolean(),
+    sub: z.string().optional(),
+    sid: z.string().optional(),
+    exp: z.number().optional(),
+    iat: z.number().optional(),
+    iss: z.string().optional(),
+    aud: z.union([z.string(), z.array(z.string())]).optional(),
+    jti: z.string().optional(),
+    token_type: z.string().optional(),
+  })
+  .loose();
+
+export const errorResponse = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+
+export const healthResponse = z.object({ status: z.string() });
+
+export const jwksResponse = z.object({ keys: z.array(z.record(z.string(), z.unknown())) });
+
+/**
+ * The first problem with a body, as a message that names the field, for a
+ * 400 `invalid_request`. Values are never echoed: a field may hold a password.
+ */
+export function describeBodyError(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (issue === undefined) return 'The request body is malformed.';
+  const field = issue.path.join('.');
+  if (issue.code === 'unrecognized_keys') return `Unknown field ${issue.keys.map((key) => `"${key}"`).join(', ')}.`;
+  if (field === '') return 'The request body must be a JSON object.';
+  if (issue.code === 'invalid_type' && issue.input === undefined) return `"${field}" is required.`;
+  return `"${field}" is invalid: ${issue.message}.`;
+}

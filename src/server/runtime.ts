@@ -1,0 +1,115 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import type pg from 'pg';
+import { memoryRateLimiters, type RateLimiterFactory } from '../core/rate-limit/rate-limit.js';
+import type { SessionStore } from '../core/store/types.js';
+import type { Logger } from '../internal/logger.js';
+import { createMemoryStore } from '../stores/memory/memory-store.js';
+import { createPostgresRateLimiters } from '../stores/postgres/postgres-rate-limiters.js';
+import { connectPostgres, createPostgresStore } from '../stores/postgres/postgres-store.js';
+import { migratePostgres } from '../stores/postgres/migrations.js';
+import { connectRedis, connectRedisCluster } from '../stores/redis/connect-redis.js';
+import { createRedisRateLimiters } from '../stores/redis/redis-rate-limiters.js';
+import { createRedisStore } from '../stores/redis/redis-store.js';
+import { createSQLiteRateLimiters } from '../stores/sqlite/sqlite-rate-limiters.js';
+import { createSQLiteStore } from '../stores/sqlite/sqlite-store.js';
+import type { AccountStore } from './accounts/account-store.js';
+import { createPostgresAccountStore, migratePostgresAccounts } from './accounts/postgres-account-store.js';
+import { createSQLiteAccountStore } from './accounts/sqlite-account-store.js';
+import type { ServerConfig } from './config.js';
+
+/** The server's connections, opened from its configuration. */
+export interface ServerRuntime {
+  /** The database store: keys, server secrets, and sessions unless another store is configured. */
+  database: SessionStore;
+  /** Where sessions, refresh tokens and the blocklist live. */
+  sessions: SessionStore;
+  accounts: AccountStore;
+  /** Rate-limit counters on the same backend as the sessions. */
+  rateLimiters: RateLimiterFactory;
+  /** A short description for the start-up log line, with no credentials. */
+  describe: { database: string; sessions: string };
+  /** Closes every connection (stores first, then the clients they share). */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the database and the session store the configuration names, running
+ * migrations first. Nothing here listens; {@link createTesseraServer} does.
+ */
+export async function openServerRuntime(config: ServerConfig, logger: Logger): Promise<ServerRuntime> {
+  const closers: (() => Promise<unknown> | void)[] = [];
+  const close = async (): Promise<void> => {
+    for (const closer of closers.reverse()) await closer();
+  };
+  try {
+    let database: SessionStore;
+    let accounts: AccountStore;
+    let databaseLimiters: () => Promise<RateLimiterFactory>;
+    if (config.database.kind === 'sqlite') {
+      mkdirSync(dirname(config.database.path), { recursive: true });
+      const db = new BetterSqlite3(config.database.path);
+      closers.push(() => {
+        db.close();
+      });
+      database = createSQLiteStore(db, { logger });
+      accounts = createSQLiteAccountStore(db);
+      databaseLimiters = async () => createSQLiteRateLimiters(db);
+    } else {
+      const pool: pg.Pool = connectPostgres(config.database.url);
+      closers.push(() => pool.end());
+      await migratePostgres(pool);
+      await migratePostgresAccounts(pool);
+      database = createPostgresStore(pool, { logger });
+      accounts = createPostgresAccountStore(pool);
+      databaseLimiters = () => createPostgresRateLimiters(pool);
+    }
+
+    const location = config.sessionStore;
+    let sessions: SessionStore = database;
+    let rateLimiters: RateLimiterFactory;
+    let sessionsLabel = 'the database';
+    switch (location.kind) {
+      case 'database':
+        rateLimiters = await databaseLimiters();
+        break;
+      case 'memory':
+        sessions = createMemoryStore({ logger });
+        closers.push(() => sessions.close());
+        rateLimiters = memoryRateLimiters;
+        sessionsLabel = 'memory (lost on restart)';
+        break;
+      case 'redis': {
+        const client = await connectRedis(location.url);
+        closers.push(() => client.quit());
+        sessions = createRedisStore(client, { logger });
+        rateLimiters = createRedisRateLimiters(client);
+        sessionsLabel = `redis ${new URL(location.url).host}`;
+        break;
+      }
+      case 'redis-cluster': {
+        const cluster = await connectRedisCluster(location.nodes);
+        closers.push(() => cluster.quit());
+        sessions = createRedisStore(cluster, { logger });
+        rateLimiters = createRedisRateLimiters(cluster);
+        sessionsLabel = `redis cluster (${location.nodes.length} seed nodes)`;
+        break;
+      }
+    }
+    return {
+      database,
+      sessions,
+      accounts,
+      rateLimiters,
+      describe: {
+        database: config.database.kind === 'sqlite' ? `sqlite ${config.database.path}` : 'postgres',
+        sessions: sessionsLabel,
+      },
+      close,
+    };
+  } catch (error) {
+    await close().catch(() => undefined);
+    throw error;
+  }
+}
