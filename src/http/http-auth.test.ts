@@ -4,6 +4,7 @@ import { createRequestLimit } from '../core/rate-limit/rate-limit.js';
 import { createSessionManager } from '../core/session/session-manager.js';
 import { createMemoryStore } from '../stores/memory/memory-store.js';
 import { createFaultyStore } from '../../test/support/failing-store.js';
+import { createTokenService } from '../core/token/token-service.js';
 import { createHttpAuth, type HttpAuthEvent, type RequestFacts } from './http-auth.js';
 
 const ORIGIN = 'https://auth.example.com';
@@ -186,5 +187,76 @@ describe('login and logout', () => {
     const { auth } = setup();
     expect(auth.verifyRequestSource(request('POST', { 'sec-fetch-site': 'cross-site' }))?.code).toBe('csrf_failed');
     expect(auth.verifyRequestSource(request('POST', { origin: ORIGIN }))).toBeNull();
+  });
+});
+
+describe('bearer transport', () => {
+  async function bearerSetup() {
+    let clock = Date.now();
+    const store = createFaultyStore(createMemoryStore({ now: () => clock }));
+    const sessions = createSessionManager(store, { now: () => clock });
+    const tokens = createTokenService({
+      sessions,
+      store,
+      issuer: ORIGIN,
+      audience: ORIGIN,
+      refreshGraceSeconds: 10,
+      now: () => clock,
+    });
+    const auth = createHttpAuth({ sessions, tokens, csrfSecrets: [secret] });
+    const anonymous = await auth.authenticate(request('POST'));
+    if (!anonymous.ok) throw new Error('unexpected');
+    const login = await auth.login(request('POST'), anonymous.value, {
+      account: 'alice@example.com',
+      verify: async () => 'user-alice',
+      transport: 'token',
+    });
+    if (!login.ok || login.value.transport !== 'token') throw new Error('login failed');
+    return { auth, store, tokens: login.value.tokens, advance: (ms: number) => (clock += ms) };
+  }
+
+  it('logs in with a token pair, authenticates with one store round trip, and needs no CSRF', async () => {
+    const { auth, store, tokens } = await bearerSetup();
+    expect(tokens).toMatchObject({ token_type: 'Bearer', expires_in: 900 });
+    const before = store.calls.getSession ?? 0;
+    const facts = request('POST', { authorization: `Bearer ${tokens.access_token}` });
+    const state = await auth.authenticate(facts);
+    expect(state.ok && state.value.transport).toBe('bearer');
+    expect(state.ok && state.value.session?.userId).toBe('user-alice');
+    expect((store.calls.getSession ?? 0) - before).toBe(1);
+    expect(state.ok && auth.verifyCSRF(facts, state.value)).toBeNull();
+  });
+
+  it('answers an expired access token with token_expired', async () => {
+    const { auth, tokens, advance } = await bearerSetup();
+    advance(16 * 60 * 1000);
+    const state = await auth.authenticate(request('GET', { authorization: `Bearer ${tokens.access_token}` }));
+    expect(state.ok && auth.requireAuth(state.value)?.code).toBe('token_expired');
+  });
+
+  it('refreshes, detects reuse, and refuses a missing refresh token with 400', async () => {
+    const { auth, tokens, advance } = await bearerSetup();
+    const next = await auth.refresh(request('POST'), tokens.refresh_token);
+    expect(next.ok && next.value.refresh_token).not.toBe(tokens.refresh_token);
+    expect((await auth.refresh(request('POST'), undefined)).ok ? null : 'refused').toBe('refused');
+    const missing = await auth.refresh(request('POST'), '');
+    expect(missing.ok ? null : missing.error.status).toBe(400);
+    advance(11_000);
+    const reused = await auth.refresh(request('POST'), tokens.refresh_token);
+    expect(reused.ok ? null : reused.error.code).toBe('refresh_reused');
+    const after = await auth.authenticate(request('GET', { authorization: `Bearer ${tokens.access_token}` }));
+    expect(after.ok && auth.requireAuth(after.value)?.code).toBe('invalid_token');
+  });
+
+  it('logs out: the access token stops working and the session is gone', async () => {
+    const { auth, tokens } = await bearerSetup();
+    const facts = request('POST', { authorization: `Bearer ${tokens.access_token}` });
+    const state = await auth.authenticate(facts);
+    if (!state.ok) throw new Error('unexpected');
+    const out = await auth.logout(state.value);
+    expect(out.ok && out.value.setCookies).toEqual([]);
+    const after = await auth.authenticate(facts);
+    expect(after.ok && after.value.session).toBeNull();
+    expect((await auth.refresh(request('POST'), tokens.refresh_token)).ok).toBe(false);
   });
 });

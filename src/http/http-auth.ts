@@ -4,6 +4,8 @@ import { InvalidOptionError } from '../core/errors/errors.js';
 import type { LoginThrottle, RequestLimit } from '../core/rate-limit/rate-limit.js';
 import type { Session, SessionManager } from '../core/session/session-manager.js';
 import type { JsonObject } from '../core/store/types.js';
+import type { AccessTokenClaims } from '../core/token/access-token.js';
+import type { TokenPair, TokenService } from '../core/token/token-service.js';
 import { silentLogger, type Logger } from '../internal/logger.js';
 import { apiError, apiErrorFromException, type ApiError } from './api-error.js';
 
@@ -24,16 +26,8 @@ export interface RequestFacts {
   csrfField?: string | undefined;
 }
 
-/** Claims of a verified access token that the HTTP layer uses. */
-export interface BearerClaims {
-  sub: string;
-  sid: string;
-  jti: string;
-  exp: number;
-}
-
-/** A pair for the token transport, in the shape of an OAuth token response. */
-export interface TokenPair {
+/** The token transport's answer to login and refresh, in the shape of an OAuth token response (API.md). */
+export interface TokenResponse {
   access_token: string;
   refresh_token: string;
   token_type: 'Bearer';
@@ -41,16 +35,12 @@ export interface TokenPair {
   expires_in: number;
 }
 
-/** The bearer-token half, provided by the token service. */
-export interface BearerTokens {
-  verifyAccessToken(
-    token: string,
-  ): Promise<
-    { claims: BearerClaims; reason?: undefined } | { claims: null; reason: 'expired' | 'invalid' | 'revoked' }
-  >;
-  revokeAccessToken(claims: BearerClaims): Promise<void>;
-  issueTokens(session: Session<JsonObject>): Promise<TokenPair>;
-}
+const toTokenResponse = (pair: TokenPair): TokenResponse => ({
+  access_token: pair.accessToken,
+  refresh_token: pair.refreshToken,
+  token_type: pair.tokenType,
+  expires_in: pair.expiresIn,
+});
 
 /** Why presented credentials did not authenticate. */
 export type AuthFailure = 'session_expired' | 'session_revoked' | 'invalid_token' | 'token_expired';
@@ -63,7 +53,7 @@ export interface AuthState<Data extends JsonObject = JsonObject> {
   /** Why presented credentials failed; `null` when none were presented, or they worked. */
   failure: AuthFailure | null;
   /** The verified access token's claims, for bearer requests. */
-  accessToken: BearerClaims | null;
+  accessToken: AccessTokenClaims | null;
   /** `Set-Cookie` values the response must carry (a renewed or a cleared session cookie). */
   setCookies: string[];
 }
@@ -83,8 +73,8 @@ export type HttpAuthEvent =
 /** Options of {@link createHttpAuth}. */
 export interface HttpAuthOptions<Data extends JsonObject = JsonObject> {
   sessions: SessionManager<Data>;
-  /** Enables the bearer transport. */
-  tokens?: BearerTokens;
+  /** Enables the bearer transport (login with `transport: "token"`, refresh, `Authorization: Bearer`). */
+  tokens?: TokenService;
   /** Server secrets for CSRF tokens, each ≥ 32 bytes; the first signs, all verify. */
   csrfSecrets: readonly (string | Uint8Array)[];
   /** Origins allowed on cookie requests besides the server's own. */
@@ -104,7 +94,7 @@ export type HttpResult<T> = { ok: true; value: T } | { ok: false; error: ApiErro
 /** What a login hands back: for the cookie transport, cookies to set and a CSRF token; for the token transport, a pair. */
 export type LoginResult<Data extends JsonObject> =
   | { transport: 'cookie'; session: Session<Data>; csrfToken: string; setCookies: string[] }
-  | { transport: 'token'; session: Session<Data>; tokens: TokenPair; setCookies: string[] };
+  | { transport: 'token'; session: Session<Data>; tokens: TokenResponse; setCookies: string[] };
 
 /** The framework-neutral HTTP layer every adapter and the server stand on. */
 export interface HttpAuth<Data extends JsonObject = JsonObject> {
@@ -143,6 +133,12 @@ export interface HttpAuth<Data extends JsonObject = JsonObject> {
   ): Promise<HttpResult<LoginResult<Data>>>;
   /** Ends the request's session server-side, blocklists its access token, and clears the cookie. */
   logout(state: AuthState<Data>): Promise<HttpResult<{ setCookies: string[] }>>;
+  /**
+   * Spends a refresh token for a new pair (token transport). A missing token is
+   * 400; a spent one replayed outside the grace window revokes the session and
+   * answers 401 `refresh_reused`.
+   */
+  refresh(request: RequestFacts, refreshToken: unknown): Promise<HttpResult<TokenResponse>>;
   /** A fresh (masked) CSRF token for a cookie session; `null` for any other request. */
   csrfToken(state: AuthState<Data>): string | null;
 }
@@ -204,6 +200,9 @@ export function createHttpAuth<Data extends JsonObject = JsonObject>(options: Ht
     }
   };
 
+  // The raw access token of a bearer request, kept off the state object so it is not passed around or logged.
+  const bearerTokens = new WeakMap<AuthState<Data>, string>();
+
   const anonymous = (failure: AuthFailure | null = null, setCookies: string[] = []): AuthState<Data> => ({
     transport: null,
     session: null,
@@ -227,15 +226,19 @@ export function createHttpAuth<Data extends JsonObject = JsonObject>(options: Ht
     if (tokens === undefined) return anonymous('invalid_token');
     const verified = await tokens.verifyAccessToken(token);
     if (verified.claims === null) return anonymous(verified.reason === 'expired' ? 'token_expired' : 'invalid_token');
-    const lookup = await sessions.getSession(verified.claims.sid);
-    if (lookup.session === null || lookup.session.userId !== verified.claims.sub) return anonymous('invalid_token');
-    return {
+    // With revocationCheck "session" the token service has already read the session: no second round trip.
+    const session = (verified.session ??
+      (await sessions.getSession(verified.claims.sid)).session) as Session<Data> | null;
+    if (session === null || session.userId !== verified.claims.sub) return anonymous('invalid_token');
+    const state: AuthState<Data> = {
       transport: 'bearer',
-      session: lookup.session,
+      session,
       failure: null,
       accessToken: verified.claims,
       setCookies: [],
     };
+    bearerTokens.set(state, token);
+    return state;
   };
 
   const endPreviousSession = async (state: AuthState<Data>): Promise<void> => {
@@ -256,7 +259,7 @@ export function createHttpAuth<Data extends JsonObject = JsonObject>(options: Ht
       });
       emit({ type: 'login.succeeded', userId, sessionId: created.session.id, ip: request.ip });
       if (transport === 'token' && tokens !== undefined) {
-        const pair = await tokens.issueTokens(created.session as Session<JsonObject>);
+        const pair = toTokenResponse(await tokens.issueTokens(created.session));
         // A bearer client has no use for a cookie it might still hold from a cookie session.
         const setCookies = state.transport === 'cookie' ? [cookie.serializeClear()] : [];
         return { ok: true, value: { transport: 'token', session: created.session, tokens: pair, setCookies } };
@@ -431,12 +434,39 @@ export function createHttpAuth<Data extends JsonObject = JsonObject>(options: Ht
     logout(state) {
       return guarded<{ setCookies: string[] }>(async () => {
         const setCookies = state.transport === 'bearer' ? [] : [cookie.serializeClear()];
+        const rawAccessToken = bearerTokens.get(state);
         if (state.session !== null) {
-          await sessions.deleteSession(state.session.id);
+          // The token service's logout blocklists the access token until it expires and deletes its session.
+          if (rawAccessToken !== undefined && tokens !== undefined) await tokens.logout(rawAccessToken);
+          else await sessions.deleteSession(state.session.id);
           emit({ type: 'logout', userId: state.session.userId, sessionId: state.session.id });
         }
-        if (state.accessToken !== null && tokens !== undefined) await tokens.revokeAccessToken(state.accessToken);
         return { ok: true, value: { setCookies } };
+      });
+    },
+
+    refresh(request, refreshToken) {
+      return guarded<TokenResponse>(async () => {
+        if (tokens === undefined) {
+          return { ok: false, error: apiError('invalid_request', 'The token transport is not enabled.') };
+        }
+        if (typeof refreshToken !== 'string' || refreshToken === '') {
+          return { ok: false, error: apiError('invalid_request', 'Send refresh_token in the JSON body.') };
+        }
+        const result = await tokens.refreshTokens(refreshToken, {
+          ip: request.ip,
+          userAgent: request.headers('user-agent') ?? null,
+        });
+        if (result.tokens !== null) return { ok: true, value: toTokenResponse(result.tokens) };
+        const code = (
+          {
+            invalid: 'invalid_token',
+            expired: 'session_expired',
+            revoked: 'session_revoked',
+            reused: 'refresh_reused',
+          } as const
+        )[result.reason];
+        return { ok: false, error: apiError(code, undefined, { 'WWW-Authenticate': 'Bearer error="invalid_token"' }) };
       });
     },
 

@@ -12,8 +12,6 @@ export {
   headerReader,
   type AuthFailure,
   type AuthState,
-  type BearerClaims,
-  type BearerTokens,
   type HeaderReader,
   type HttpAuth,
   type HttpAuthEvent,
@@ -21,5 +19,5 @@ export {
   type HttpResult,
   type LoginResult,
   type RequestFacts,
-  type TokenPair,
+  type TokenResponse,
 } from './http-auth.js';

@@ -129,6 +129,13 @@ export interface SessionManager<Data extends JsonObject = JsonObject> {
   /** The live session with this public id, without renewing it; or why not. */
   getSession(sessionId: string): Promise<SessionValidationResult<Data>>;
   /**
+   * The live session with this public id, renewing its idle timeout exactly
+   * as {@link SessionManager.validateSessionToken} does (at most once per
+   * `renewalIntervalSeconds`): for callers that proved possession of the
+   * session some other way, such as a refresh token bound to it.
+   */
+  touchSession(sessionId: string, context?: SessionContext): Promise<SessionValidationResult<Data>>;
+  /**
    * Gives the session a new id and secret, keeping its data, creation time and
    * absolute limit (call it at every privilege change). `null` when the session
    * is no longer live or a concurrent rotation won.
@@ -248,6 +255,27 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
     return record !== null && record.userId === userId;
   };
 
+  /** Checks a live record and renews its idle timeout when the last renewal is older than the interval. */
+  const renew = async (record: SessionRecord, context: SessionContext): Promise<SessionValidationResult<Data>> => {
+    const at = now();
+    const result = check(record, at);
+    if (result.session === null || at - record.lastSeenAt < renewalIntervalMs) return result;
+
+    const idleExpiresAt = Math.min(at + idleTimeoutMs, record.absoluteExpiresAt);
+    const patch = {
+      lastSeenAt: at,
+      idleExpiresAt,
+      expiresAt: idleExpiresAt + retentionMs,
+      ip: context.ip === undefined ? record.ip : context.ip,
+      userAgent: context.userAgent === undefined ? record.userAgent : context.userAgent,
+    };
+    const updated = await callStore(store, 'updateSession', () => store.updateSession(record.id, patch));
+    // Revoked or deleted between the read and the write: the revocation wins.
+    if (!updated) return { session: null, renewed: false, reason: 'revoked' };
+    emit({ type: 'session.renewed', sessionId: record.id, userId: record.userId, at });
+    return { session: toSession({ ...record, ...patch }), renewed: true };
+  };
+
   const manager: SessionManager<Data> = {
     async createSession(userId, createOptions = {}) {
       if (typeof userId !== 'string' || userId.length === 0) {
@@ -281,28 +309,18 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
       if (record === null || !constantTimeEqual(sha256Base64url(parsed.secret), record.secretHash)) {
         return { session: null, renewed: false, reason: 'not_found' };
       }
-      const at = now();
-      const result = check(record, at);
-      if (result.session === null || at - record.lastSeenAt < renewalIntervalMs) return result;
-
-      const idleExpiresAt = Math.min(at + idleTimeoutMs, record.absoluteExpiresAt);
-      const patch = {
-        lastSeenAt: at,
-        idleExpiresAt,
-        expiresAt: idleExpiresAt + retentionMs,
-        ip: context.ip === undefined ? record.ip : context.ip,
-        userAgent: context.userAgent === undefined ? record.userAgent : context.userAgent,
-      };
-      const updated = await callStore(store, 'updateSession', () => store.updateSession(record.id, patch));
-      // Revoked or deleted between the read and the write: the revocation wins.
-      if (!updated) return { session: null, renewed: false, reason: 'revoked' };
-      emit({ type: 'session.renewed', sessionId: record.id, userId: record.userId, at });
-      return { session: toSession({ ...record, ...patch }), renewed: true };
+      return renew(record, context);
     },
 
     async getSession(sessionId) {
       const record = await callStore(store, 'getSession', () => store.getSession(sessionId));
       return check(record, now());
+    },
+
+    async touchSession(sessionId, context = {}) {
+      const record = await callStore(store, 'getSession', () => store.getSession(sessionId));
+      if (record === null) return { session: null, renewed: false, reason: 'not_found' };
+      return renew(record, context);
     },
 
     async rotateSession(sessionId, rotateOptions = {}) {

@@ -1,0 +1,61 @@
+/**
+ * Access-token verification throughput, side by side with jose and fast-jwt
+ * on the same token and key: `npx tsx bench/access-token-verify.ts [seconds]`.
+ */
+import { createPublicKey } from 'node:crypto';
+import { createVerifier } from 'fast-jwt';
+import { importJWK, jwtVerify, type CryptoKey } from 'jose';
+import { createSessionManager } from '../src/core/session/session-manager.js';
+import { createTokenService } from '../src/core/token/token-service.js';
+import { createMemoryStore } from '../src/stores/memory/memory-store.js';
+
+const seconds = Number(process.argv[2] ?? 2);
+const issuer = 'https://auth.example.test';
+const audience = 'api';
+
+async function measure(name: string, run: () => Promise<unknown> | unknown): Promise<void> {
+  for (let i = 0; i < 5000; i++) await run();
+  let operations = 0;
+  const start = process.hrtime.bigint();
+  const end = start + BigInt(seconds * 1e9);
+  while (process.hrtime.bigint() < end) {
+    for (let i = 0; i < 100; i++) await run();
+    operations += 100;
+  }
+  const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+  console.log(
+    `${name.padEnd(44)} ${Math.round(operations / elapsed)
+      .toLocaleString('en-US')
+      .padStart(10)} ops/s`,
+  );
+}
+
+for (const algorithm of ['EdDSA', 'ES256'] as const) {
+  const store = createMemoryStore();
+  const sessions = createSessionManager(store);
+  const make = (revocationCheck: 'none' | 'session') =>
+    createTokenService({ sessions, store, issuer, audience, algorithm, revocationCheck });
+  const local = make('none');
+  const withSession = make('session');
+  const { session } = await sessions.createSession('user-1');
+  const { accessToken } = await local.issueTokens(session);
+  const jwk = (await local.jwks()).keys[0]!;
+  const joseKey = (await importJWK(jwk, algorithm)) as CryptoKey;
+  const pem = createPublicKey({ key: jwk as Record<string, string>, format: 'jwk' }).export({
+    type: 'spki',
+    format: 'pem',
+  }) as string;
+  const fastVerify = createVerifier({ key: pem, algorithms: [algorithm], allowedIss: issuer, allowedAud: audience });
+
+  const check = async (result: Promise<{ claims: unknown }>): Promise<void> => {
+    if ((await result).claims === null) throw new Error('verification failed');
+  };
+  console.log(`\n${algorithm} (Node ${process.version}, ${seconds} s each)`);
+  await measure('tessera verifyAccessToken, revocationCheck none', () => check(local.verifyAccessToken(accessToken)));
+  await measure('tessera verifyAccessToken, session (memory)', () => check(withSession.verifyAccessToken(accessToken)));
+  await measure('jose jwtVerify (imported key)', () =>
+    jwtVerify(accessToken, joseKey, { algorithms: [algorithm], issuer, audience, typ: 'at+jwt' }),
+  );
+  await measure('fast-jwt createVerifier (sync, no cache)', () => fastVerify(accessToken));
+  await store.close();
+}

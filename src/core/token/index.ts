@@ -1,0 +1,14 @@
+export { ACCESS_TOKEN_TYPE, type AccessTokenClaims, type AccessTokenInvalidReason } from './access-token.js';
+export type { IntrospectionResponse } from './introspect.js';
+export type { SigningAlgorithm } from './jws.js';
+export { parseRefreshToken, type RefreshInvalidReason, type RefreshReuseKind } from './refresh-token.js';
+export {
+  createTokenService,
+  type AccessTokenVerificationResult,
+  type RefreshResult,
+  type RevocationCheck,
+  type TokenEvent,
+  type TokenPair,
+  type TokenService,
+  type TokenServiceOptions,
+} from './token-service.js';

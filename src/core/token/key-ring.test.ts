@@ -1,0 +1,183 @@
+import { describe, expect, it } from 'vitest';
+import { isTesseraError } from '../errors/errors.js';
+import { createSessionManager } from '../session/session-manager.js';
+import type { SessionStore } from '../store/types.js';
+import { createMemoryStore } from '../../stores/memory/memory-store.js';
+import type { SigningAlgorithm } from './jws.js';
+import { createTokenService, type TokenEvent, type TokenServiceOptions } from './token-service.js';
+
+const T0 = 1_700_000_000_000;
+
+function cluster() {
+  let clock = T0;
+  const now = (): number => clock;
+  const store = createMemoryStore({ now });
+  const sessions = createSessionManager(store, {
+    now,
+    absoluteTimeoutSeconds: 30 * 86_400,
+    idleTimeoutSeconds: 86_400,
+  });
+  const events: TokenEvent[] = [];
+  /** One instance of the service: every instance shares the store, each has its own caches. */
+  const instance = (options: Partial<TokenServiceOptions> = {}, on: SessionStore = store) =>
+    createTokenService({
+      sessions,
+      store: on,
+      issuer: 'https://auth.example.test',
+      audience: 'api',
+      now,
+      onEvent: (event) => events.push(event),
+      ...options,
+    });
+  const login = async () => (await sessions.createSession('user-1')).session;
+  return { store, sessions, instance, login, events, advance: (ms: number) => (clock += ms) };
+}
+
+const kidOf = (token: string): string =>
+  (JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString('utf8')) as { kid: string }).kid;
+
+describe('key ring', () => {
+  it.each<SigningAlgorithm>(['EdDSA', 'ES256', 'RS256'])(
+    'generates a %s key on first use and signs with it',
+    async (algorithm) => {
+      const { instance, login } = cluster();
+      const tokens = instance({ algorithm });
+      const pair = await tokens.issueTokens(await login());
+      const { keys } = await tokens.jwks();
+      expect(keys).toHaveLength(1);
+      expect(keys[0]).toMatchObject({ kid: kidOf(pair.accessToken), alg: algorithm, use: 'sig' });
+      expect((await tokens.verifyAccessToken(pair.accessToken)).claims).not.toBeNull();
+    },
+  );
+
+  it('publishes public keys only: no d, p, q, dp, dq, qi or k in the JWKS', async () => {
+    const { instance, login } = cluster();
+    for (const algorithm of ['EdDSA', 'ES256', 'RS256'] as const) {
+      const tokens = instance({ algorithm }, createMemoryStore());
+      await tokens.issueTokens(await login());
+      for (const key of (await tokens.jwks()).keys) {
+        for (const secret of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']) expect(key).not.toHaveProperty(secret);
+      }
+    }
+  });
+
+  it('shares one key set between instances on one store, even when they start at once', async () => {
+    const { instance, login } = cluster();
+    const first = instance();
+    const second = instance();
+    const session = await login();
+    const [a, b] = await Promise.all([first.issueTokens(session), second.issueTokens(session)]);
+    expect(kidOf(a.accessToken)).toBe(kidOf(b.accessToken));
+    expect(await first.jwks()).toEqual(await second.jwks());
+    expect((await second.verifyAccessToken(a.accessToken)).claims).not.toBeNull();
+    expect((await first.verifyAccessToken(b.accessToken)).claims).not.toBeNull();
+  });
+
+  it('rotates without downtime: old tokens verify until they expire, then the old key leaves the JWKS', async () => {
+    const { instance, login, advance, events } = cluster();
+    const first = instance();
+    const second = instance();
+    const session = await login();
+    const old = await first.issueTokens(session);
+    await second.verifyAccessToken(old.accessToken);
+    const oldKid = kidOf(old.accessToken);
+
+    const { kid } = await first.rotateKeys();
+    expect(kid).not.toBe(oldKid);
+    expect(events).toContainEqual(expect.objectContaining({ type: 'keys.rotated', kid }));
+    const fresh = await first.issueTokens(session);
+    expect(kidOf(fresh.accessToken)).toBe(kid);
+    // The other instance has not reloaded yet: the unknown kid makes it.
+    expect((await second.verifyAccessToken(fresh.accessToken)).claims).not.toBeNull();
+    expect((await second.jwks()).keys.map((key) => key.kid).sort()).toEqual([kid, oldKid].sort());
+    expect((await first.verifyAccessToken(old.accessToken)).claims).not.toBeNull();
+    expect((await second.verifyAccessToken(old.accessToken)).claims).not.toBeNull();
+
+    // Retention: access-token TTL + leeway + key refresh interval.
+    advance((900 + 5 + 60) * 1000);
+    expect((await first.jwks()).keys.map((key) => key.kid)).toEqual([kid]);
+    expect((await second.jwks()).keys.map((key) => key.kid)).toEqual([kid]);
+    expect((await first.verifyAccessToken(old.accessToken)).reason).not.toBeUndefined();
+    expect((await first.verifyAccessToken(fresh.accessToken)).reason).toBe('expired');
+  });
+
+  it('a stale instance adopts a rotation within the refresh interval and signs with the new key', async () => {
+    const { instance, login, advance } = cluster();
+    const first = instance();
+    const second = instance();
+    const session = await login();
+    await second.issueTokens(session);
+    const { kid } = await first.rotateKeys();
+    advance(60_000);
+    expect(kidOf((await second.issueTokens(session)).accessToken)).toBe(kid);
+  });
+
+  it('drops previous keys at once with revokePrevious (a leaked key)', async () => {
+    const { instance, login } = cluster();
+    const tokens = instance();
+    const old = await tokens.issueTokens(await login());
+    const { kid } = await tokens.rotateKeys({ revokePrevious: true });
+    expect((await tokens.verifyAccessToken(old.accessToken)).reason).toBe('invalid');
+    expect((await tokens.jwks()).keys.map((key) => key.kid)).toEqual([kid]);
+  });
+
+  it('concurrent rotations on two instances never lose a key', async () => {
+    const { instance, login } = cluster();
+    const first = instance();
+    const second = instance();
+    const old = await first.issueTokens(await login());
+    const [a, b] = await Promise.all([first.rotateKeys(), second.rotateKeys()]);
+    expect(a.kid).not.toBe(b.kid);
+    const third = instance();
+    const kids = (await third.jwks()).keys.map((key) => key.kid);
+    expect(kids).toEqual(expect.arrayContaining([kidOf(old.accessToken), a.kid, b.kid]));
+    expect((await third.verifyAccessToken(old.accessToken)).claims).not.toBeNull();
+  });
+
+  it('fails closed on a corrupt stored key set', async () => {
+    const { instance, login, store } = cluster();
+    await store.set('token:keys:v1', { version: 1, keys: [{ kid: 'x' }] });
+    const error: unknown = await instance()
+      .issueTokens(await login())
+      .catch((caught: unknown) => caught);
+    expect(isTesseraError(error) && error.code).toBe('ERR_KEY_INVALID');
+  });
+
+  describe('HS256', () => {
+    const secret = 'q3Yb8m0oV1c2ZfT9xKpL4rN7sW6uHjE5aGdB0iCyXvM=';
+
+    it('refuses short or low-entropy secrets, saying how to make one, and never echoing it', () => {
+      const { instance } = cluster();
+      for (const secrets of [
+        undefined,
+        [],
+        ['short'],
+        ['a'.repeat(64)],
+        ['password'.repeat(5)],
+        [new Uint8Array(32)],
+      ]) {
+        let message = '';
+        try {
+          instance({ algorithm: 'HS256', secrets });
+        } catch (error) {
+          message = (error as Error).message;
+        }
+        expect(message).toContain('openssl rand -base64 32');
+        expect(message).not.toContain('password');
+      }
+      expect(() => instance({ secrets: [secret] })).toThrow('"secrets" is only for "algorithm": "HS256"');
+    });
+
+    it('signs with the first secret, verifies with all, and publishes nothing', async () => {
+      const { instance, login } = cluster();
+      const old = instance({ algorithm: 'HS256', secrets: [secret] });
+      const pair = await old.issueTokens(await login());
+      const rotated = instance({ algorithm: 'HS256', secrets: [Buffer.alloc(32, 0).map((_, i) => i * 7 + 1), secret] });
+      expect((await rotated.verifyAccessToken(pair.accessToken)).claims).not.toBeNull();
+      expect(await rotated.jwks()).toEqual({ keys: [] });
+      await expect(rotated.rotateKeys()).rejects.toThrow(/new secret first/);
+      const other = instance({ algorithm: 'HS256', secrets: [Buffer.alloc(32, 0).map((_, i) => i * 5 + 3)] });
+      expect((await other.verifyAccessToken(pair.accessToken)).reason).toBe('invalid');
+    });
+  });
+});

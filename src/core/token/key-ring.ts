@@ -1,0 +1,366 @@
+import { createHmac } from 'node:crypto';
+import {
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  type CryptoKey,
+  type JSONWebKeySet,
+  type JWK,
+} from 'jose';
+import { InvalidOptionError, TesseraError } from '../errors/errors.js';
+import type { JsonValue, SessionStore } from '../store/types.js';
+import type { Logger } from '../../internal/logger.js';
+import { callStore } from '../../internal/store-call.js';
+import type { SigningAlgorithm, VerificationKey } from './jws.js';
+
+/** The asymmetric algorithms whose keys the ring generates and publishes. */
+export type AsymmetricAlgorithm = Exclude<SigningAlgorithm, 'HS256'>;
+
+/** A key that signs, with the `kid` and `alg` its tokens carry. */
+export interface SigningKey {
+  kid: string;
+  alg: SigningAlgorithm;
+  key: CryptoKey;
+}
+
+/** Options of {@link createKeyRing}. */
+export interface KeyRingOptions {
+  store: SessionStore;
+  algorithm: SigningAlgorithm;
+  /** HS256 only: the shared secrets, the first signs, all verify. */
+  secrets?: readonly (string | Uint8Array)[];
+  /** Milliseconds a retired key keeps verifying: long enough for every token it signed to expire. */
+  retentionMs: number;
+  /** Milliseconds after which the key set is reloaded from the store. */
+  refreshIntervalMs: number;
+  now: () => number;
+  logger: Logger;
+  onRotated?: (kid: string, at: number, generated: boolean) => void;
+}
+
+/** The signing keys of a token service, shared by every instance on one store. */
+export interface KeyRing {
+  /** The key new tokens are signed with, loading or generating the key set on first use. */
+  signingKey(): Promise<SigningKey>;
+  /**
+   * The key named `kid`, or `null` when no live key has that id. An unknown
+   * id reloads the key set (at most once per {@link UNKNOWN_KID_RELOAD_MS})
+   * so a rotation made by another instance is noticed.
+   */
+  verificationKey(kid: string): Promise<VerificationKey | null>;
+  /** The public keys that verify: current and still-retained previous keys. Never private or shared key material. */
+  jwks(): Promise<JSONWebKeySet>;
+  /** Makes a new key the signing key; see {@link TokenService.rotateKeys}. */
+  rotate(options?: { revokePrevious?: boolean }): Promise<{ kid: string }>;
+}
+
+/** An unknown `kid` reloads the key set at most this often, so a flood of forged ids cannot flood the store. */
+export const UNKNOWN_KID_RELOAD_MS = 5000;
+
+const MIN_SECRET_BYTES = 32;
+const MIN_DISTINCT_SECRET_BYTES = 16;
+const MAX_VERSION_PROBES = 3;
+const MAX_ROTATION_ATTEMPTS = 5;
+
+/** One key as the store keeps it. */
+interface StoredKey {
+  kid: string;
+  alg: AsymmetricAlgorithm;
+  createdAt: number;
+  retiredAt: number | null;
+  privateJwk: JWK;
+  publicJwk: JWK;
+}
+
+interface KeySetDocument {
+  version: number;
+  keys: StoredKey[];
+}
+
+interface LoadedKey {
+  kid: string;
+  alg: SigningAlgorithm;
+  createdAt: number;
+  /** When the key stops verifying; `null` while it is current. */
+  expiresAt: number | null;
+  verifyKey: CryptoKey;
+  signKey: CryptoKey | null;
+  publicJwk: JWK | null;
+}
+
+const ASYMMETRIC_ALGORITHMS: readonly string[] = ['EdDSA', 'ES256', 'RS256'];
+const headKey = 'token:keys:head';
+const versionKey = (version: number): string => `token:keys:v${version}`;
+
+function isStoredKey(value: unknown): value is StoredKey {
+  if (typeof value !== 'object' || value === null) return false;
+  const key = value as Record<string, unknown>;
+  return (
+    typeof key.kid === 'string' &&
+    typeof key.alg === 'string' &&
+    ASYMMETRIC_ALGORITHMS.includes(key.alg) &&
+    typeof key.createdAt === 'number' &&
+    (key.retiredAt === null || typeof key.retiredAt === 'number') &&
+    typeof key.privateJwk === 'object' &&
+    key.privateJwk !== null &&
+    typeof key.publicJwk === 'object' &&
+    key.publicJwk !== null
+  );
+}
+
+function parseKeySet(value: JsonValue | null, version: number): KeySetDocument | null {
+  if (value === null) return null;
+  const document = value as unknown as Partial<KeySetDocument>;
+  if (
+    typeof value !== 'object' ||
+    Array.isArray(value) ||
+    document.version !== version ||
+    !Array.isArray(document.keys) ||
+    !document.keys.every(isStoredKey)
+  ) {
+    // Fail closed: a key set we cannot read must not be silently replaced by a new one.
+    throw new TesseraError('ERR_KEY_INVALID', `The stored signing key set (version ${version}) is corrupt`);
+  }
+  return document as KeySetDocument;
+}
+
+/** Checks HS256 secrets and turns them into bytes; the message never shows a secret. */
+export function secretBytes(secrets: unknown): Uint8Array[] {
+  if (!Array.isArray(secrets) || secrets.length === 0) {
+    throw new InvalidOptionError(
+      '"secrets" must be a non-empty array when "algorithm" is "HS256" (make one with `openssl rand -base64 32`)',
+    );
+  }
+  return secrets.map((secret: unknown, index) => {
+    const bytes =
+      typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret instanceof Uint8Array ? secret : null;
+    // A crude entropy floor: it cannot prove randomness, but it refuses the
+    // classic weak secrets ("changeme…", a repeated character, a padded word).
+    if (bytes === null || bytes.length < MIN_SECRET_BYTES || new Set(bytes).size < MIN_DISTINCT_SECRET_BYTES) {
+      throw new InvalidOptionError(
+        `"secrets[${index}]" must be at least ${MIN_SECRET_BYTES} random bytes (a string or Uint8Array); make one with \`openssl rand -base64 32\``,
+      );
+    }
+    return Uint8Array.from(bytes);
+  });
+}
+
+async function generateStoredKey(alg: AsymmetricAlgorithm, at: number): Promise<StoredKey> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, {
+    extractable: true,
+    ...(alg === 'RS256' ? { modulusLength: 2048 } : {}),
+  });
+  const privateJwk = await exportJWK(privateKey);
+  const publicJwk = await exportJWK(publicKey);
+  // The RFC 7638 thumbprint: a kid derived from the public key, so it cannot collide or leak anything.
+  const kid = await calculateJwkThumbprint(publicJwk);
+  return { kid, alg, createdAt: at, retiredAt: null, privateJwk, publicJwk };
+}
+
+/**
+ * The key ring. Asymmetric keys are generated on first use and kept in the
+ * store's KV as a versioned, append-only chain of key-set documents:
+ * `token:keys:v<N>`, each written once with `setIfAbsent`, plus a
+ * `token:keys:head` hint. The store has no compare-and-set, and this is one:
+ * of instances racing to write version N+1 (first start, concurrent
+ * rotations) exactly one wins and the others re-read and adopt it, so no
+ * instance ever overwrites a key another one has already signed with.
+ */
+export function createKeyRing(options: KeyRingOptions): KeyRing {
+  const { store, algorithm, retentionMs, refreshIntervalMs, now, logger } = options;
+
+  if (algorithm === 'HS256') return createSecretKeyRing(secretBytes(options.secrets));
+  if (options.secrets !== undefined) {
+    throw new InvalidOptionError(
+      '"secrets" is only for "algorithm": "HS256"; asymmetric keys are generated and stored',
+    );
+  }
+
+  let keys = new Map<string, LoadedKey>();
+  let current: LoadedKey | null = null;
+  let loadedAt: number | null = null;
+  let lastUnknownReloadAt = -Infinity;
+  let inflight: Promise<void> | null = null;
+
+  const read = async (version: number): Promise<KeySetDocument | null> =>
+    parseKeySet(await callStore(store, 'get', () => store.get(versionKey(version))), version);
+
+  /** The latest version in the store, or `null` when there is none yet. */
+  const loadLatest = async (): Promise<KeySetDocument | null> => {
+    const head = await callStore(store, 'get', () => store.get(headKey));
+    let version = typeof head === 'number' && Number.isSafeInteger(head) && head >= 1 ? head : 1;
+    let document = await read(version);
+    // The head is only a hint: it may lag a writer that died before advancing it, or name a pruned version.
+    for (let probe = 0; document === null && head !== null && probe < MAX_VERSION_PROBES; probe++) {
+      document = await read(++version);
+    }
+    if (document === null) return null;
+    for (;;) {
+      const next = await read(document.version + 1);
+      if (next === null) return document;
+      document = next;
+    }
+  };
+
+  const apply = async (document: KeySetDocument): Promise<void> => {
+    const at = now();
+    const next = new Map<string, LoadedKey>();
+    let signing: LoadedKey | null = null;
+    for (const stored of document.keys) {
+      const expiresAt = stored.retiredAt === null ? null : stored.retiredAt + retentionMs;
+      if (expiresAt !== null && expiresAt <= at) continue;
+      const cached = keys.get(stored.kid);
+      // Imported keys are reused across reloads: importing costs several verifications' worth.
+      const verifyKey = cached?.verifyKey ?? (await importJWK(stored.publicJwk, stored.alg, { extractable: false }));
+      const isCurrent = stored.retiredAt === null && (signing === null || stored.createdAt > signing.createdAt);
+      const signKey =
+        cached?.signKey ??
+        (stored.retiredAt === null ? await importJWK(stored.privateJwk, stored.alg, { extractable: false }) : null);
+      const loaded: LoadedKey = {
+        kid: stored.kid,
+        alg: stored.alg,
+        createdAt: stored.createdAt,
+        expiresAt,
+        verifyKey: verifyKey as CryptoKey,
+        signKey: signKey as CryptoKey | null,
+        publicJwk: { ...stored.publicJwk, kid: stored.kid, alg: stored.alg, use: 'sig' },
+      };
+      next.set(stored.kid, loaded);
+      if (isCurrent) signing = loaded;
+    }
+    if (signing === null) {
+      throw new TesseraError(
+        'ERR_KEY_INVALID',
+        `The stored signing key set (version ${document.version}) has no current key`,
+      );
+    }
+    keys = next;
+    current = signing;
+    loadedAt = at;
+  };
+
+  /** Writes the successor of `document` (or version 1) if no one else has; `false` when another instance won. */
+  const append = async (document: KeySetDocument | null, nextKeys: StoredKey[]): Promise<KeySetDocument | null> => {
+    const version = (document?.version ?? 0) + 1;
+    const next: KeySetDocument = { version, keys: nextKeys };
+    const won = await callStore(store, 'setIfAbsent', () =>
+      store.setIfAbsent(versionKey(version), next as unknown as JsonValue),
+    );
+    if (!won) return null;
+    await callStore(store, 'set', () => store.set(headKey, version));
+    if (version > 2) {
+      // Superseded documents still hold retired private keys; keep only the previous one for lagging readers.
+      await callStore(store, 'delete', () => store.delete(versionKey(version - 2)));
+    }
+    return next;
+  };
+
+  const reload = async (): Promise<void> => {
+    let document = await loadLatest();
+    if (document === null) {
+      const at = now();
+      const generated = await generateStoredKey(algorithm, at);
+      const written = await append(null, [generated]);
+      if (written !== null) options.onRotated?.(generated.kid, at, true);
+      document = written ?? (await loadLatest());
+      if (document === null) throw new TesseraError('ERR_KEY_INVALID', 'The signing key set vanished while loading');
+    }
+    await apply(document);
+  };
+
+  /** One reload at a time per instance: concurrent callers share it. */
+  const refresh = (): Promise<void> => {
+    inflight ??= reload().finally(() => {
+      inflight = null;
+    });
+    return inflight;
+  };
+
+  const isStale = (): boolean => loadedAt === null || now() - loadedAt >= refreshIntervalMs;
+
+  const live = (key: LoadedKey): boolean => key.expiresAt === null || key.expiresAt > now();
+
+  return {
+    async signingKey() {
+      // Signing waits for a fresh key set: a stale instance would sign with a key
+      // that another instance has retired, and `retentionMs` allows for that only
+      // up to one refresh interval.
+      if (isStale()) await refresh();
+      const key = current as LoadedKey | null;
+      if (key === null || key.signKey === null) throw new TesseraError('ERR_KEY_INVALID', 'No signing key is loaded');
+      return { kid: key.kid, alg: key.alg, key: key.signKey };
+    },
+
+    async verificationKey(kid) {
+      if (loadedAt === null) await refresh();
+      else if (isStale()) {
+        // In the background: verification keeps its one-round-trip budget.
+        refresh().catch((error: unknown) => logger.warn({ err: error }, 'reloading the signing keys failed'));
+      }
+      let key = keys.get(kid);
+      if (key === undefined && now() - lastUnknownReloadAt >= UNKNOWN_KID_RELOAD_MS) {
+        lastUnknownReloadAt = now();
+        await refresh();
+        key = keys.get(kid);
+      }
+      if (key === undefined || !live(key)) return null;
+      return { kid: key.kid, alg: key.alg, key: key.verifyKey };
+    },
+
+    async jwks() {
+      if (isStale()) await refresh();
+      return {
+        keys: [...keys.values()].filter(live).flatMap((key) => (key.publicJwk === null ? [] : [key.publicJwk])),
+      };
+    },
+
+    async rotate(rotateOptions = {}) {
+      for (let attempt = 0; attempt < MAX_ROTATION_ATTEMPTS; attempt++) {
+        const document = await loadLatest();
+        const at = now();
+        const generated = await generateStoredKey(algorithm, at);
+        const kept = (rotateOptions.revokePrevious === true ? [] : (document?.keys ?? []))
+          .map((key) => ({ ...key, retiredAt: key.retiredAt ?? at }))
+          .filter((key) => (key.retiredAt as number) + retentionMs > at);
+        const written = await append(document, [...kept, generated]);
+        if (written !== null) {
+          await apply(written);
+          options.onRotated?.(generated.kid, at, false);
+          return { kid: generated.kid };
+        }
+      }
+      throw new TesseraError('ERR_STORE_CONFLICT', 'Key rotation kept losing to concurrent rotations; try again');
+    },
+  };
+}
+
+/** HS256: the secrets are the keys. Nothing is stored and nothing is published. */
+function createSecretKeyRing(secrets: Uint8Array[]): KeyRing {
+  const loaded = Promise.all(
+    secrets.map(async (secret) => ({
+      // An HMAC of a fixed label: names the secret without revealing anything about it.
+      kid: `hs-${createHmac('sha256', secret).update('tessera.kid').digest('base64url').slice(0, 16)}`,
+      key: await globalThis.crypto.subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, [
+        'sign',
+        'verify',
+      ]),
+    })),
+  );
+  return {
+    async signingKey() {
+      const [first] = await loaded;
+      return { kid: (first as { kid: string }).kid, alg: 'HS256', key: (first as { key: CryptoKey }).key };
+    },
+    async verificationKey(kid) {
+      const found = (await loaded).find((entry) => entry.kid === kid);
+      return found === undefined ? null : { kid, alg: 'HS256', key: found.key };
+    },
+    async jwks() {
+      return { keys: [] };
+    },
+    async rotate() {
+      throw new InvalidOptionError('HS256 keys come from "secrets": rotate by putting a new secret first in the list');
+    },
+  };
+}

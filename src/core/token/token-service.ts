@@ -1,0 +1,368 @@
+import type { JSONWebKeySet } from 'jose';
+import { InvalidOptionError } from '../errors/errors.js';
+import type { Session, SessionContext, SessionManager } from '../session/session-manager.js';
+import type { JsonObject, JsonValue, SessionStore } from '../store/types.js';
+import { secureRandom, type RandomSource } from '../../internal/crypto.js';
+import { silentLogger, type Logger } from '../../internal/logger.js';
+import { functionOption } from '../../internal/options.js';
+import { callStore } from '../../internal/store-call.js';
+import {
+  blocklistKey,
+  blocklistTtlSeconds,
+  signAccessToken,
+  verifyAccessTokenLocally,
+  type AccessTokenClaims,
+  type AccessTokenConfig,
+  type AccessTokenInvalidReason,
+} from './access-token.js';
+import { introspectAccessToken, introspectRefreshToken, type IntrospectionResponse } from './introspect.js';
+import type { SigningAlgorithm } from './jws.js';
+import { createKeyRing } from './key-ring.js';
+import {
+  createRefreshTokens,
+  parseRefreshToken,
+  type RefreshInvalidReason,
+  type RefreshReuseKind,
+} from './refresh-token.js';
+import { choiceOption, integerOption, stringOption } from './token-options.js';
+
+/**
+ * What access-token verification asks the store, per token:
+ * - `session` — one `getSession(sid)`: sees logout (the session is deleted),
+ *   revocation (one session, all of a user's, refresh reuse) and idle or
+ *   absolute expiry, at once. Does not see {@link TokenService.revokeAccessToken}
+ *   alone; {@link TokenService.logout} ends the session, which it sees.
+ * - `blocklist` — one `get` of the token's `jti`: sees logout and
+ *   `revokeAccessToken`, but not a session revoked some other way, which
+ *   stays usable until the token expires (at most `accessTokenTtlSeconds`).
+ * - `none` — no store round trip: revocation takes effect only at expiry.
+ */
+export type RevocationCheck = 'session' | 'blocklist' | 'none';
+
+/** Every state change of the token service, delivered to `onEvent`. `at` is epoch milliseconds. */
+export type TokenEvent =
+  | { type: 'tokens.issued'; sessionId: string; userId: string; at: number }
+  | { type: 'refresh.rotated'; sessionId: string; userId: string; at: number }
+  | { type: 'refresh.reuse_detected'; kind: RefreshReuseKind; sessionId: string; userId: string; at: number }
+  | { type: 'access_token.revoked'; sessionId: string; userId: string; at: number }
+  | { type: 'keys.generated'; kid: string; at: number }
+  | { type: 'keys.rotated'; kid: string; at: number };
+
+/** Options of {@link createTokenService}. */
+export interface TokenServiceOptions {
+  /** The session engine: the session is the token family. */
+  sessions: SessionManager<JsonObject>;
+  /** Where keys, refresh tokens and the blocklist live (its KV): the same store every instance shares. */
+  store: SessionStore;
+  /** The `iss` of every access token, checked on verification: usually the server's URL. */
+  issuer: string;
+  /** The `aud` of every access token, checked on verification. */
+  audience: string;
+  /**
+   * The signing algorithm. Asymmetric keys are generated on first use and
+   * shared through the store; `HS256` takes its keys from `secrets` and
+   * publishes nothing (one service only: every verifier can also sign).
+   * @default "EdDSA"
+   */
+  algorithm?: SigningAlgorithm;
+  /** HS256 only: secrets of at least 32 random bytes, the first signs and all verify (`openssl rand -base64 32`). */
+  secrets?: readonly (string | Uint8Array)[];
+  /**
+   * Access-token lifetime, seconds (at most 86400).
+   * @default 900
+   */
+  accessTokenTtlSeconds?: number;
+  /**
+   * Clock skew tolerated on `exp`, `nbf` and `iat`, seconds (0–30).
+   * @default 5
+   */
+  leewaySeconds?: number;
+  /**
+   * Seconds after a refresh token's first rotation during which presenting it
+   * again returns the same successor (two tabs refreshing at once). 0 turns
+   * it off: every replay is reuse. At most 60.
+   * @default 10
+   */
+  refreshGraceSeconds?: number;
+  /**
+   * What {@link TokenService.verifyAccessToken} asks the store; see {@link RevocationCheck}.
+   * @default "session"
+   */
+  revocationCheck?: RevocationCheck;
+  /**
+   * Longest token accepted, characters, refused before any parsing (512–16384).
+   * @default 4096
+   */
+  maxTokenLength?: number;
+  /**
+   * Seconds between reloads of the key set from the store, so a rotation
+   * made by another instance is adopted (an unknown `kid` also reloads it,
+   * at most every 5 s). A retired key keeps verifying for the access-token
+   * lifetime plus the leeway plus this interval.
+   * @default 60
+   */
+  keyRefreshIntervalSeconds?: number;
+  /** Extra access-token claims for a session; registered claims (`iss`, `sub`, `sid`…) are refused. Keep personal data out. */
+  claims?: (session: Session) => Record<string, JsonValue>;
+  /** The `client_id` introspection reports, if any. */
+  clientId?: string;
+  /** Receives every state change. A hook that throws is logged and otherwise ignored. */
+  onEvent?: (event: TokenEvent) => void;
+  /** Where problems that do not fail a request are reported. */
+  logger?: Logger;
+  /**
+   * The clock, epoch milliseconds.
+   * @default Date.now
+   */
+  now?: () => number;
+  /** The random source for token ids and secrets. Must be a CSPRNG outside tests. */
+  random?: RandomSource;
+}
+
+/** An access token and a refresh token, as handed to a client. */
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+  tokenType: 'Bearer';
+  /** Seconds until the access token expires. */
+  expiresIn: number;
+}
+
+/** The outcome of {@link TokenService.verifyAccessToken}. */
+export type AccessTokenVerificationResult =
+  | {
+      claims: AccessTokenClaims;
+      /** The live session, when `revocationCheck` is `session`; otherwise `null`. */
+      session: Session | null;
+      reason?: undefined;
+    }
+  | { claims: null; session: null; reason: AccessTokenInvalidReason };
+
+/** The outcome of {@link TokenService.refreshTokens}. */
+export type RefreshResult =
+  | { tokens: TokenPair; session: Session; reason?: undefined }
+  | { tokens: null; session: null; reason: RefreshInvalidReason };
+
+/** Bearer tokens over the session engine. */
+export interface TokenService {
+  /** Issues an access token and the first refresh token for a live session (at login). */
+  issueTokens(session: Session): Promise<TokenPair>;
+  /**
+   * Spends a refresh token and returns a new pair. A replay within the grace
+   * window gets the same refresh token again; any other replay revokes the
+   * session (`reason: "reused"`). Renews the session's idle timeout.
+   */
+  refreshTokens(refreshToken: unknown, context?: SessionContext): Promise<RefreshResult>;
+  /**
+   * Verifies an access token: at most one store round trip, per
+   * `revocationCheck`. Expected failures are results with a reason; a store
+   * failure throws `StoreUnavailableError`.
+   */
+  verifyAccessToken(accessToken: unknown): Promise<AccessTokenVerificationResult>;
+  /**
+   * Blocklists an authentic, unexpired access token until it expires. Only
+   * `revocationCheck: "blocklist"` and introspection consult the blocklist;
+   * use {@link TokenService.logout} to end the session as well.
+   * `false` when the token was not valid.
+   */
+  revokeAccessToken(accessToken: unknown): Promise<boolean>;
+  /** Logout: blocklists the access token and deletes its session, so every mode refuses it. `false` when it was not valid. */
+  logout(accessToken: unknown): Promise<boolean>;
+  /** RFC 7662 introspection of an access or refresh token, checking both the session and the blocklist. */
+  introspect(token: unknown): Promise<IntrospectionResponse>;
+  /** The JWKS document: public keys only (empty for HS256). */
+  jwks(): Promise<JSONWebKeySet>;
+  /**
+   * Makes a new key the signing key; the previous ones keep verifying until
+   * every token they signed has expired. `revokePrevious` drops them at once
+   * (a leaked key): their tokens fail here immediately, and on other
+   * instances within `keyRefreshIntervalSeconds`.
+   */
+  rotateKeys(options?: { revokePrevious?: boolean }): Promise<{ kid: string }>;
+}
+
+const ALGORITHMS: readonly SigningAlgorithm[] = ['EdDSA', 'ES256', 'RS256', 'HS256'];
+const REVOCATION_CHECKS: readonly RevocationCheck[] = ['session', 'blocklist', 'none'];
+
+/**
+ * Creates the token service.
+ *
+ * @example
+ * const tokens = createTokenService({ sessions, store, issuer: 'https://auth.example.com', audience: 'api' });
+ * const { session } = await sessions.createSession(user.id);
+ * const pair = await tokens.issueTokens(session);
+ * const result = await tokens.verifyAccessToken(pair.accessToken);
+ * if (result.claims === null) console.log(result.reason);
+ */
+export function createTokenService(options: TokenServiceOptions): TokenService {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options must be an object');
+  const { sessions, store } = options;
+  if (typeof sessions?.touchSession !== 'function') {
+    throw new InvalidOptionError('"sessions" must be a session manager (createSessionManager)');
+  }
+  if (typeof store?.setIfAbsent !== 'function') throw new InvalidOptionError('"store" must be a SessionStore');
+  const issuer = stringOption('issuer', options.issuer);
+  const audience = stringOption('audience', options.audience);
+  const algorithm = choiceOption('algorithm', options.algorithm, 'EdDSA', ALGORITHMS);
+  const ttlSeconds = integerOption('accessTokenTtlSeconds', options.accessTokenTtlSeconds, 900, 1, 86_400);
+  const leewaySeconds = integerOption('leewaySeconds', options.leewaySeconds, 5, 0, 30);
+  const graceSeconds = integerOption('refreshGraceSeconds', options.refreshGraceSeconds, 10, 0, 60);
+  const revocationCheck = choiceOption('revocationCheck', options.revocationCheck, 'session', REVOCATION_CHECKS);
+  const maxTokenLength = integerOption('maxTokenLength', options.maxTokenLength, 4096, 512, 16_384);
+  const refreshSeconds = integerOption('keyRefreshIntervalSeconds', options.keyRefreshIntervalSeconds, 60, 1, 3600);
+  const clientId = options.clientId === undefined ? undefined : stringOption('clientId', options.clientId, 256);
+  const claimsHook = functionOption<(session: Session) => Record<string, JsonValue>>(
+    'claims',
+    options.claims,
+    undefined,
+  );
+  const onEvent = functionOption<(event: TokenEvent) => void>('onEvent', options.onEvent, undefined);
+  const now = functionOption<() => number>('now', options.now, Date.now);
+  const random = functionOption<RandomSource>('random', options.random, secureRandom);
+  const logger = options.logger ?? silentLogger;
+
+  const emit = (event: TokenEvent): void => {
+    if (onEvent === undefined) return;
+    try {
+      onEvent(event);
+    } catch (error) {
+      logger.warn({ err: error, event: event.type }, 'token event hook threw');
+    }
+  };
+
+  const keyRing = createKeyRing({
+    store,
+    algorithm,
+    secrets: options.secrets,
+    // A stale instance may sign with a retired key for up to one refresh interval after the rotation.
+    retentionMs: (ttlSeconds + leewaySeconds + refreshSeconds) * 1000,
+    refreshIntervalMs: refreshSeconds * 1000,
+    now,
+    logger,
+    onRotated: (kid, at, generated) => emit({ type: generated ? 'keys.generated' : 'keys.rotated', kid, at }),
+  });
+
+  const accessConfig: AccessTokenConfig = {
+    keyRing,
+    issuer,
+    audience,
+    ttlSeconds,
+    leewaySeconds,
+    maxTokenLength,
+    now,
+    random,
+    ...(claimsHook === undefined ? {} : { claims: claimsHook }),
+  };
+
+  const refreshTokens = createRefreshTokens({
+    store,
+    sessions,
+    graceMs: graceSeconds * 1000,
+    now,
+    random,
+    logger,
+    onRotated: (session) => emit({ type: 'refresh.rotated', sessionId: session.id, userId: session.userId, at: now() }),
+    onReuse: (kind, sessionId, userId) => emit({ type: 'refresh.reuse_detected', kind, sessionId, userId, at: now() }),
+  });
+
+  const issueAccessToken = async (session: Session): Promise<{ accessToken: string; expiresIn: number }> => {
+    const { token, claims } = await signAccessToken(accessConfig, session);
+    return { accessToken: token, expiresIn: Math.max(0, claims.exp - claims.iat) };
+  };
+
+  const isBlocklisted = async (jti: string): Promise<boolean> =>
+    (await callStore(store, 'get', () => store.get(blocklistKey(jti)))) !== null;
+
+  const blocklist = async (claims: AccessTokenClaims): Promise<void> => {
+    await callStore(store, 'set', () =>
+      store.set(blocklistKey(claims.jti), 1, blocklistTtlSeconds(accessConfig, claims)),
+    );
+    emit({ type: 'access_token.revoked', sessionId: claims.sid, userId: claims.sub, at: now() });
+  };
+
+  /** The live session a token names, or why not: it must also belong to the token's subject. */
+  const checkSession = async (
+    claims: AccessTokenClaims,
+  ): Promise<{ session: Session; reason?: undefined } | { session: null; reason: AccessTokenInvalidReason }> => {
+    const result = await sessions.getSession(claims.sid);
+    if (result.session === null) return { session: null, reason: result.reason === 'expired' ? 'expired' : 'revoked' };
+    if (result.session.userId !== claims.sub) return { session: null, reason: 'invalid' };
+    return { session: result.session };
+  };
+
+  const service: TokenService = {
+    async issueTokens(session) {
+      const refreshToken = await refreshTokens.issue(session);
+      const { accessToken, expiresIn } = await issueAccessToken(session);
+      emit({ type: 'tokens.issued', sessionId: session.id, userId: session.userId, at: now() });
+      return { accessToken, refreshToken, tokenType: 'Bearer', expiresIn };
+    },
+
+    async refreshTokens(refreshToken, context) {
+      const rotated = await refreshTokens.rotate(refreshToken, context);
+      if (rotated.refreshToken === null) return { tokens: null, session: null, reason: rotated.reason };
+      const { accessToken, expiresIn } = await issueAccessToken(rotated.session);
+      return {
+        tokens: { accessToken, refreshToken: rotated.refreshToken, tokenType: 'Bearer', expiresIn },
+        session: rotated.session,
+      };
+    },
+
+    async verifyAccessToken(accessToken) {
+      const local = await verifyAccessTokenLocally(accessConfig, accessToken);
+      if (local.claims === null) return { claims: null, session: null, reason: local.reason };
+      const { claims } = local;
+      switch (revocationCheck) {
+        case 'session': {
+          const checked = await checkSession(claims);
+          return checked.session === null
+            ? { claims: null, session: null, reason: checked.reason }
+            : { claims, session: checked.session };
+        }
+        case 'blocklist':
+          return (await isBlocklisted(claims.jti))
+            ? { claims: null, session: null, reason: 'revoked' }
+            : { claims, session: null };
+        case 'none':
+          return { claims, session: null };
+      }
+    },
+
+    async revokeAccessToken(accessToken) {
+      const local = await verifyAccessTokenLocally(accessConfig, accessToken);
+      if (local.claims === null) return false;
+      await blocklist(local.claims);
+      return true;
+    },
+
+    async logout(accessToken) {
+      const local = await verifyAccessTokenLocally(accessConfig, accessToken);
+      if (local.claims === null) return false;
+      await blocklist(local.claims);
+      await sessions.deleteSession(local.claims.sid);
+      return true;
+    },
+
+    async introspect(token) {
+      if (parseRefreshToken(token) !== null) {
+        const info = await refreshTokens.inspect(token);
+        return info === null ? { active: false } : introspectRefreshToken(info, issuer, clientId);
+      }
+      const local = await verifyAccessTokenLocally(accessConfig, token);
+      if (local.claims === null) return { active: false };
+      const claims = local.claims;
+      // Introspection is the authoritative answer, so it pays for both checks, in parallel.
+      const [checked, blocked] = await Promise.all([checkSession(claims), isBlocklisted(claims.jti)]);
+      return checked.session === null || blocked ? { active: false } : introspectAccessToken(claims, clientId);
+    },
+
+    async jwks() {
+      return keyRing.jwks();
+    },
+
+    async rotateKeys(rotateOptions) {
+      return keyRing.rotate(rotateOptions);
+    },
+  };
+  return Object.freeze(service);
+}

@@ -1,0 +1,20 @@
+/** A user account as the server keeps it. */
+export interface Account {
+  id: string;
+  email: string;
+  passwordHash: string;
+  /** Epoch milliseconds. */
+  createdAt: number;
+}
+
+/** Where accounts live: the server's database (SQLite or PostgreSQL). */
+export interface AccountStore {
+  /** Inserts an account; `null` when the email is taken (atomic: of concurrent sign-ups one wins). */
+  createAccount(account: Account): Promise<Account | null>;
+  findAccountByEmail(email: string): Promise<Account | null>;
+  findAccountById(id: string): Promise<Account | null>;
+  /** Replaces the password hash; `false` when there is no such account. */
+  setPasswordHash(id: string, passwordHash: string): Promise<boolean>;
+  /** Every account, in creation order, for the CLI. */
+  listAccounts(): Promise<Account[]>;
+}

@@ -1,0 +1,58 @@
+import type { Database } from 'better-sqlite3';
+import { StoreUnavailableError } from '../../core/errors/errors.js';
+import { migrateSQLite } from '../../stores/sqlite/migrations.js';
+import type { Account, AccountStore } from './account-store.js';
+
+interface AccountRow {
+  id: string;
+  email: string;
+  password_hash: string;
+  created_at: number;
+}
+
+const toAccount = (row: AccountRow | undefined): Account | null =>
+  row === undefined
+    ? null
+    : { id: row.id, email: row.email, passwordHash: row.password_hash, createdAt: row.created_at };
+
+/** Accounts in the server's SQLite database (table `tessera_accounts`, migrated on creation). */
+export function createSQLiteAccountStore(db: Database): AccountStore {
+  migrateSQLite(db, 'tessera_accounts_migrations', [
+    {
+      version: 1,
+      name: 'create accounts',
+      sql: `CREATE TABLE tessera_accounts (
+              id TEXT PRIMARY KEY,
+              email TEXT NOT NULL UNIQUE,
+              password_hash TEXT NOT NULL,
+              created_at INTEGER NOT NULL
+            ) STRICT;`,
+    },
+  ]);
+  const insert = db.prepare(
+    'INSERT INTO tessera_accounts (id, email, password_hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (email) DO NOTHING',
+  );
+  const byEmail = db.prepare<[string], AccountRow>('SELECT * FROM tessera_accounts WHERE email = ?');
+  const byId = db.prepare<[string], AccountRow>('SELECT * FROM tessera_accounts WHERE id = ?');
+  const all = db.prepare<[], AccountRow>('SELECT * FROM tessera_accounts ORDER BY created_at, id');
+  const setHash = db.prepare<[string, string]>('UPDATE tessera_accounts SET password_hash = ? WHERE id = ?');
+
+  const guard = async <T>(run: () => T): Promise<T> => {
+    try {
+      return run();
+    } catch (error) {
+      throw new StoreUnavailableError('The account database failed', { cause: error });
+    }
+  };
+
+  return {
+    createAccount: (account) =>
+      guard(() =>
+        insert.run(account.id, account.email, account.passwordHash, account.createdAt).changes === 1 ? account : null,
+      ),
+    findAccountByEmail: (email) => guard(() => toAccount(byEmail.get(email))),
+    findAccountById: (id) => guard(() => toAccount(byId.get(id))),
+    setPasswordHash: (id, passwordHash) => guard(() => setHash.run(passwordHash, id).changes === 1),
+    listAccounts: () => guard(() => all.all().map((row) => toAccount(row) as Account)),
+  };
+}

@@ -1,0 +1,93 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadServerConfig } from './config.js';
+
+describe('loadServerConfig', () => {
+  it('runs with no configuration at all: 127.0.0.1:3000, SQLite under ./data, API.md defaults', () => {
+    expect(loadServerConfig({})).toEqual({
+      ok: true,
+      config: {
+        port: 3000,
+        host: '127.0.0.1',
+        database: { kind: 'sqlite', path: './data/tessera.db' },
+        sessionStore: { kind: 'database' },
+        accessTokenTtlSeconds: 900,
+        idleTimeoutSeconds: 1800,
+        absoluteTimeoutSeconds: 604800,
+        refreshGraceSeconds: 10,
+        loginMaxAttempts: 10,
+        loginMaxAttemptsPerIP: 100,
+        allowedOrigins: [],
+        introspectSecret: null,
+        trustProxyHops: 0,
+        insecureDevelopment: false,
+        logLevel: 'info',
+      },
+    });
+  });
+
+  it('reads every store location', () => {
+    const store = (value: string) => {
+      const result = loadServerConfig({ TESSERA_SESSION_STORE: value });
+      return result.ok ? result.config.sessionStore : result.errors;
+    };
+    expect(store('redis://127.0.0.1:6379/0')).toEqual({ kind: 'redis', url: 'redis://127.0.0.1:6379/0' });
+    expect(store('memory:')).toEqual({ kind: 'memory' });
+    expect(store('redis-cluster://10.0.0.1:7000, 10.0.0.2:7001')).toEqual({
+      kind: 'redis-cluster',
+      nodes: [
+        { host: '10.0.0.1', port: 7000 },
+        { host: '10.0.0.2', port: 7001 },
+      ],
+    });
+    const postgres = loadServerConfig({ TESSERA_DATABASE: 'postgres://u:p@127.0.0.1:5432/db' });
+    expect(postgres.ok && postgres.config.database).toEqual({
+      kind: 'postgres',
+      url: 'postgres://u:p@127.0.0.1:5432/db',
+    });
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, 'PORT must be a whole number from 0 to 65535 (got "abc")'],
+    [{ PORT: '70000' }, 'PORT must be a whole number from 0 to 65535'],
+    [{ TESSERA_IDLE_TIMEOUT: '-1' }, 'TESSERA_IDLE_TIMEOUT must be a whole number of seconds'],
+    [{ TESSERA_ACCESS_TOKEN_TTL: '1.5' }, 'TESSERA_ACCESS_TOKEN_TTL must be a whole number of seconds'],
+    [{ TESSERA_DATABASE: 'mysql://x' }, 'TESSERA_DATABASE must be sqlite:<path> or a postgres:// URL'],
+    [{ TESSERA_SESSION_STORE: 'redis-cluster://nope' }, 'TESSERA_SESSION_STORE must be redis://'],
+    [{ TESSERA_ALLOWED_ORIGINS: 'https://a.example/path' }, 'TESSERA_ALLOWED_ORIGINS must be comma-separated origins'],
+    [{ TESSERA_INTROSPECT_SECRET: 'changeme' }, 'TESSERA_INTROSPECT_SECRET is too weak'],
+    [{ TESSERA_INTROSPECT_SECRET: 'a'.repeat(40) }, 'openssl rand -base64 32'],
+    [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL must be debug, info, warn or error'],
+    [{ TESSERA_INSECURE_DEV: 'yes' }, 'TESSERA_INSECURE_DEV must be "true" or "false"'],
+    [{ TESSERA_IDLE_TIMEOUT: '7200', TESSERA_ABSOLUTE_TIMEOUT: '3600' }, 'must not be greater than'],
+    [{ HOST: '0.0.0.0' }, 'Put Tessera behind a TLS proxy and set TESSERA_TRUST_PROXY'],
+  ])('refuses %j, naming the variable and the rule', (env, message) => {
+    const result = loadServerConfig(env);
+    expect(result.ok).toBe(false);
+    expect(result.ok ? '' : result.errors.join('\n')).toContain(message);
+  });
+
+  it('never echoes a database password', () => {
+    const result = loadServerConfig({ TESSERA_SESSION_STORE: 'redis-cluster://user:hunter2@x' });
+    expect(result.ok ? '' : result.errors.join()).not.toContain('hunter2');
+  });
+
+  it('lets a non-loopback host run behind a TLS proxy or in explicit insecure development', () => {
+    expect(loadServerConfig({ HOST: '0.0.0.0', TESSERA_TRUST_PROXY: '1' }).ok).toBe(true);
+    expect(loadServerConfig({ HOST: '0.0.0.0', TESSERA_INSECURE_DEV: 'true' }).ok).toBe(true);
+  });
+
+  it('reads a config file that the environment overrides', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tessera-config-')), 'config.json');
+    writeFileSync(file, JSON.stringify({ PORT: 4000, TESSERA_IDLE_TIMEOUT: 600, LOG_LEVEL: 'debug' }));
+    const result = loadServerConfig({ TESSERA_CONFIG: file, LOG_LEVEL: 'warn' });
+    expect(result.ok && [result.config.port, result.config.idleTimeoutSeconds, result.config.logLevel]).toEqual([
+      4000,
+      600,
+      'warn',
+    ]);
+    expect(loadServerConfig({ TESSERA_CONFIG: '/nonexistent.json' })).toMatchObject({ ok: false });
+  });
+});

@@ -1,0 +1,247 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+const seconds = (name: string, fallback: number, min = 1) =>
+  z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value.trim() === '') return fallback;
+      const parsed = Number(value);
+      if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed) || parsed < min) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${name} must be a whole number of seconds, at least ${min} (got "${value}")`,
+        });
+        return z.NEVER;
+      }
+      return parsed;
+    });
+
+const count = (name: string, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value.trim() === '') return fallback;
+      const parsed = Number(value);
+      if (!/^\d+$/.test(value.trim()) || parsed < min || parsed > max) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${name} must be a whole number from ${min} to ${max} (got "${value}")`,
+        });
+        return z.NEVER;
+      }
+      return parsed;
+    });
+
+const flag = (name: string) =>
+  z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value === '' || value === 'false' || value === '0') return false;
+      if (value === 'true' || value === '1') return true;
+      ctx.addIssue({ code: 'custom', message: `${name} must be "true" or "false" (got "${value}")` });
+      return z.NEVER;
+    });
+
+/** A database location: `sqlite:<path>` or a `postgres://` URL. */
+export type DatabaseLocation = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+
+/** Where sessions live: the database, this process's memory, Redis, or a Redis Cluster. */
+export type SessionStoreLocation =
+  | { kind: 'database' }
+  | { kind: 'memory' }
+  | { kind: 'redis'; url: string }
+  | { kind: 'redis-cluster'; nodes: { host: string; port: number }[] };
+
+const database = z
+  .string()
+  .optional()
+  .transform((value, ctx): DatabaseLocation => {
+    const raw = value === undefined || value.trim() === '' ? 'sqlite:./data/tessera.db' : value.trim();
+    if (raw.startsWith('sqlite:') && raw.length > 'sqlite:'.length) return { kind: 'sqlite', path: raw.slice(7) };
+    if (/^postgres(ql)?:\/\//.test(raw) && URL.canParse(raw)) return { kind: 'postgres', url: raw };
+    ctx.addIssue({
+      code: 'custom',
+      message: `TESSERA_DATABASE must be sqlite:<path> or a postgres:// URL (got "${redactURL(raw)}")`,
+    });
+    return z.NEVER;
+  });
+
+const sessionStore = z
+  .string()
+  .optional()
+  .transform((value, ctx): SessionStoreLocation => {
+    const raw = value?.trim() ?? '';
+    if (raw === '' || raw === 'database') return { kind: 'database' };
+    if (raw === 'memory:') return { kind: 'memory' };
+    if (/^rediss?:\/\//.test(raw) && URL.canParse(raw)) return { kind: 'redis', url: raw };
+    if (raw.startsWith('redis-cluster://')) {
+      const nodes: { host: string; port: number }[] = [];
+      for (const node of raw.slice('redis-cluster://'.length).split(',')) {
+        const match = /^([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(node.trim());
+        if (match?.[1] === undefined || Number(match[2]) > 65535) break;
+        nodes.push({ host: match[1], port: Number(match[2]) });
+      }
+      if (nodes.length > 0 && nodes.length === raw.split(',').length) return { kind: 'redis-cluster', nodes };
+    }
+    ctx.addIssue({
+      code: 'custom',
+      message: `TESSERA_SESSION_STORE must be redis://…, redis-cluster://host:port[,host:port…], memory: or empty for the database (got "${redactURL(raw)}")`,
+    });
+    return z.NEVER;
+  });
+
+const origins = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    const list = (value ?? '')
+      .split(',')
+      .map((origin) => origin.trim())
+      .filter((origin) => origin !== '');
+    for (const origin of list) {
+      if (!URL.canParse(origin) || new URL(origin).origin !== origin.replace(/\/$/, '')) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `TESSERA_ALLOWED_ORIGINS must be comma-separated origins like https://app.example.com (got "${origin}")`,
+        });
+        return z.NEVER;
+      }
+    }
+    return list.map((origin) => origin.replace(/\/$/, ''));
+  });
+
+const introspectSecret = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    if (value === undefined || value === '') return null;
+    if (Buffer.byteLength(value, 'utf8') < 32 || new Set(value).size < 8) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'TESSERA_INTROSPECT_SECRET is too weak: use at least 32 random bytes, e.g. the output of: openssl rand -base64 32',
+      });
+      return z.NEVER;
+    }
+    return value;
+  });
+
+const envSchema = z.object({
+  PORT: count('PORT', 3000, 0, 65535),
+  HOST: z
+    .string()
+    .optional()
+    .transform((value) => (value === undefined || value.trim() === '' ? '127.0.0.1' : value.trim())),
+  TESSERA_DATABASE: database,
+  TESSERA_SESSION_STORE: sessionStore,
+  TESSERA_ACCESS_TOKEN_TTL: seconds('TESSERA_ACCESS_TOKEN_TTL', 900),
+  TESSERA_IDLE_TIMEOUT: seconds('TESSERA_IDLE_TIMEOUT', 1800, 120),
+  TESSERA_ABSOLUTE_TIMEOUT: seconds('TESSERA_ABSOLUTE_TIMEOUT', 604_800, 120),
+  TESSERA_REFRESH_GRACE: seconds('TESSERA_REFRESH_GRACE', 10, 0),
+  TESSERA_LOGIN_MAX_ATTEMPTS: count('TESSERA_LOGIN_MAX_ATTEMPTS', 10),
+  TESSERA_LOGIN_MAX_ATTEMPTS_PER_IP: count('TESSERA_LOGIN_MAX_ATTEMPTS_PER_IP', 100),
+  TESSERA_ALLOWED_ORIGINS: origins,
+  TESSERA_INTROSPECT_SECRET: introspectSecret,
+  TESSERA_TRUST_PROXY: count('TESSERA_TRUST_PROXY', 0, 0, 10),
+  TESSERA_INSECURE_DEV: flag('TESSERA_INSECURE_DEV'),
+  LOG_LEVEL: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      const level = value === undefined || value === '' ? 'info' : value;
+      if (level === 'debug' || level === 'info' || level === 'warn' || level === 'error') return level;
+      ctx.addIssue({ code: 'custom', message: `LOG_LEVEL must be debug, info, warn or error (got "${value}")` });
+      return z.NEVER;
+    }),
+});
+
+/** The server's validated configuration. Every duration is seconds. */
+export interface ServerConfig {
+  port: number;
+  host: string;
+  database: DatabaseLocation;
+  sessionStore: SessionStoreLocation;
+  accessTokenTtlSeconds: number;
+  idleTimeoutSeconds: number;
+  absoluteTimeoutSeconds: number;
+  refreshGraceSeconds: number;
+  loginMaxAttempts: number;
+  loginMaxAttemptsPerIP: number;
+  allowedOrigins: string[];
+  introspectSecret: string | null;
+  trustProxyHops: number;
+  /** Plain HTTP on a non-loopback address, explicitly asked for. */
+  insecureDevelopment: boolean;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+/** The outcome of {@link loadServerConfig}: the config, or every problem found, one readable line each. */
+export type ConfigResult = { ok: true; config: ServerConfig } | { ok: false; errors: string[] };
+
+/** Hides a password in a URL before it is shown in an error message. */
+function redactURL(value: string): string {
+  return value.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+/**
+ * Reads and validates the server configuration from the environment (and
+ * `TESSERA_CONFIG`, a JSON file of the same variable names, which the
+ * environment overrides). Nothing secret has a default: the server generates
+ * its own secrets on first start.
+ */
+export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ConfigResult {
+  let merged: Record<string, string | undefined> = { ...env };
+  const file = env.TESSERA_CONFIG;
+  if (file !== undefined && file !== '') {
+    try {
+      const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+      const fromFile = Object.fromEntries(Object.entries(parsed).map(([key, value]) => [key, String(value)]));
+      merged = { ...fromFile, ...merged };
+    } catch (error) {
+      return {
+        ok: false,
+        errors: [`TESSERA_CONFIG must name a readable JSON object file (${(error as Error).message})`],
+      };
+    }
+  }
+  const result = envSchema.safeParse(merged);
+  if (!result.success) return { ok: false, errors: result.error.issues.map((issue) => issue.message) };
+  const env2 = result.data;
+  const errors: string[] = [];
+  if (env2.TESSERA_IDLE_TIMEOUT > env2.TESSERA_ABSOLUTE_TIMEOUT) {
+    errors.push('TESSERA_IDLE_TIMEOUT must not be greater than TESSERA_ABSOLUTE_TIMEOUT');
+  }
+  if (!LOOPBACK.has(env2.HOST) && env2.TESSERA_TRUST_PROXY === 0 && !env2.TESSERA_INSECURE_DEV) {
+    errors.push(
+      `HOST=${env2.HOST} would serve sessions over plain HTTP beyond this machine. Put Tessera behind a TLS proxy and set TESSERA_TRUST_PROXY to its hop count, or set TESSERA_INSECURE_DEV=true for development only.`,
+    );
+  }
+  if (errors.length > 0) return { ok: false, errors };
+  return {
+    ok: true,
+    config: {
+      port: env2.PORT,
+      host: env2.HOST,
+      database: env2.TESSERA_DATABASE,
+      sessionStore: env2.TESSERA_SESSION_STORE,
+      accessTokenTtlSeconds: env2.TESSERA_ACCESS_TOKEN_TTL,
+      idleTimeoutSeconds: env2.TESSERA_IDLE_TIMEOUT,
+      absoluteTimeoutSeconds: env2.TESSERA_ABSOLUTE_TIMEOUT,
+      refreshGraceSeconds: env2.TESSERA_REFRESH_GRACE,
+      loginMaxAttempts: env2.TESSERA_LOGIN_MAX_ATTEMPTS,
+      loginMaxAttemptsPerIP: env2.TESSERA_LOGIN_MAX_ATTEMPTS_PER_IP,
+      allowedOrigins: env2.TESSERA_ALLOWED_ORIGINS,
+      introspectSecret: env2.TESSERA_INTROSPECT_SECRET,
+      trustProxyHops: env2.TESSERA_TRUST_PROXY,
+      insecureDevelopment: env2.TESSERA_INSECURE_DEV,
+      logLevel: env2.LOG_LEVEL,
+    },
+  };
+}
