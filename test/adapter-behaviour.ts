@@ -4,7 +4,8 @@ import { createLoginThrottle, createRequestLimit, memoryRateLimiters } from '../
 import type { RateLimiterFactory } from '../src/core/rate-limit/rate-limit.js';
 import { createSessionManager } from '../src/core/session/session-manager.js';
 import type { SessionStore } from '../src/core/store/types.js';
-import { createHttpAuth, type HttpAuth } from '../src/http/http-auth.js';
+import { createTokenService } from '../src/core/token/token-service.js';
+import { createHttpAuth, type HttpAuth, type TokenResponse } from '../src/http/http-auth.js';
 import { createMemoryStore } from '../src/stores/memory/memory-store.js';
 import { createSQLiteRateLimiters, createSQLiteStore } from '../src/stores/sqlite/index.js';
 import { createFaultyStore, type FaultyStore } from './support/failing-store.js';
@@ -43,6 +44,7 @@ export interface RunningApp {
  * - `POST /transfer` (CSRF, rate limit, requireAuth) → 200 `{count}` after `counter.value++`; also routed
  *   for GET, as in an app that honours method override.
  * - `GET /csrf` (requireAuth) → 200 `{csrfToken}`
+ * - `POST /refresh` JSON `{refresh_token}` → 200 with the new pair
  */
 export type StartTestApp = (deps: TestAppDeps) => Promise<RunningApp>;
 
@@ -50,6 +52,8 @@ const SECRET = 'adapter-suite-secret-of-32-bytes!!';
 const MAX_LOGIN_FAILURES = 3;
 const SESSION_REQUESTS = 10;
 const RENEWAL_SECONDS = 60;
+const ACCESS_TOKEN_SECONDS = 900;
+const REFRESH_GRACE_SECONDS = 10;
 
 interface StoreKit {
   store: SessionStore;
@@ -102,8 +106,18 @@ function scenarios(start: StartTestApp, makeStore: (now: () => number) => StoreK
     kit = makeStore(now);
     store = createFaultyStore(kit.store);
     counter = { value: 0 };
+    const sessions = createSessionManager(store, { now, renewalIntervalSeconds: RENEWAL_SECONDS });
     const auth = createHttpAuth({
-      sessions: createSessionManager(store, { now, renewalIntervalSeconds: RENEWAL_SECONDS }),
+      sessions,
+      tokens: createTokenService({
+        sessions,
+        store,
+        issuer: 'https://tessera.test',
+        audience: 'https://tessera.test',
+        accessTokenTtlSeconds: ACCESS_TOKEN_SECONDS,
+        refreshGraceSeconds: REFRESH_GRACE_SECONDS,
+        now,
+      }),
       csrfSecrets: [SECRET],
       loginThrottle: createLoginThrottle({
         limiters: kit.limiters,
@@ -347,6 +361,79 @@ function scenarios(start: StartTestApp, makeStore: (now: () => number) => StoreK
       expect(await errorCode(refused)).toBe('rate_limited');
       expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
       expect((await call('/me', { cookie: (await login()).cookie })).status).toBe(200);
+    });
+  });
+
+  describe('bearer tokens', () => {
+    const tokenLogin = async (): Promise<TokenResponse> => {
+      const response = await call('/login', { body: { ...credentials, transport: 'token' } });
+      expect(response.status).toBe(200);
+      expect(response.headers.getSetCookie()).toEqual([]);
+      return (await response.json()) as TokenResponse;
+    };
+    const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+    it('logs in with transport "token" and gets a pair, no cookie', async () => {
+      const pair = await tokenLogin();
+      expect(pair).toMatchObject({ token_type: 'Bearer', expires_in: ACCESS_TOKEN_SECONDS });
+      expect(typeof pair.access_token).toBe('string');
+      expect(typeof pair.refresh_token).toBe('string');
+    });
+
+    it('authenticates /me with Authorization: Bearer, and needs no CSRF token on /transfer', async () => {
+      const { access_token } = await tokenLogin();
+      const me = await call('/me', { headers: bearer(access_token) });
+      expect(me.status).toBe(200);
+      expect(await me.json()).toMatchObject({ userId: TEST_USER.id });
+      const moved = await call('/transfer', { method: 'POST', headers: bearer(access_token) });
+      expect(moved.status).toBe(200);
+      expect(counter.value).toBe(1);
+    });
+
+    it.each([
+      ['a garbage token', 'invalid_token', () => Promise.resolve('not.a.jwt')],
+      ['a malformed header', 'invalid_token', () => Promise.resolve('two words')],
+      [
+        'an expired token',
+        'token_expired',
+        async () => {
+          const { access_token } = await tokenLogin();
+          clock += (ACCESS_TOKEN_SECONDS + 60) * 1000;
+          return access_token;
+        },
+      ],
+    ])('answers %s with 401 %s and a Bearer challenge', async (_name, code, token) => {
+      const response = await call('/me', { headers: bearer(await token()) });
+      expect(response.status).toBe(401);
+      expect(response.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+      expect(await errorCode(response)).toBe(code);
+    });
+
+    it('refreshes to a new pair; a spent refresh token replayed later revokes the session', async () => {
+      const first = await tokenLogin();
+      const refreshed = await call('/refresh', { body: { refresh_token: first.refresh_token } });
+      expect(refreshed.status).toBe(200);
+      const second = (await refreshed.json()) as TokenResponse;
+      expect(second.refresh_token).not.toBe(first.refresh_token);
+      expect((await call('/me', { headers: bearer(second.access_token) })).status).toBe(200);
+      clock += (REFRESH_GRACE_SECONDS + 1) * 1000;
+      const reused = await call('/refresh', { body: { refresh_token: first.refresh_token } });
+      expect(reused.status).toBe(401);
+      expect(await errorCode(reused)).toBe('refresh_reused');
+      expect((await call('/me', { headers: bearer(second.access_token) })).status).toBe(401);
+      const missing = await call('/refresh', { body: {} });
+      expect(missing.status).toBe(400);
+      expect(await errorCode(missing)).toBe('invalid_request');
+    });
+
+    it('logs out: the access token stops working at once', async () => {
+      const { access_token } = await tokenLogin();
+      const out = await call('/logout', { method: 'POST', headers: bearer(access_token) });
+      expect(out.status).toBe(204);
+      expect(out.headers.getSetCookie()).toEqual([]);
+      const me = await call('/me', { headers: bearer(access_token) });
+      expect(me.status).toBe(401);
+      expect(me.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
     });
   });
 

@@ -83,6 +83,18 @@ const startExpress =
       .get((_req, res) => void res.json({ count: ++counter.value }))
       .post((_req, res) => void res.json({ count: ++counter.value }));
     app.get('/csrf', tessera.requireAuth, (req, res) => void res.json({ csrfToken: tessera.csrfToken(req) }));
+    app.post('/refresh', async (req, res, next) => {
+      try {
+        const pair = await tessera.refresh(
+          req,
+          res,
+          (req.body as { refresh_token?: unknown } | undefined)?.refresh_token,
+        );
+        if (pair !== null) res.json(pair);
+      } catch (error) {
+        next(error);
+      }
+    });
     app.use(tessera.errors);
     return listen(app.listen(0, '127.0.0.1'));
   };
@@ -122,6 +134,10 @@ const startFastify: StartTestApp = async ({ auth, counter }) => {
     handler: async () => ({ count: ++counter.value }),
   });
   app.get('/csrf', { preHandler: requireAuth }, async (request) => ({ csrfToken: app.tessera.csrfToken(request) }));
+  app.post('/refresh', async (request, reply) => {
+    const pair = await reply.tesseraRefresh((request.body as { refresh_token?: unknown } | null)?.refresh_token);
+    return pair ?? reply;
+  });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as AddressInfo;
   return { url: `http://127.0.0.1:${port}`, close: () => app.close() };
@@ -151,6 +167,11 @@ const startHono: StartTestApp = async ({ auth, counter }) => {
     c.json({ count: ++counter.value }),
   );
   app.get('/csrf', tessera.requireAuth, (c) => c.json({ csrfToken: tessera.csrfToken(c) }));
+  app.post('/refresh', async (c) => {
+    const body = await c.req.json<{ refresh_token?: unknown } | null>().catch(() => null);
+    const pair = await tessera.refresh(c, body?.refresh_token);
+    return pair instanceof Response ? pair : c.json(pair);
+  });
   return listen(serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server);
 };
 

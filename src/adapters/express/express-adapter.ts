@@ -8,6 +8,7 @@ import {
   type HttpAuth,
   type LoginResult,
   type RequestFacts,
+  type TokenResponse,
 } from '../../http/http-auth.js';
 
 declare module 'express-serve-static-core' {
@@ -47,8 +48,16 @@ export interface TesseraExpress<Data extends JsonObject = JsonObject> {
    * `null` when it has already answered with an error (cross-site, throttled, bad credentials, store down).
    */
   login(req: Request, res: Response, attempt: ExpressLoginAttempt<Data>): Promise<LoginResult<Data> | null>;
-  /** Ends the session server-side and clears the cookie. `false` when it has already answered with an error. */
+  /**
+   * Ends the session server-side, blocklists a bearer request's access token and clears the cookie.
+   * `false` when it has already answered with an error.
+   */
   logout(req: Request, res: Response): Promise<boolean>;
+  /**
+   * Spends a refresh token (token transport) for a new pair. Resolves to the pair, or to `null`
+   * when it has already answered with an error (missing token 400, reuse 401 `refresh_reused`, …).
+   */
+  refresh(req: Request, res: Response, refreshToken: unknown): Promise<TokenResponse | null>;
   /** A fresh CSRF token for the request's cookie session; `null` without one. */
   csrfToken(req: Request): string | null;
 }
@@ -176,6 +185,13 @@ export function createTesseraExpress<Data extends JsonObject = JsonObject>(auth:
       appendCookies(res, result.value.setCookies);
       req.tessera = ANONYMOUS;
       return true;
+    },
+
+    async refresh(req, res, refreshToken) {
+      const result = await auth.refresh(requestFacts(req), refreshToken);
+      if (result.ok) return result.value;
+      sendApiError(res, result.error);
+      return null;
     },
 
     csrfToken: (req) => auth.csrfToken(stateOf(req, 'csrfToken')),

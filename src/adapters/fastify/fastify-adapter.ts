@@ -9,6 +9,7 @@ import {
   type HttpAuth,
   type LoginResult,
   type RequestFacts,
+  type TokenResponse,
 } from '../../http/http-auth.js';
 
 /** What `reply.tesseraLogin` needs: the account name and how to check the password. */
@@ -52,8 +53,16 @@ declare module 'fastify' {
      * when it has already answered with an error (cross-site, throttled, bad credentials, store down).
      */
     tesseraLogin(attempt: FastifyLoginAttempt): Promise<LoginResult<JsonObject> | null>;
-    /** Ends the session server-side and clears the cookie. `false` when it has already answered with an error. */
+    /**
+     * Ends the session server-side, blocklists a bearer request's access token and clears the cookie.
+     * `false` when it has already answered with an error.
+     */
     tesseraLogout(): Promise<boolean>;
+    /**
+     * Spends a refresh token (token transport) for a new pair. Resolves to the pair, or to `null`
+     * when it has already answered with an error (missing token 400, reuse 401 `refresh_reused`, …).
+     */
+    tesseraRefresh(refreshToken: unknown): Promise<TokenResponse | null>;
   }
   interface FastifyInstance {
     tessera: TesseraFastify;
@@ -142,6 +151,13 @@ const plugin: FastifyPluginAsync<TesseraFastifyOptions> = async (fastify, option
     setCookies(this, result.value.setCookies);
     this.request.tessera = ANONYMOUS;
     return true;
+  });
+
+  fastify.decorateReply('tesseraRefresh', async function (this: FastifyReply, refreshToken: unknown) {
+    const result = await auth.refresh(requestFacts(this.request), refreshToken);
+    if (result.ok) return result.value;
+    sendApiError(this, result.error);
+    return null;
   });
 
   // onRequest: authentication needs no body, so an unauthenticated request is refused before one is read.

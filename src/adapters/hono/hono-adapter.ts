@@ -3,7 +3,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { InvalidOptionError } from '../../core/errors/errors.js';
 import type { JsonObject } from '../../core/store/types.js';
 import { apiErrorBody, type ApiError } from '../../http/api-error.js';
-import type { AuthState, HttpAuth, LoginResult, RequestFacts } from '../../http/http-auth.js';
+import type { AuthState, HttpAuth, LoginResult, RequestFacts, TokenResponse } from '../../http/http-auth.js';
 
 /** The Hono environment the middleware needs: `c.get('tessera')` is who the request is. */
 export interface TesseraEnv<Data extends JsonObject = JsonObject> {
@@ -46,8 +46,16 @@ export interface TesseraHono<Data extends JsonObject = JsonObject> {
    * to the error `Response` to return (cross-site, throttled, bad credentials, store down).
    */
   login(c: Context<TesseraEnv<Data>>, attempt: HonoLoginAttempt<Data>): Promise<LoginResult<Data> | Response>;
-  /** Ends the session server-side and clears the cookie. Resolves to `null`, or to the error `Response` to return. */
+  /**
+   * Ends the session server-side, blocklists a bearer request's access token and clears the cookie.
+   * Resolves to `null`, or to the error `Response` to return.
+   */
   logout(c: Context<TesseraEnv<Data>>): Promise<Response | null>;
+  /**
+   * Spends a refresh token (token transport) for a new pair. Resolves to the pair, or to the
+   * error `Response` to return (missing token 400, reuse 401 `refresh_reused`, …).
+   */
+  refresh(c: Context<TesseraEnv<Data>>, refreshToken: unknown): Promise<TokenResponse | Response>;
   /** A fresh CSRF token for the request's cookie session; `null` without one. */
   csrfToken(c: Context<TesseraEnv<Data>>): string | null;
 }
@@ -178,6 +186,11 @@ export function createTesseraHono<Data extends JsonObject = JsonObject>(
       setCookies(c, result.value.setCookies);
       c.set('tessera', anonymous);
       return null;
+    },
+
+    async refresh(c, refreshToken) {
+      const result = await auth.refresh(requestFacts(c), refreshToken);
+      return result.ok ? result.value : sendApiError(c, result.error);
     },
 
     csrfToken: (c) => auth.csrfToken(stateOf(c, 'csrfToken')),
