@@ -293,6 +293,7 @@ function scenarios(start: StartTestApp, makeStore: (now: () => number) => StoreK
       const me = await call('/me', { cookie });
       expect(me.status).toBe(503);
       expect(await errorCode(me)).toBe('unavailable');
+      expect(Number(me.headers.get('retry-after'))).toBeGreaterThan(0);
       const moved = await transfer(cookie, csrfToken);
       expect(moved.status).toBe(503);
       const signIn = await call('/login', { body: credentials });

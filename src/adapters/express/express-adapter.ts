@@ -73,14 +73,6 @@ const BODY_ERRORS: Record<number, () => ApiError> = {
   415: () => apiError('unsupported_media_type'),
 };
 
-const ANONYMOUS: AuthState = Object.freeze({
-  transport: null,
-  session: null,
-  failure: null,
-  accessToken: null,
-  setCookies: [],
-});
-
 function requestFacts(req: Request): RequestFacts {
   const body: unknown = req.body;
   const field = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['_csrf'] : undefined;
@@ -148,9 +140,9 @@ export function createTesseraExpress<Data extends JsonObject = JsonObject>(auth:
     requireAuth: handler(async (req) => auth.requireAuth(stateOf(req, 'requireAuth'))),
 
     errors: (error, _req, res, next) => {
-      const status: unknown = (error as { status?: unknown } | null)?.status;
-      const expose = (error as { expose?: unknown } | null)?.expose === true;
-      const mapped = expose && typeof status === 'number' ? BODY_ERRORS[status] : undefined;
+      // body-parser's errors carry a `type` ("entity.parse.failed", "entity.too.large", …); an app's own 400 keeps its message.
+      const { status, type } = (error ?? {}) as { status?: unknown; type?: unknown };
+      const mapped = typeof type === 'string' && typeof status === 'number' ? BODY_ERRORS[status] : undefined;
       if (mapped === undefined || res.headersSent) return next(error);
       sendApiError(res, mapped());
     },
@@ -168,11 +160,7 @@ export function createTesseraExpress<Data extends JsonObject = JsonObject>(auth:
         return null;
       }
       appendCookies(res, result.value.setCookies);
-      // The session the request came with is gone; from here on the request is the new session's (cookie) or nobody's.
-      req.tessera = {
-        ...ANONYMOUS,
-        ...(result.value.transport === 'cookie' ? { transport: 'cookie', session: result.value.session } : {}),
-      } as AuthState;
+      req.tessera = result.value.state as AuthState;
       return result.value;
     },
 
@@ -183,7 +171,7 @@ export function createTesseraExpress<Data extends JsonObject = JsonObject>(auth:
         return false;
       }
       appendCookies(res, result.value.setCookies);
-      req.tessera = ANONYMOUS;
+      req.tessera = result.value.state as AuthState;
       return true;
     },
 

@@ -33,6 +33,28 @@ describe('tesseraFastify', () => {
     expect(app.hasReplyDecorator('tesseraLogin') && app.hasReplyDecorator('tesseraLogout')).toBe(true);
   });
 
+  it('reports a preHandler used outside the plugin’s context as a bug, not as anonymous', async () => {
+    const app = Fastify();
+    const errors: unknown[] = [];
+    app.setErrorHandler((error, _request, reply) => {
+      errors.push(error);
+      return reply.code(500).send();
+    });
+    let requireAuth: ((...args: never[]) => unknown) | undefined;
+    await app.register(async (scoped) => {
+      await scoped.register(tesseraFastify, {
+        auth: createHttpAuth({ sessions: createSessionManager(createMemoryStore()), csrfSecrets: [secret] }),
+      });
+      requireAuth = scoped.tessera.requireAuth;
+    });
+    await app.register(async (outside) => {
+      outside.get('/', { preHandler: requireAuth as never }, async () => 'in');
+    });
+    const response = await app.inject({ url: '/' });
+    expect(response.statusCode).toBe(500);
+    expect(String(errors[0])).toMatch(/not registered for this route/);
+  });
+
   it('lets an exception that is not a store outage become a 500, never a 200 or 503', async () => {
     const real = createSessionManager(createMemoryStore());
     const app = await setup({

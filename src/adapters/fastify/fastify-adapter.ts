@@ -79,14 +79,6 @@ export function sendApiError(reply: FastifyReply, error: ApiError): FastifyReply
   return reply.code(error.status).headers(error.headers).send(apiErrorBody(error));
 }
 
-const ANONYMOUS: AuthState = Object.freeze({
-  transport: null,
-  session: null,
-  failure: null,
-  accessToken: null,
-  setCookies: [],
-});
-
 const BODY_ERRORS: Record<number, () => ApiError> = {
   400: () => apiError('invalid_request', 'The request body could not be parsed.'),
   413: () => apiError('payload_too_large'),
@@ -117,6 +109,15 @@ const plugin: FastifyPluginAsync<TesseraFastifyOptions> = async (fastify, option
     throw new InvalidOptionError('"auth" must be an HTTP layer (createHttpAuth)');
   }
 
+  const stateOf = (request: FastifyRequest): AuthState => {
+    // Absent when the route lives outside the context the plugin was registered in: a wiring bug, not "anonymous".
+    const state = request.tessera as AuthState | null | undefined;
+    if (state === null || state === undefined) {
+      throw new InvalidOptionError('tesseraFastify is not registered for this route');
+    }
+    return state;
+  };
+
   const answer = (reply: FastifyReply, error: ApiError | null): FastifyReply | undefined =>
     error === null ? undefined : sendApiError(reply, error);
 
@@ -129,27 +130,23 @@ const plugin: FastifyPluginAsync<TesseraFastifyOptions> = async (fastify, option
       sendApiError(this, refused);
       return null;
     }
-    const result = await auth.login(facts, this.request.tessera, attempt);
+    const result = await auth.login(facts, stateOf(this.request), attempt);
     if (!result.ok) {
       sendApiError(this, result.error);
       return null;
     }
     setCookies(this, result.value.setCookies);
-    // The session the request came with is gone; from here on the request is the new session's (cookie) or nobody's.
-    this.request.tessera =
-      result.value.transport === 'cookie'
-        ? { ...ANONYMOUS, transport: 'cookie', session: result.value.session }
-        : ANONYMOUS;
+    this.request.tessera = result.value.state;
     return result.value;
   });
   fastify.decorateReply('tesseraLogout', async function (this: FastifyReply) {
-    const result = await auth.logout(this.request.tessera);
+    const result = await auth.logout(stateOf(this.request));
     if (!result.ok) {
       sendApiError(this, result.error);
       return false;
     }
     setCookies(this, result.value.setCookies);
-    this.request.tessera = ANONYMOUS;
+    this.request.tessera = result.value.state;
     return true;
   });
 
@@ -170,10 +167,11 @@ const plugin: FastifyPluginAsync<TesseraFastifyOptions> = async (fastify, option
   });
 
   const tessera: TesseraFastify = {
-    csrf: async (request, reply) => answer(reply, auth.verifyCSRF(requestFacts(request), request.tessera)),
-    rateLimit: async (request, reply) => answer(reply, await auth.limitRequest(requestFacts(request), request.tessera)),
-    requireAuth: async (request, reply) => answer(reply, auth.requireAuth(request.tessera)),
-    csrfToken: (request) => auth.csrfToken(request.tessera),
+    csrf: async (request, reply) => answer(reply, auth.verifyCSRF(requestFacts(request), stateOf(request))),
+    rateLimit: async (request, reply) =>
+      answer(reply, await auth.limitRequest(requestFacts(request), stateOf(request))),
+    requireAuth: async (request, reply) => answer(reply, auth.requireAuth(stateOf(request))),
+    csrfToken: (request) => auth.csrfToken(stateOf(request)),
     errorHandler(error, _request, reply) {
       const mapped =
         typeof error.code === 'string' && error.code.startsWith('FST_ERR_') && error.statusCode !== undefined

@@ -89,14 +89,6 @@ export function createTesseraHono<Data extends JsonObject = JsonObject>(
     throw new InvalidOptionError('"clientIP" must be a function returning the client IP for a request');
   }
   const { clientIP } = options;
-  const anonymous: AuthState<Data> = Object.freeze({
-    transport: null,
-    session: null,
-    failure: null,
-    accessToken: null,
-    setCookies: [],
-  });
-
   const requestFacts = (c: Context, csrfField?: string): RequestFacts => {
     const url = c.req.url;
     const path = url.indexOf('/', url.indexOf('//') + 2);
@@ -170,13 +162,7 @@ export function createTesseraHono<Data extends JsonObject = JsonObject>(
       const result = await auth.login(facts, stateOf(c, 'login'), attempt);
       if (!result.ok) return sendApiError(c, result.error);
       setCookies(c, result.value.setCookies);
-      // The session the request came with is gone; from here on the request is the new session's (cookie) or nobody's.
-      c.set(
-        'tessera',
-        result.value.transport === 'cookie'
-          ? { ...anonymous, transport: 'cookie', session: result.value.session }
-          : anonymous,
-      );
+      c.set('tessera', result.value.state);
       return result.value;
     },
 
@@ -184,7 +170,7 @@ export function createTesseraHono<Data extends JsonObject = JsonObject>(
       const result = await auth.logout(stateOf(c, 'logout'));
       if (!result.ok) return sendApiError(c, result.error);
       setCookies(c, result.value.setCookies);
-      c.set('tessera', anonymous);
+      c.set('tessera', result.value.state);
       return null;
     },
 
