@@ -32,7 +32,10 @@ export interface ExpressLoginAttempt<Data extends JsonObject = JsonObject> {
 export interface TesseraExpress<Data extends JsonObject = JsonObject> {
   /** Loads `req.tessera` from the session cookie or bearer token, and sends renewed or cleared cookies. Mount it first. */
   session: RequestHandler;
-  /** Refuses a state-changing cookie request without the session's CSRF token (header or `_csrf` form field) or from another site. */
+  /**
+   * Refuses a state-changing cookie request from another site or without the session's CSRF token,
+   * sent as `X-CSRF-Token` or as the `_csrf` field of a form (mount `express.urlencoded()` before it).
+   */
   csrf: RequestHandler;
   /** Spends one request of the session's budget (when the HTTP layer has a per-session limit). */
   rateLimit: RequestHandler;
@@ -135,7 +138,7 @@ export function createTesseraExpress<Data extends JsonObject = JsonObject>(auth:
 
     csrf: handler(async (req) => auth.verifyCSRF(requestFacts(req), stateOf(req, 'csrf'))),
 
-    rateLimit: handler((req) => auth.limitRequest(requestFacts(req), stateOf(req, 'rateLimit'))),
+    rateLimit: handler(async (req) => auth.limitRequest(requestFacts(req), stateOf(req, 'rateLimit'))),
 
     requireAuth: handler(async (req) => auth.requireAuth(stateOf(req, 'requireAuth'))),
 

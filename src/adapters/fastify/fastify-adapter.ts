@@ -27,7 +27,10 @@ export type TesseraPreHandler = (request: FastifyRequest, reply: FastifyReply) =
 
 /** What the plugin puts on the instance as `fastify.tessera`. */
 export interface TesseraFastify {
-  /** preHandler: refuses a state-changing cookie request without the session's CSRF token (header or `_csrf` form field) or from another site. */
+  /**
+   * preHandler: refuses a state-changing cookie request from another site or without the session's CSRF token,
+   * sent as `X-CSRF-Token` or as the `_csrf` field of a form (needs a urlencoded parser, e.g. `@fastify/formbody`).
+   */
   csrf: TesseraPreHandler;
   /** preHandler: spends one request of the session's budget (when the HTTP layer has a per-session limit). */
   rateLimit: TesseraPreHandler;
@@ -149,7 +152,6 @@ const plugin: FastifyPluginAsync<TesseraFastifyOptions> = async (fastify, option
     this.request.tessera = result.value.state;
     return true;
   });
-
   fastify.decorateReply('tesseraRefresh', async function (this: FastifyReply, refreshToken: unknown) {
     const result = await auth.refresh(requestFacts(this.request), refreshToken);
     if (result.ok) return result.value;
@@ -157,7 +159,7 @@ const plugin: FastifyPluginAsync<TesseraFastifyOptions> = async (fastify, option
     return null;
   });
 
-  // onRequest: authentication needs no body, so an unauthenticated request is refused before one is read.
+  // onRequest, not preHandler: authentication needs no body, so a token in the URL or a store outage is answered before one is read.
   fastify.addHook('onRequest', async (request, reply) => {
     const result = await auth.authenticate(requestFacts(request));
     if (!result.ok) return sendApiError(reply, result.error);

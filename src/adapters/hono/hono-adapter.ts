@@ -89,6 +89,7 @@ export function createTesseraHono<Data extends JsonObject = JsonObject>(
     throw new InvalidOptionError('"clientIP" must be a function returning the client IP for a request');
   }
   const { clientIP } = options;
+
   const requestFacts = (c: Context, csrfField?: string): RequestFacts => {
     const url = c.req.url;
     const path = url.indexOf('/', url.indexOf('//') + 2);
@@ -115,7 +116,7 @@ export function createTesseraHono<Data extends JsonObject = JsonObject>(
 
   /** The `_csrf` field of a form body, read only when no header carries the token (Hono caches the parsed body for the handler). */
   const formCSRFField = async (c: Context): Promise<string | undefined> => {
-    if (c.req.header('x-csrf-token') !== undefined || !c.req.header('content-type')?.startsWith(FORM)) {
+    if (c.req.header('x-csrf-token') !== undefined || !c.req.header('content-type')?.toLowerCase().startsWith(FORM)) {
       return undefined;
     }
     const field = (await c.req.parseBody())['_csrf'];
