@@ -145,6 +145,23 @@ describe('login and logout', () => {
     expect(old.ok && old.value.session).toBeNull();
   });
 
+  it('hands back who the rest of the request is: the new cookie session after login, nobody after logout', async () => {
+    const { auth } = setup();
+    const first = await signedIn(auth);
+    const before = await auth.authenticate(request('POST', { cookie: first.cookie }));
+    if (!before.ok) throw new Error('unexpected');
+    const login = await auth.login(request('POST', { cookie: first.cookie }), before.value, {
+      account: 'alice@example.com',
+      verify: async () => 'user-alice',
+    });
+    if (!login.ok) throw new Error('login failed');
+    expect(login.value.state).toMatchObject({ transport: 'cookie', session: { id: login.value.session.id } });
+    expect(auth.csrfToken(login.value.state)).toEqual(expect.any(String));
+    const out = await auth.logout(login.value.state);
+    expect(out.ok && out.value.state).toMatchObject({ transport: null, session: null, failure: null });
+    expect(out.ok && auth.csrfToken(out.value.state)).toBeNull();
+  });
+
   it('throttles failed logins with 429 and Retry-After, and answers bad credentials with 401', async () => {
     const { auth } = setup();
     const anonymous = await auth.authenticate(request('POST'));
@@ -212,12 +229,19 @@ describe('bearer transport', () => {
       transport: 'token',
     });
     if (!login.ok || login.value.transport !== 'token') throw new Error('login failed');
-    return { auth, store, tokens: login.value.tokens, advance: (ms: number) => (clock += ms) };
+    return {
+      auth,
+      store,
+      tokens: login.value.tokens,
+      loginState: login.value.state,
+      advance: (ms: number) => (clock += ms),
+    };
   }
 
   it('logs in with a token pair, authenticates with one store round trip, and needs no CSRF', async () => {
-    const { auth, store, tokens } = await bearerSetup();
+    const { auth, store, tokens, loginState } = await bearerSetup();
     expect(tokens).toMatchObject({ token_type: 'Bearer', expires_in: 900 });
+    expect(loginState).toMatchObject({ transport: null, session: null });
     const before = store.calls.getSession ?? 0;
     const facts = request('POST', { authorization: `Bearer ${tokens.access_token}` });
     const state = await auth.authenticate(facts);

@@ -91,10 +91,13 @@ export interface HttpAuthOptions<Data extends JsonObject = JsonObject> {
 /** Either a value or the API error to answer with. */
 export type HttpResult<T> = { ok: true; value: T } | { ok: false; error: ApiError };
 
-/** What a login hands back: for the cookie transport, cookies to set and a CSRF token; for the token transport, a pair. */
+/**
+ * What a login hands back: for the cookie transport, cookies to set and a CSRF token; for the token transport, a pair.
+ * `state` is who the rest of the request is: the new cookie session, or nobody (the old session is gone).
+ */
 export type LoginResult<Data extends JsonObject> =
-  | { transport: 'cookie'; session: Session<Data>; csrfToken: string; setCookies: string[] }
-  | { transport: 'token'; session: Session<Data>; tokens: TokenResponse; setCookies: string[] };
+  | { transport: 'cookie'; session: Session<Data>; csrfToken: string; setCookies: string[]; state: AuthState<Data> }
+  | { transport: 'token'; session: Session<Data>; tokens: TokenResponse; setCookies: string[]; state: AuthState<Data> };
 
 /** The framework-neutral HTTP layer every adapter and the server stand on. */
 export interface HttpAuth<Data extends JsonObject = JsonObject> {
@@ -131,8 +134,11 @@ export interface HttpAuth<Data extends JsonObject = JsonObject> {
     userId: string,
     options?: { transport?: 'cookie' | 'token'; data?: Data },
   ): Promise<HttpResult<LoginResult<Data>>>;
-  /** Ends the request's session server-side, blocklists its access token, and clears the cookie. */
-  logout(state: AuthState<Data>): Promise<HttpResult<{ setCookies: string[] }>>;
+  /**
+   * Ends the request's session server-side, blocklists its access token, and clears the cookie.
+   * `state` is who the rest of the request is: nobody.
+   */
+  logout(state: AuthState<Data>): Promise<HttpResult<{ setCookies: string[]; state: AuthState<Data> }>>;
   /**
    * Spends a refresh token for a new pair (token transport). A missing token is
    * 400; a spent one replayed outside the grace window revokes the session and
@@ -262,7 +268,10 @@ export function createHttpAuth<Data extends JsonObject = JsonObject>(options: Ht
         const pair = toTokenResponse(await tokens.issueTokens(created.session));
         // A bearer client has no use for a cookie it might still hold from a cookie session.
         const setCookies = state.transport === 'cookie' ? [cookie.serializeClear()] : [];
-        return { ok: true, value: { transport: 'token', session: created.session, tokens: pair, setCookies } };
+        return {
+          ok: true,
+          value: { transport: 'token', session: created.session, tokens: pair, setCookies, state: anonymous() },
+        };
       }
       return {
         ok: true,
@@ -271,6 +280,7 @@ export function createHttpAuth<Data extends JsonObject = JsonObject>(options: Ht
           session: created.session,
           csrfToken: csrf.generateCSRFToken(created.session.id),
           setCookies: [cookie.serialize(created.token, created.session.expiresAt)],
+          state: { ...anonymous(), transport: 'cookie', session: created.session },
         },
       };
     });
@@ -432,7 +442,7 @@ export function createHttpAuth<Data extends JsonObject = JsonObject>(options: Ht
     startSession,
 
     logout(state) {
-      return guarded<{ setCookies: string[] }>(async () => {
+      return guarded<{ setCookies: string[]; state: AuthState<Data> }>(async () => {
         const setCookies = state.transport === 'bearer' ? [] : [cookie.serializeClear()];
         const rawAccessToken = bearerTokens.get(state);
         if (state.session !== null) {
@@ -441,7 +451,7 @@ export function createHttpAuth<Data extends JsonObject = JsonObject>(options: Ht
           else await sessions.deleteSession(state.session.id);
           emit({ type: 'logout', userId: state.session.userId, sessionId: state.session.id });
         }
-        return { ok: true, value: { setCookies } };
+        return { ok: true, value: { setCookies, state: anonymous() } };
       });
     },
 

@@ -1,0 +1,6 @@
+export {
+  createTesseraExpress,
+  sendApiError,
+  type ExpressLoginAttempt,
+  type TesseraExpress,
+} from './express-adapter.js';

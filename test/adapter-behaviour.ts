@@ -1,0 +1,459 @@
+import BetterSqlite3 from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLoginThrottle, createRequestLimit, memoryRateLimiters } from '../src/core/rate-limit/rate-limit.js';
+import type { RateLimiterFactory } from '../src/core/rate-limit/rate-limit.js';
+import { createSessionManager } from '../src/core/session/session-manager.js';
+import type { SessionStore } from '../src/core/store/types.js';
+import { createTokenService } from '../src/core/token/token-service.js';
+import { createHttpAuth, type HttpAuth, type TokenResponse } from '../src/http/http-auth.js';
+import { createMemoryStore } from '../src/stores/memory/memory-store.js';
+import { createSQLiteRateLimiters, createSQLiteStore } from '../src/stores/sqlite/index.js';
+import { createFaultyStore, type FaultyStore } from './support/failing-store.js';
+
+/**
+ * The one account of every test app. Checked in plain JS: password hashing is
+ * the server's business, not the adapters'.
+ */
+export const TEST_USER = { id: 'user-alice', email: 'alice@example.com', password: 'correct horse battery staple' };
+
+/** The user id for the test account's credentials, `null` for anything else. */
+export function checkTestUser(email: unknown, password: unknown): string | null {
+  return email === TEST_USER.email && password === TEST_USER.password ? TEST_USER.id : null;
+}
+
+/** What a test app is built from. */
+export interface TestAppDeps {
+  auth: HttpAuth;
+  /** Changed only by a successful /transfer, so "nothing changed" can be asserted. */
+  counter: { value: number };
+}
+
+/** A test app listening on 127.0.0.1. */
+export interface RunningApp {
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts one test app on a free port. Every adapter's app has the same routes:
+ * - `POST /login` JSON `{email, password, transport?}` → 200 `{userId, sessionId, csrfToken}`
+ *   (cookie) or the token pair (token); 400 `invalid_request` when a field is not a string.
+ * - `POST /logout` (CSRF, requireAuth) → 204
+ * - `GET /me` (rate limit, requireAuth) → 200 `{userId, sessionId}`
+ * - `POST /transfer` (CSRF, rate limit, requireAuth) → 200 `{count}` after `counter.value++`; also routed
+ *   for GET, as in an app that honours method override.
+ * - `GET /csrf` (requireAuth) → 200 `{csrfToken}`
+ * - `POST /refresh` JSON `{refresh_token}` → 200 with the new pair
+ */
+export type StartTestApp = (deps: TestAppDeps) => Promise<RunningApp>;
+
+const SECRET = 'adapter-suite-secret-of-32-bytes!!';
+const MAX_LOGIN_FAILURES = 3;
+const SESSION_REQUESTS = 10;
+const RENEWAL_SECONDS = 60;
+const ACCESS_TOKEN_SECONDS = 900;
+const REFRESH_GRACE_SECONDS = 10;
+
+interface StoreKit {
+  store: SessionStore;
+  limiters: RateLimiterFactory;
+  close(): void;
+}
+
+const STORES: Record<string, (now: () => number) => StoreKit> = {
+  memory: (now) => ({ store: createMemoryStore({ now }), limiters: memoryRateLimiters, close: () => undefined }),
+  sqlite: (now) => {
+    const db = new BetterSqlite3(':memory:');
+    return { store: createSQLiteStore(db, { now }), limiters: createSQLiteRateLimiters(db), close: () => db.close() };
+  },
+};
+
+interface CallOptions {
+  method?: string;
+  cookie?: string;
+  csrfToken?: string;
+  /** Sent as JSON unless a string. */
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+/** The `name=value` part of a Set-Cookie value. */
+const cookiePair = (setCookie: string): string => setCookie.split(';')[0]!;
+
+/**
+ * Runs the same HTTP scenarios, over real HTTP, against every adapter and
+ * against both embedded stores (memory and SQLite).
+ */
+export function describeAdapters(adapters: Record<string, StartTestApp>): void {
+  for (const [storeName, makeStore] of Object.entries(STORES)) {
+    for (const [adapterName, start] of Object.entries(adapters)) {
+      describe(`${adapterName} on the ${storeName} store`, () => scenarios(start, makeStore));
+    }
+  }
+}
+
+function scenarios(start: StartTestApp, makeStore: (now: () => number) => StoreKit): void {
+  let app: RunningApp;
+  let kit: StoreKit;
+  let store: FaultyStore;
+  let counter: { value: number };
+  let clock: number;
+
+  beforeEach(async () => {
+    clock = Date.now();
+    const now = (): number => clock;
+    kit = makeStore(now);
+    store = createFaultyStore(kit.store);
+    counter = { value: 0 };
+    const sessions = createSessionManager(store, { now, renewalIntervalSeconds: RENEWAL_SECONDS });
+    const auth = createHttpAuth({
+      sessions,
+      tokens: createTokenService({
+        sessions,
+        store,
+        issuer: 'https://tessera.test',
+        audience: 'https://tessera.test',
+        accessTokenTtlSeconds: ACCESS_TOKEN_SECONDS,
+        refreshGraceSeconds: REFRESH_GRACE_SECONDS,
+        now,
+      }),
+      csrfSecrets: [SECRET],
+      loginThrottle: createLoginThrottle({
+        limiters: kit.limiters,
+        keySecret: SECRET,
+        maxAttemptsPerAccount: MAX_LOGIN_FAILURES,
+      }),
+      sessionRequestLimit: createRequestLimit({
+        limiters: kit.limiters,
+        points: SESSION_REQUESTS,
+        durationSeconds: 60,
+      }),
+    });
+    app = await start({ auth, counter });
+  });
+
+  afterEach(async () => {
+    await app.close();
+    await kit.store.close();
+    kit.close();
+  });
+
+  /** Like a same-origin browser request: Origin and Sec-Fetch-Site set, cookie and CSRF token only when given. */
+  const call = (path: string, options: CallOptions = {}): Promise<Response> => {
+    const method = options.method ?? (options.body === undefined ? 'GET' : 'POST');
+    const headers: Record<string, string> = {};
+    if (method !== 'GET') {
+      headers['origin'] = app.url;
+      headers['sec-fetch-site'] = 'same-origin';
+    }
+    if (options.cookie !== undefined) headers['cookie'] = options.cookie;
+    if (options.csrfToken !== undefined) headers['x-csrf-token'] = options.csrfToken;
+    let body: string | undefined;
+    if (typeof options.body === 'string') body = options.body;
+    else if (options.body !== undefined) {
+      body = JSON.stringify(options.body);
+      headers['content-type'] = 'application/json';
+    }
+    return fetch(`${app.url}${path}`, {
+      method,
+      redirect: 'manual',
+      headers: { ...headers, ...options.headers },
+      ...(body === undefined ? {} : { body }),
+    });
+  };
+
+  const errorCode = async (response: Response): Promise<string> => {
+    const body = (await response.json()) as { error?: { code?: string; message?: string } };
+    expect(typeof body.error?.message).toBe('string');
+    return body.error?.code ?? '(no error code)';
+  };
+
+  const credentials = { email: TEST_USER.email, password: TEST_USER.password };
+
+  const login = async (options: CallOptions = {}) => {
+    const response = await call('/login', { body: credentials, ...options });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { userId: string; sessionId: string; csrfToken: string };
+    const setCookie = response.headers.getSetCookie().find((value) => value.startsWith('__Host-tessera='));
+    expect(setCookie).toBeDefined();
+    return { ...body, setCookie: setCookie!, cookie: cookiePair(setCookie!) };
+  };
+
+  const transfer = (cookie: string, csrfToken?: string, headers: Record<string, string> = {}) =>
+    call('/transfer', { method: 'POST', cookie, headers, ...(csrfToken === undefined ? {} : { csrfToken }) });
+
+  describe('login', () => {
+    it('sets a fresh __Host-tessera cookie with safe attributes and returns a CSRF token', async () => {
+      const { setCookie, cookie, csrfToken, userId } = await login();
+      expect(userId).toBe(TEST_USER.id);
+      expect(csrfToken).toMatch(/^[A-Za-z0-9_-]{40,}$/);
+      const attributes = setCookie.split(';').map((part) => part.trim().toLowerCase());
+      expect(attributes).toEqual(expect.arrayContaining(['httponly', 'secure', 'samesite=lax', 'path=/']));
+      expect(attributes.some((part) => part.startsWith('domain'))).toBe(false);
+      const me = await call('/me', { cookie });
+      expect(me.status).toBe(200);
+      expect(await me.json()).toMatchObject({ userId: TEST_USER.id });
+    });
+
+    it('answers wrong credentials with 401 invalid_credentials and no cookie', async () => {
+      const response = await call('/login', { body: { ...credentials, password: 'wrong' } });
+      expect(response.status).toBe(401);
+      expect(await errorCode(response)).toBe('invalid_credentials');
+      expect(response.headers.getSetCookie()).toEqual([]);
+    });
+
+    it('never keeps the session the client came with (fixation): new id, old one dead', async () => {
+      const before = await login();
+      const after = await login({ cookie: before.cookie });
+      expect(after.cookie).not.toBe(before.cookie);
+      expect(after.sessionId).not.toBe(before.sessionId);
+      expect((await call('/me', { cookie: before.cookie })).status).toBe(401);
+      const me = await call('/me', { cookie: after.cookie });
+      expect(await me.json()).toMatchObject({ sessionId: after.sessionId });
+    });
+
+    it.each([
+      ['Sec-Fetch-Site: cross-site', { 'sec-fetch-site': 'cross-site' }],
+      ['a foreign Origin', { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' }],
+      ['Origin: null', { origin: 'null', 'sec-fetch-site': 'cross-site' }],
+    ])('refuses a cross-site login (%s) with 403 csrf_failed and no cookie', async (_name, headers) => {
+      const response = await call('/login', { body: credentials, headers });
+      expect(response.status).toBe(403);
+      expect(await errorCode(response)).toBe('csrf_failed');
+      expect(response.headers.getSetCookie()).toEqual([]);
+    });
+
+    it('throttles failed logins (429 with Retry-After); a success resets the account', async () => {
+      const attempt = (password: string) => call('/login', { body: { ...credentials, password } });
+      const statuses: number[] = [];
+      for (const password of ['x', 'x', TEST_USER.password, 'x', 'x', TEST_USER.password, 'x', 'x', 'x']) {
+        statuses.push((await attempt(password)).status);
+      }
+      expect(statuses).toEqual([401, 401, 200, 401, 401, 200, 401, 401, 401]);
+      const refused = await attempt(TEST_USER.password);
+      expect(refused.status).toBe(429);
+      expect(await errorCode(refused)).toBe('rate_limited');
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    });
+
+    it('answers a malformed JSON body with 400 invalid_request and keeps serving', async () => {
+      const response = await call('/login', { body: '{"email": ', headers: { 'content-type': 'application/json' } });
+      expect(response.status).toBe(400);
+      expect(await errorCode(response)).toBe('invalid_request');
+      await login();
+    });
+
+    it('answers a body without the fields with 400 invalid_request', async () => {
+      const response = await call('/login', { body: { email: TEST_USER.email } });
+      expect(response.status).toBe(400);
+      expect(await errorCode(response)).toBe('invalid_request');
+    });
+  });
+
+  describe('authentication', () => {
+    it('answers a request without credentials with 401 unauthenticated and sets no cookie', async () => {
+      const response = await call('/me');
+      expect(response.status).toBe(401);
+      expect(await errorCode(response)).toBe('unauthenticated');
+      expect(response.headers.getSetCookie()).toEqual([]);
+    });
+
+    it('answers a garbage cookie with 401 and clears it', async () => {
+      const response = await call('/me', { cookie: '__Host-tessera=garbage%%' });
+      expect(response.status).toBe(401);
+      expect(response.headers.getSetCookie()).toEqual([expect.stringMatching(/^__Host-tessera=;.*Max-Age=0/)]);
+    });
+
+    it('refuses a token in the URL with 400 invalid_request, even with a valid cookie', async () => {
+      const { cookie } = await login();
+      for (const path of ['/me?access_token=abc', '/me?session=abc', '/me?_csrf=abc']) {
+        const response = await call(path, { cookie });
+        expect(response.status, path).toBe(400);
+        expect(await errorCode(response)).toBe('invalid_request');
+      }
+    });
+
+    it('re-issues the cookie once the renewal interval has passed, and not before', async () => {
+      const { cookie } = await login();
+      const early = await call('/me', { cookie });
+      expect(early.headers.getSetCookie()).toEqual([]);
+      const expiresBefore = Date.parse(/Expires=([^;]+)/.exec((await login()).setCookie)![1]!);
+      clock += (RENEWAL_SECONDS + 1) * 1000;
+      const renewed = await call('/me', { cookie });
+      expect(renewed.status).toBe(200);
+      const [setCookie] = renewed.headers.getSetCookie();
+      expect(cookiePair(setCookie!)).toBe(cookie);
+      expect(Date.parse(/Expires=([^;]+)/.exec(setCookie!)![1]!)).toBeGreaterThan(expiresBefore);
+    });
+
+    it('answers 503 unavailable when the store is down, never 200 and never anonymous', async () => {
+      const { cookie, csrfToken } = await login();
+      store.down = true;
+      const me = await call('/me', { cookie });
+      expect(me.status).toBe(503);
+      expect(await errorCode(me)).toBe('unavailable');
+      expect(Number(me.headers.get('retry-after'))).toBeGreaterThan(0);
+      const moved = await transfer(cookie, csrfToken);
+      expect(moved.status).toBe(503);
+      const signIn = await call('/login', { body: credentials });
+      expect(signIn.status).toBe(503);
+      expect(await errorCode(signIn)).toBe('unavailable');
+      expect(counter.value).toBe(0);
+      store.down = false;
+      expect((await call('/me', { cookie })).status).toBe(200);
+    });
+  });
+
+  describe('CSRF', () => {
+    it('lets a same-origin request with the session’s token through', async () => {
+      const { cookie, csrfToken } = await login();
+      const response = await transfer(cookie, csrfToken);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ count: 1 });
+      expect(counter.value).toBe(1);
+    });
+
+    it('accepts the token from GET /csrf and from a _csrf form field', async () => {
+      const { cookie } = await login();
+      const { csrfToken } = (await (await call('/csrf', { cookie })).json()) as { csrfToken: string };
+      expect((await transfer(cookie, csrfToken)).status).toBe(200);
+      const form = await call('/transfer', {
+        cookie,
+        body: new URLSearchParams({ _csrf: csrfToken, amount: '1' }).toString(),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      expect(form.status).toBe(200);
+      expect(counter.value).toBe(2);
+    });
+
+    type Forgery = (session: { cookie: string; csrfToken: string }, other: { csrfToken: string }) => Promise<Response>;
+    const forgeries: [string, Forgery][] = [
+      ['no token', ({ cookie }) => transfer(cookie)],
+      ['a wrong token', ({ cookie }) => transfer(cookie, 'A'.repeat(86))],
+      ['another session’s token', ({ cookie }, other) => transfer(cookie, other.csrfToken)],
+      [
+        'Sec-Fetch-Site: cross-site',
+        ({ cookie, csrfToken }) => transfer(cookie, csrfToken, { 'sec-fetch-site': 'cross-site' }),
+      ],
+      ['Origin: null', ({ cookie, csrfToken }) => transfer(cookie, csrfToken, { origin: 'null' })],
+      ['a foreign Origin', ({ cookie, csrfToken }) => transfer(cookie, csrfToken, { origin: 'https://evil.example' })],
+      [
+        'a GET with a method override',
+        ({ cookie }) => call('/transfer', { method: 'GET', cookie, headers: { 'x-http-method-override': 'POST' } }),
+      ],
+    ];
+    it.each(forgeries)('refuses %s with 403 csrf_failed and changes nothing', async (_name, forge) => {
+      const session = await login();
+      const other = await login();
+      const response = await forge(session, other);
+      expect(response.status).toBe(403);
+      expect(await errorCode(response)).toBe('csrf_failed');
+      expect(counter.value).toBe(0);
+    });
+  });
+
+  describe('rate limit per session', () => {
+    it(`allows ${SESSION_REQUESTS} requests, then answers 429 with Retry-After; other sessions go on`, async () => {
+      const { cookie } = await login();
+      for (let i = 0; i < SESSION_REQUESTS; i++) expect((await call('/me', { cookie })).status).toBe(200);
+      const refused = await call('/me', { cookie });
+      expect(refused.status).toBe(429);
+      expect(await errorCode(refused)).toBe('rate_limited');
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect((await call('/me', { cookie: (await login()).cookie })).status).toBe(200);
+    });
+  });
+
+  describe('bearer tokens', () => {
+    const tokenLogin = async (): Promise<TokenResponse> => {
+      const response = await call('/login', { body: { ...credentials, transport: 'token' } });
+      expect(response.status).toBe(200);
+      expect(response.headers.getSetCookie()).toEqual([]);
+      return (await response.json()) as TokenResponse;
+    };
+    const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+    it('logs in with transport "token" and gets a pair, no cookie', async () => {
+      const pair = await tokenLogin();
+      expect(pair).toMatchObject({ token_type: 'Bearer', expires_in: ACCESS_TOKEN_SECONDS });
+      expect(typeof pair.access_token).toBe('string');
+      expect(typeof pair.refresh_token).toBe('string');
+    });
+
+    it('authenticates /me with Authorization: Bearer, and needs no CSRF token on /transfer', async () => {
+      const { access_token } = await tokenLogin();
+      const me = await call('/me', { headers: bearer(access_token) });
+      expect(me.status).toBe(200);
+      expect(await me.json()).toMatchObject({ userId: TEST_USER.id });
+      const moved = await call('/transfer', { method: 'POST', headers: bearer(access_token) });
+      expect(moved.status).toBe(200);
+      expect(counter.value).toBe(1);
+    });
+
+    it.each([
+      ['a garbage token', 'invalid_token', () => Promise.resolve('not.a.jwt')],
+      ['a malformed header', 'invalid_token', () => Promise.resolve('two words')],
+      [
+        'an expired token',
+        'token_expired',
+        async () => {
+          const { access_token } = await tokenLogin();
+          clock += (ACCESS_TOKEN_SECONDS + 60) * 1000;
+          return access_token;
+        },
+      ],
+    ])('answers %s with 401 %s and a Bearer challenge', async (_name, code, token) => {
+      const response = await call('/me', { headers: bearer(await token()) });
+      expect(response.status).toBe(401);
+      expect(response.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+      expect(await errorCode(response)).toBe(code);
+    });
+
+    it('refreshes to a new pair; a spent refresh token replayed later revokes the session', async () => {
+      const first = await tokenLogin();
+      const refreshed = await call('/refresh', { body: { refresh_token: first.refresh_token } });
+      expect(refreshed.status).toBe(200);
+      const second = (await refreshed.json()) as TokenResponse;
+      expect(second.refresh_token).not.toBe(first.refresh_token);
+      expect((await call('/me', { headers: bearer(second.access_token) })).status).toBe(200);
+      clock += (REFRESH_GRACE_SECONDS + 1) * 1000;
+      const reused = await call('/refresh', { body: { refresh_token: first.refresh_token } });
+      expect(reused.status).toBe(401);
+      expect(await errorCode(reused)).toBe('refresh_reused');
+      expect((await call('/me', { headers: bearer(second.access_token) })).status).toBe(401);
+      const missing = await call('/refresh', { body: {} });
+      expect(missing.status).toBe(400);
+      expect(await errorCode(missing)).toBe('invalid_request');
+    });
+
+    it('logs out: the access token stops working at once', async () => {
+      const { access_token } = await tokenLogin();
+      const out = await call('/logout', { method: 'POST', headers: bearer(access_token) });
+      expect(out.status).toBe(204);
+      expect(out.headers.getSetCookie()).toEqual([]);
+      const me = await call('/me', { headers: bearer(access_token) });
+      expect(me.status).toBe(401);
+      expect(me.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+    });
+  });
+
+  describe('logout', () => {
+    it('destroys the session for good and clears the cookie', async () => {
+      const { cookie, csrfToken } = await login();
+      const out = await call('/logout', { method: 'POST', cookie, csrfToken });
+      expect(out.status).toBe(204);
+      expect(out.headers.getSetCookie()).toEqual([expect.stringMatching(/^__Host-tessera=;.*Max-Age=0/)]);
+      const me = await call('/me', { cookie });
+      expect(me.status).toBe(401);
+      expect((await transfer(cookie, csrfToken)).status).toBe(401);
+      expect(counter.value).toBe(0);
+    });
+
+    it('is itself CSRF-protected', async () => {
+      const { cookie } = await login();
+      expect((await call('/logout', { method: 'POST', cookie })).status).toBe(403);
+      expect((await call('/me', { cookie })).status).toBe(200);
+    });
+  });
+}
