@@ -39,7 +39,7 @@ export interface ServerRuntime {
  * migrations first. Nothing here listens; {@link createTesseraServer} does.
  */
 export async function openServerRuntime(config: ServerConfig, logger: Logger): Promise<ServerRuntime> {
-  const closers: (() => Promise<unknown> | void)[] = [];
+  const closers: (() => unknown)[] = [];
   const close = async (): Promise<void> => {
     for (const closer of closers.reverse()) await closer();
   };
