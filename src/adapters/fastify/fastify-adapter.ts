@@ -36,6 +36,8 @@ export interface TesseraFastify {
   rateLimit: TesseraPreHandler;
   /** preHandler: answers 401 unless the request has a session. */
   requireAuth: TesseraPreHandler;
+  /** preHandler: refuses a request from another site (Fetch Metadata / `Origin`): for sign-up-like routes that have no session yet. */
+  sameOrigin: TesseraPreHandler;
   /** A fresh CSRF token for the request's cookie session; `null` without one. */
   csrfToken(request: FastifyRequest): string | null;
   /**
@@ -173,6 +175,7 @@ const plugin: FastifyPluginAsync<TesseraFastifyOptions> = async (fastify, option
     rateLimit: async (request, reply) =>
       answer(reply, await auth.limitRequest(requestFacts(request), stateOf(request))),
     requireAuth: async (request, reply) => answer(reply, auth.requireAuth(stateOf(request))),
+    sameOrigin: async (request, reply) => answer(reply, auth.verifyRequestSource(requestFacts(request))),
     csrfToken: (request) => auth.csrfToken(stateOf(request)),
     errorHandler(error, _request, reply) {
       const mapped =

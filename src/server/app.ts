@@ -1,0 +1,454 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import type { Logger as PinoLogger } from 'pino';
+import type { z } from 'zod';
+import { tesseraFastify, sendApiError } from '../adapters/fastify/fastify-adapter.js';
+import { isTesseraError } from '../core/errors/errors.js';
+import { createLoginThrottle } from '../core/rate-limit/rate-limit.js';
+import { createSessionManager, type Session, type SessionEvent } from '../core/session/session-manager.js';
+import { createTokenService, type TokenEvent, type TokenService } from '../core/token/token-service.js';
+import { constantTimeEqual } from '../internal/crypto.js';
+import { apiError, type ApiError } from '../http/api-error.js';
+import { createHttpAuth, type HttpAuthEvent } from '../http/http-auth.js';
+import type { Account } from './accounts/account-store.js';
+import { normalizeEmail } from './accounts/email.js';
+import { checkPasswordPolicy, hashPassword, verifyPassword, verifyPasswordForNoOne } from './accounts/password.js';
+import { credentialsBody, describeBodyError, introspectBody, passwordBody, refreshBody } from './api-schemas.js';
+import type { ServerConfig } from './config.js';
+import { createFingerprint, pathOnly } from './logging.js';
+import { createServerMetrics, type ServerMetrics } from './metrics.js';
+import { buildOpenAPIDocument, ROUTES, type RouteId } from './openapi.js';
+import type { ServerRuntime } from './runtime.js';
+import { loadServerSecrets } from './secrets.js';
+
+/** Options of {@link createTesseraServer}. */
+export interface TesseraServerOptions {
+  config: ServerConfig;
+  runtime: ServerRuntime;
+  logger: PinoLogger;
+  /** The clock, epoch milliseconds (tests). @default Date.now */
+  now?: () => number;
+}
+
+/** A built server: the Fastify app (not yet listening) and the services behind it. */
+export interface TesseraServer {
+  app: FastifyInstance;
+  /** `METHOD path` of every route registered, for the OpenAPI sync test. */
+  routes: string[];
+  tokens: TokenService;
+  metrics: ServerMetrics;
+}
+
+const BODY_LIMIT_BYTES = 16 * 1024;
+const PAGE_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+const iso = (date: Date): string => date.toISOString();
+
+const publicUser = (account: Account) => ({
+  id: account.id,
+  email: account.email,
+  createdAt: new Date(account.createdAt).toISOString(),
+});
+
+const publicSession = (session: Session) => ({
+  id: session.id,
+  createdAt: iso(session.createdAt),
+  lastSeenAt: iso(session.lastSeenAt),
+  expiresAt: iso(session.expiresAt),
+  idleExpiresAt: iso(session.idleExpiresAt),
+});
+
+/**
+ * Builds the Tessera server: every endpoint of API.md on Fastify, through the
+ * Fastify adapter and the HTTP layer the library users get.
+ */
+export async function createTesseraServer(options: TesseraServerOptions): Promise<TesseraServer> {
+  const { config, runtime, logger } = options;
+  const now = options.now ?? Date.now;
+  const secrets = await loadServerSecrets(runtime.database);
+  const fingerprint = createFingerprint(secrets.fingerprint);
+  const metrics = createServerMetrics();
+
+  /** Every auth event becomes one structured log line; ids become keyed fingerprints. */
+  const audit = (event: SessionEvent | TokenEvent | HttpAuthEvent): void => {
+    const line: Record<string, unknown> = { event: event.type };
+    for (const [key, value] of Object.entries(event)) {
+      if (key === 'type') continue;
+      if (key === 'sessionId' || key === 'previousSessionId' || key === 'sid' || key === 'jti') {
+        line[key.replace(/Id$/, '') + '_fp'] = typeof value === 'string' ? fingerprint(value) : value;
+      } else if (key === 'ip' && typeof value === 'string') {
+        line.ip = value;
+      } else if (typeof value !== 'object' || value === null) {
+        line[key] = value;
+      }
+    }
+    logger.info(line, 'auth event');
+    switch (event.type) {
+      case 'session.revoked':
+        metrics.revocations.inc({ reason: event.reason });
+        break;
+      case 'refresh.reuse_detected':
+        metrics.reuseDetections.inc();
+        break;
+      case 'login.failed':
+        metrics.logins.inc({ outcome: 'invalid_credentials' });
+        break;
+      case 'rate_limit.exceeded':
+        if (event.limit === 'login') metrics.logins.inc({ outcome: 'rate_limited' });
+        break;
+      case 'login.succeeded':
+        metrics.logins.inc({ outcome: 'success' });
+        break;
+      default:
+        break;
+    }
+  };
+
+  const sessions = createSessionManager(runtime.sessions, {
+    idleTimeoutSeconds: config.idleTimeoutSeconds,
+    absoluteTimeoutSeconds: config.absoluteTimeoutSeconds,
+    renewalIntervalSeconds: Math.min(60, Math.floor(config.idleTimeoutSeconds / 2)),
+    onEvent: audit,
+    logger,
+    now,
+  });
+  const tokens = createTokenService({
+    sessions,
+    store: runtime.sessions,
+    keyStore: runtime.database,
+    issuer: 'tessera',
+    audience: 'tessera',
+    accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+    refreshGraceSeconds: Math.min(config.refreshGraceSeconds, 60),
+    onEvent: audit,
+    logger,
+    now,
+  });
+  const auth = createHttpAuth({
+    sessions,
+    tokens,
+    csrfSecrets: secrets.csrf,
+    allowedOrigins: config.allowedOrigins,
+    cookie: { insecure: config.insecureDevelopment },
+    loginThrottle: createLoginThrottle({
+      limiters: runtime.rateLimiters,
+      keySecret: secrets.rateLimit,
+      maxAttemptsPerAccount: config.loginMaxAttempts,
+      maxAttemptsPerIP: config.loginMaxAttemptsPerIP,
+    }),
+    onEvent: audit,
+    logger,
+  });
+  const passwordThrottle = createLoginThrottle({
+    limiters: runtime.rateLimiters,
+    keySecret: secrets.rateLimit,
+    maxAttemptsPerAccount: config.loginMaxAttempts,
+    maxAttemptsPerIP: config.loginMaxAttemptsPerIP,
+    windowSeconds: 900,
+  });
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // Fastify's own request lines include the URL verbatim (query strings too): ours, below, never do.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT_BYTES,
+    // Trust X-Forwarded-For / -Proto from exactly this many proxies in front of us, no more.
+    trustProxy: (_address: string, hop: number) => hop < config.trustProxyHops,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    http: { maxHeaderSize: 16 * 1024 },
+    genReqId: () => randomUUID(),
+  });
+
+  const routes: string[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push(`${method} ${route.url}`);
+  });
+
+  // JSON only: Fastify's text/plain parser would let a form-less cross-site POST through as a "simple request".
+  app.removeContentTypeParser('text/plain');
+  await app.register(tesseraFastify, { auth });
+
+  app.setErrorHandler((error, request, reply) => {
+    try {
+      return app.tessera.errorHandler(error as FastifyError, request, reply);
+    } catch {
+      if (isTesseraError(error) && error.code === 'ERR_STORE_UNAVAILABLE') {
+        metrics.storeErrors.inc({ operation: request.routeOptions.url ?? 'unknown' });
+        return sendApiError(reply, apiError('unavailable', undefined, { 'Retry-After': '5' }));
+      }
+      // Never a credential: no body, no headers, the path without its query.
+      logger.error({ err: error, method: request.method, path: pathOnly(request.url) }, 'request failed');
+      return reply.code(500).send({ error: { code: 'internal_error', message: 'Something went wrong.' } });
+    }
+  });
+  app.setNotFoundHandler((_request, reply) => sendApiError(reply, apiError('not_found')));
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    reply.header('X-Content-Type-Options', 'nosniff');
+    reply.header('Referrer-Policy', 'no-referrer');
+    if (request.url.startsWith('/auth')) reply.header('Cache-Control', 'no-store');
+    const type = String(reply.getHeader('content-type') ?? '');
+    if (type.startsWith('text/html')) {
+      reply.header('Content-Security-Policy', PAGE_CSP);
+      reply.header('X-Frame-Options', 'DENY');
+    }
+    if (request.protocol === 'https') reply.header('Strict-Transport-Security', 'max-age=63072000; includeSubDomains');
+    return payload;
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.requestDuration.observe(
+      { method: request.method, route, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+    logger.info(
+      {
+        reqId: request.id,
+        method: request.method,
+        path: pathOnly(request.url),
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'request',
+    );
+  });
+
+  /** Validates a JSON body; answers 400 naming the field (never echoing a value) and returns null when bad. */
+  const parseBody = <T>(schema: z.ZodType<T>, request: FastifyRequest, reply: FastifyReply): T | null => {
+    const result = schema.safeParse(request.body ?? {});
+    if (result.success) return result.data;
+    sendApiError(reply, apiError('invalid_request', describeBodyError(result.error)));
+    return null;
+  };
+  const fail = (reply: FastifyReply, error: ApiError): FastifyReply => sendApiError(reply, error);
+
+  /** The request's session on a route behind `requireAuth`, which has already refused requests without one. */
+  const sessionOf = (request: FastifyRequest): Session => {
+    const session = request.tessera.session;
+    if (session === null) throw new Error('a session route ran without requireAuth');
+    return session;
+  };
+
+  const currentAccount = async (request: FastifyRequest): Promise<Account | null> => {
+    const userId = request.tessera.session?.userId;
+    return userId === undefined ? null : runtime.accounts.findAccountById(userId);
+  };
+
+  /** Signs in through the adapter and answers as API.md says: cookie → `{user, session, csrfToken}`; token → the pair and `user`. */
+  const loginAnswer = async (
+    reply: FastifyReply,
+    attempt: Parameters<FastifyReply['tesseraLogin']>[0],
+    verifiedAccount: () => Account | null,
+    status: number,
+  ) => {
+    const result = await reply.tesseraLogin(attempt);
+    const account = verifiedAccount();
+    if (result === null) return reply;
+    if (account === null) throw new Error('a login succeeded without a verified account');
+    metrics.sessionsCreated.inc({ transport: result.transport });
+    if (result.transport === 'token') return reply.code(status).send({ ...result.tokens, user: publicUser(account) });
+    return reply
+      .code(status)
+      .send({ user: publicUser(account), session: publicSession(result.session), csrfToken: result.csrfToken });
+  };
+
+  const { csrf, requireAuth } = app.tessera;
+  const handlers: Record<RouteId, (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>> = {
+    async signup(request, reply) {
+      const body = parseBody(credentialsBody, request, reply);
+      if (body === null) return reply;
+      const email = normalizeEmail(body.email);
+      if (email === null) return fail(reply, apiError('invalid_request', '"email" is not a valid email address.'));
+      const policy = checkPasswordPolicy(body.password);
+      if (policy !== null) return fail(reply, apiError('invalid_request', `"password": ${policy}`));
+      const account = await runtime.accounts.createAccount({
+        id: randomUUID(),
+        email,
+        passwordHash: await hashPassword(body.password),
+        createdAt: now(),
+      });
+      if (account === null) return fail(reply, apiError('conflict', 'An account with this email already exists.'));
+      logger.info({ event: 'account.created', userId: account.id }, 'auth event');
+      return loginAnswer(
+        reply,
+        { account: email, verify: async () => account.id, transport: body.transport ?? 'cookie' },
+        () => account,
+        201,
+      );
+    },
+
+    async login(request, reply) {
+      const body = parseBody(credentialsBody, request, reply);
+      if (body === null) return reply;
+      const email = normalizeEmail(body.email) ?? body.email.trim().toLowerCase();
+      let account: Account | null = null;
+      return loginAnswer(
+        reply,
+        {
+          account: email,
+          transport: body.transport ?? 'cookie',
+          // Unknown emails spend the same argon2 time and get the same answer as wrong passwords.
+          verify: async () => {
+            account = await runtime.accounts.findAccountByEmail(email);
+            if (account === null) return verifyPasswordForNoOne(body.password).then(() => null);
+            return (await verifyPassword(account.passwordHash, body.password)) ? account.id : null;
+          },
+        },
+        () => account,
+        200,
+      );
+    },
+
+    async refresh(request, reply) {
+      const body = parseBody(refreshBody, request, reply);
+      if (body === null) return reply;
+      const pair = await reply.tesseraRefresh(body.refresh_token);
+      metrics.refreshes.inc({ outcome: pair === null ? 'refused' : 'rotated' });
+      return pair === null ? reply : reply.send(pair);
+    },
+
+    async logout(_request, reply) {
+      if (!(await reply.tesseraLogout())) return reply;
+      return reply.code(204).send();
+    },
+
+    async me(request, reply) {
+      const account = await currentAccount(request);
+      const session = request.tessera.session;
+      if (account === null || session === null) return fail(reply, apiError('unauthenticated'));
+      return reply.send({ user: publicUser(account), session: publicSession(session) });
+    },
+
+    async csrfToken(request, reply) {
+      const token = app.tessera.csrfToken(request);
+      if (token === null) return fail(reply, apiError('forbidden', 'CSRF tokens are for cookie sessions only.'));
+      return reply.send({ csrfToken: token });
+    },
+
+    async listSessions(request, reply) {
+      const session = sessionOf(request);
+      const list = await sessions.listUserSessions(session.userId, { currentSessionId: session.id });
+      return reply.send({
+        sessions: list.map((entry) => ({
+          id: entry.id,
+          createdAt: iso(entry.createdAt),
+          lastSeenAt: iso(entry.lastSeenAt),
+          ip: entry.ip,
+          userAgent: entry.userAgent,
+          current: entry.current,
+        })),
+      });
+    },
+
+    async revokeSession(request, reply) {
+      const session = sessionOf(request);
+      const { id } = request.params as { id: string };
+      if (!(await sessions.revokeUserSession(session.userId, id))) return fail(reply, apiError('not_found'));
+      return reply.code(204).send();
+    },
+
+    async revokeOtherSessions(request, reply) {
+      const session = sessionOf(request);
+      await sessions.revokeUserSessions(session.userId, { exceptSessionId: session.id });
+      return reply.code(204).send();
+    },
+
+    async changePassword(request, reply) {
+      const body = parseBody(passwordBody, request, reply);
+      if (body === null) return reply;
+      const session = sessionOf(request);
+      const account = await currentAccount(request);
+      if (account === null) return fail(reply, apiError('unauthenticated'));
+      const verdict = await passwordThrottle.check(account.email, request.ip);
+      if (!verdict.allowed) {
+        return fail(
+          reply,
+          apiError('rate_limited', `Too many attempts; try again in ${verdict.retryAfterSeconds} seconds.`, {
+            'Retry-After': String(verdict.retryAfterSeconds),
+          }),
+        );
+      }
+      if (!(await verifyPassword(account.passwordHash, body.currentPassword))) {
+        await passwordThrottle.recordFailure(account.email, request.ip);
+        return fail(reply, apiError('reauth_required', 'The current password is wrong.'));
+      }
+      const policy = checkPasswordPolicy(body.newPassword);
+      if (policy !== null) return fail(reply, apiError('invalid_request', `"newPassword": ${policy}`));
+      await runtime.accounts.setPasswordHash(account.id, await hashPassword(body.newPassword));
+      await passwordThrottle.recordSuccess(account.email);
+      await sessions.revokeUserSessions(account.id, { exceptSessionId: session.id, reason: 'password_changed' });
+      if (request.tessera.transport === 'cookie') {
+        // A privilege change: the current session moves to a fresh id (its CSRF token changes with it).
+        const rotated = await sessions.rotateSession(session.id);
+        if (rotated === null) return fail(reply, apiError('session_revoked'));
+        reply.header('set-cookie', auth.cookie.serialize(rotated.token, rotated.session.expiresAt));
+      }
+      return reply.code(204).send();
+    },
+
+    async jwks(_request, reply) {
+      return reply.header('Cache-Control', 'public, max-age=300').send(await tokens.jwks());
+    },
+
+    async introspect(request, reply) {
+      if (config.introspectSecret === null) return fail(reply, apiError('not_found'));
+      const basic = /^Basic ([A-Za-z0-9+/=]+)$/.exec(request.headers.authorization ?? '')?.[1];
+      const password =
+        basic === undefined ? '' : Buffer.from(basic, 'base64').toString('utf8').split(':').slice(1).join(':');
+      if (!constantTimeEqual(password, config.introspectSecret)) {
+        return fail(
+          reply,
+          apiError('unauthenticated', 'Introspection needs the client secret (HTTP Basic).', {
+            'WWW-Authenticate': 'Basic realm="tessera-introspect"',
+          }),
+        );
+      }
+      const body = parseBody(introspectBody, request, reply);
+      if (body === null) return reply;
+      return reply.send(await tokens.introspect(body.token));
+    },
+
+    async healthz(_request, reply) {
+      return reply.send({ status: 'ok' });
+    },
+
+    async readyz(_request, reply) {
+      try {
+        await Promise.all([runtime.sessions.get('readyz'), runtime.database.get('readyz')]);
+        return reply.send({ status: 'ready' });
+      } catch {
+        return fail(reply, apiError('unavailable', 'A store is unreachable.'));
+      }
+    },
+
+    async metrics(_request, reply) {
+      return reply.header('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
+    },
+
+    async openapi(_request, reply) {
+      return reply.send(openapi);
+    },
+  };
+
+  const openapi = buildOpenAPIDocument();
+  for (const route of ROUTES) {
+    const preHandler = [
+      ...(route.sameOrigin === true ? [app.tessera.sameOrigin] : []),
+      ...(route.auth === 'session' ? [requireAuth] : []),
+      ...(route.csrf ? [csrf] : []),
+      ...(route.auth === 'session' ? [app.tessera.rateLimit] : []),
+    ];
+    app.route({ method: route.method, url: route.path, preHandler, handler: handlers[route.id] });
+  }
+
+  return { app, routes, tokens, metrics };
+}

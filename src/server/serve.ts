@@ -1,0 +1,86 @@
+import { scheduleCleanup } from '../core/cleanup/cleanup.js';
+import { createTesseraServer } from './app.js';
+import { loadServerConfig } from './config.js';
+import { createServerLogger } from './logging.js';
+import { openServerRuntime } from './runtime.js';
+
+/** A running server, and how to stop it gracefully. */
+export interface RunningServer {
+  /** `http://host:port` it listens on. */
+  url: string;
+  /** Stops accepting connections, finishes requests in flight, then closes the stores. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the server from the environment: validates the configuration (a bad
+ * value throws a message naming the variable and the rule), opens the stores,
+ * listens, sweeps expired data hourly, and shuts down gracefully on SIGTERM
+ * or SIGINT when `handleSignals` is set.
+ */
+export async function startServer(
+  env: NodeJS.ProcessEnv = process.env,
+  options: { handleSignals?: boolean } = {},
+): Promise<RunningServer> {
+  const loaded = loadServerConfig(env);
+  if (!loaded.ok) throw new ConfigurationError(loaded.errors);
+  const config = loaded.config;
+  const logger = createServerLogger(config.logLevel);
+  const runtime = await openServerRuntime(config, logger);
+  let server: Awaited<ReturnType<typeof createTesseraServer>>;
+  try {
+    server = await createTesseraServer({ config, runtime, logger });
+    await server.app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await runtime.close();
+    throw error;
+  }
+  const cleanups = [...new Set([runtime.sessions, runtime.database])].map((store) =>
+    scheduleCleanup(store, {
+      intervalSeconds: 3600,
+      logger,
+      onResult: (removed) => logger.info({ event: 'cleanup', store: store.name, removed }, 'expired data swept'),
+    }),
+  );
+  const address = server.app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  logger.info(
+    { event: 'server.started', url, database: runtime.describe.database, sessions: runtime.describe.sessions },
+    `Tessera listening on ${url}`,
+  );
+
+  let stopping: Promise<void> | null = null;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      logger.info({ event: 'server.stopping' }, 'shutting down: finishing requests in flight');
+      await server.app.close();
+      await Promise.all(cleanups.map((cleanup) => cleanup.stop()));
+      await runtime.close();
+      logger.info({ event: 'server.stopped' }, 'stopped');
+    })());
+  if (options.handleSignals === true) {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      process.once(signal, () => {
+        stop().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            logger.error({ err: error }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      });
+    }
+  }
+  return { url, stop };
+}
+
+/** The configuration is invalid: `errors` holds one readable line per problem. */
+export class ConfigurationError extends Error {
+  readonly errors: string[];
+  constructor(errors: string[]) {
+    super(`Invalid configuration:\n${errors.map((line) => `  - ${line}`).join('\n')}`);
+    this.name = 'ConfigurationError';
+    this.errors = errors;
+  }
+}

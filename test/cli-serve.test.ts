@@ -1,0 +1,70 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const tsx = new URL('../node_modules/.bin/tsx', import.meta.url).pathname;
+const cli = new URL('../src/cli/index.ts', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'tessera-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function run(args: string[], env: Record<string, string>) {
+  const child = spawn(tsx, [cli, ...args], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, output: () => ({ stdout, stderr }) };
+}
+
+describe('tessera serve', () => {
+  it('starts on SQLite with no configuration but a port, serves, and stops gracefully on SIGTERM', async () => {
+    const server = run(['serve'], { PORT: '0' });
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no start: ${JSON.stringify(server.output())}`)), 30_000);
+      server.child.stdout.on('data', () => {
+        const match = /Tessera listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(server.output().stdout);
+        if (match !== null) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      });
+    });
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    const signup = await fetch(`${url}/auth/signup`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'cli@example.com', password: 'correct horse battery' }),
+    });
+    expect(signup.status).toBe(201);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    expect(server.output().stdout).toContain('"event":"server.stopped"');
+    expect(server.output().stdout).toContain('"database":"sqlite ./data/tessera.db"');
+  });
+
+  it('refuses a bad configuration with a message naming the variable and the rule, and exit code 1', async () => {
+    const server = run(['serve'], { PORT: 'eighty', TESSERA_IDLE_TIMEOUT: '-5' });
+    expect(await server.exited).toBe(1);
+    expect(server.output().stderr).toContain('PORT must be a whole number from 0 to 65535 (got "eighty")');
+    expect(server.output().stderr).toContain('TESSERA_IDLE_TIMEOUT must be a whole number of seconds');
+  });
+
+  it('refuses plain HTTP beyond loopback unless told it is behind a TLS proxy', async () => {
+    const server = run(['serve'], { HOST: '0.0.0.0', PORT: '0' });
+    expect(await server.exited).toBe(1);
+    expect(server.output().stderr).toContain('TESSERA_TRUST_PROXY');
+  });
+
+  it('answers an unknown command with usage and exit code 2', async () => {
+    const server = run(['frobnicate'], {});
+    expect(await server.exited).toBe(2);
+    expect(server.output().stderr).toContain("unknown command 'frobnicate'");
+  });
+});

@@ -1,0 +1,310 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROUTES, buildOpenAPIDocument } from '../src/server/openapi.js';
+import { startTestServer, type CallResult, type TestServer } from './support/server-harness.js';
+
+const PASSWORD = 'correct horse battery';
+const ORIGIN_HEADER = (server: TestServer) => ({ origin: server.url });
+
+/**
+ * The server end to end over loopback HTTP: every endpoint of API.md through
+ * both transports, and the error paths. `env` picks the stores.
+ */
+export function describeServer(name: string, env: () => Record<string, string> | null): void {
+  describe(`server on ${name}`, () => {
+    let server: TestServer;
+    /** Every credential the run saw, to prove none reached a log line. */
+    const secrets = new Set<string>();
+    const remember = (result: CallResult): CallResult => {
+      if (result.setCookie !== null) secrets.add(result.setCookie.split('=')[1]!);
+      for (const key of ['csrfToken', 'access_token', 'refresh_token']) {
+        const value = result.json?.[key];
+        if (typeof value === 'string' && value !== '') secrets.add(value);
+      }
+      return result;
+    };
+    const email = () => `user-${randomUUID()}@example.com`;
+
+    const signup = async (address = email(), transport?: 'token') =>
+      remember(await server.call('POST', '/auth/signup', { body: { email: address, password: PASSWORD, transport } }));
+    const login = async (address: string, password = PASSWORD, transport?: 'token', headers?: Record<string, string>) =>
+      remember(await server.call('POST', '/auth/login', { body: { email: address, password, transport }, headers }));
+
+    beforeAll(async () => {
+      const chosen = env();
+      if (chosen === null) return;
+      server = await startTestServer({
+        TESSERA_LOGIN_MAX_ATTEMPTS: '3',
+        TESSERA_INTROSPECT_SECRET: 'introspection-secret-0123456789-abcdefghijk',
+        ...chosen,
+      });
+    });
+    afterAll(async () => {
+      await server?.close();
+    });
+
+    it('serves health, readiness, JWKS (public keys only), metrics and an OpenAPI document in sync with the routes', async () => {
+      expect((await server.call('GET', '/healthz')).json).toEqual({ status: 'ok' });
+      expect((await server.call('GET', '/readyz')).status).toBe(200);
+      const jwks = await server.call('GET', '/.well-known/jwks.json');
+      expect(jwks.json.keys.length).toBeGreaterThan(0);
+      for (const key of jwks.json.keys) {
+        expect(key).toHaveProperty('kid');
+        expect(key).not.toHaveProperty('d');
+      }
+      const openapi = await server.call('GET', '/openapi.json');
+      expect(openapi.json.openapi).toBe('3.1.0');
+      expect(openapi.json).toEqual(buildOpenAPIDocument());
+      const documented = ROUTES.map((route) => `${route.method} ${route.path}`).sort();
+      expect([...server.server.routes].sort()).toEqual(documented);
+      for (const route of ROUTES) {
+        const path = route.path.replace(/:([A-Za-z]+)/g, '{$1}');
+        expect(openapi.json.paths[path]?.[route.method.toLowerCase()], `${route.method} ${path}`).toBeDefined();
+      }
+      const metrics = await server.call('GET', '/metrics');
+      expect(metrics.text).toContain('tessera_http_request_duration_seconds_bucket');
+    });
+
+    it('cookie transport: sign up, see yourself, list and revoke devices, change password, log out', async () => {
+      const address = email();
+      const first = await signup(address);
+      expect(first.status).toBe(201);
+      expect(first.json.user.email).toBe(address);
+      expect(first.headers.get('set-cookie')).toMatch(/^__Host-tessera=.+; HttpOnly; Secure; SameSite=Lax$/);
+      expect(first.headers.get('cache-control')).toBe('no-store');
+      const cookie = first.setCookie!;
+      const csrf = first.json.csrfToken as string;
+
+      const me = await server.call('GET', '/auth/me', { cookie });
+      expect(me.status).toBe(200);
+      expect(me.json.session.id).toBe(first.json.session.id);
+      expect(JSON.stringify(me.json)).not.toContain(cookie.split('=')[1]);
+      expect(remember(await server.call('GET', '/auth/csrf', { cookie })).json.csrfToken).toMatch(/^[\w-]{86}$/);
+
+      const second = await login(address, PASSWORD, undefined, { 'user-agent': 'SecondDevice/1.0' });
+      expect(second.status).toBe(200);
+      const third = await login(address);
+      const list = await server.call('GET', '/auth/sessions', { cookie });
+      expect(list.json.sessions).toHaveLength(3);
+      expect(list.json.sessions.filter((s: { current: boolean }) => s.current)).toHaveLength(1);
+      expect(list.json.sessions.map((s: { userAgent: string }) => s.userAgent)).toContain('SecondDevice/1.0');
+
+      expect((await server.call('DELETE', `/auth/sessions/${second.json.session.id}`, { cookie })).status).toBe(403);
+      const revoke = await server.call('DELETE', `/auth/sessions/${second.json.session.id}`, { cookie, csrf });
+      expect(revoke.status).toBe(204);
+      const revoked = await server.call('GET', '/auth/me', { cookie: second.setCookie! });
+      expect(revoked.status).toBe(401);
+      expect(revoked.json.error.code).toBe('session_revoked');
+      expect(
+        (await server.call('DELETE', '/auth/sessions/AAAAbm90LWEtcmVhbC1zZXNzaW9u', { cookie, csrf })).status,
+      ).toBe(404);
+
+      const wrong = await server.call('POST', '/auth/password', {
+        cookie,
+        csrf,
+        body: { currentPassword: 'not it at all', newPassword: 'a brand new secret' },
+      });
+      expect(wrong.json.error.code).toBe('reauth_required');
+      const weak = await server.call('POST', '/auth/password', {
+        cookie,
+        csrf,
+        body: { currentPassword: PASSWORD, newPassword: 'short' },
+      });
+      expect(weak.status).toBe(400);
+      const changed = remember(
+        await server.call('POST', '/auth/password', {
+          cookie,
+          csrf,
+          body: { currentPassword: PASSWORD, newPassword: 'a brand new secret' },
+        }),
+      );
+      expect(changed.status).toBe(204);
+      expect(changed.setCookie).not.toBeNull();
+      expect((await server.call('GET', '/auth/me', { cookie: third.setCookie! })).json.error.code).toBe(
+        'session_revoked',
+      );
+      expect((await server.call('GET', '/auth/me', { cookie })).status).toBe(401);
+      const rotated = changed.setCookie!;
+      expect((await server.call('GET', '/auth/me', { cookie: rotated })).status).toBe(200);
+      expect((await login(address)).status).toBe(401);
+
+      const freshCsrf = remember(await server.call('GET', '/auth/csrf', { cookie: rotated })).json.csrfToken;
+      expect((await server.call('POST', '/auth/logout', { cookie: rotated, csrf })).json.error.code).toBe(
+        'csrf_failed',
+      );
+      const out = await server.call('POST', '/auth/logout', { cookie: rotated, csrf: freshCsrf });
+      expect(out.status).toBe(204);
+      expect(out.headers.get('set-cookie')).toMatch(/Max-Age=0/);
+      expect((await server.call('GET', '/auth/me', { cookie: rotated })).status).toBe(401);
+    });
+
+    it('signs every other device out with DELETE /auth/sessions', async () => {
+      const address = email();
+      const mine = await signup(address);
+      const other = await login(address);
+      const result = await server.call('DELETE', '/auth/sessions', {
+        cookie: mine.setCookie!,
+        csrf: mine.json.csrfToken,
+      });
+      expect(result.status).toBe(204);
+      expect((await server.call('GET', '/auth/me', { cookie: other.setCookie! })).status).toBe(401);
+      expect((await server.call('GET', '/auth/me', { cookie: mine.setCookie! })).status).toBe(200);
+    });
+
+    it('token transport: pair at login, bearer without CSRF, refresh rotation, reuse, logout', async () => {
+      const address = email();
+      await signup(address, 'token');
+      const pair = await login(address, PASSWORD, 'token');
+      expect(pair.status).toBe(200);
+      expect(pair.json).toMatchObject({ token_type: 'Bearer', expires_in: 900, user: { email: address } });
+      expect(pair.setCookie).toBeNull();
+      const me = await server.call('GET', '/auth/me', { bearer: pair.json.access_token });
+      expect(me.json.user.email).toBe(address);
+      expect((await server.call('GET', '/auth/sessions', { bearer: pair.json.access_token })).status).toBe(200);
+
+      const next = remember(
+        await server.call('POST', '/auth/refresh', { body: { refresh_token: pair.json.refresh_token } }),
+      );
+      expect(next.status).toBe(200);
+      expect(next.json.refresh_token).not.toBe(pair.json.refresh_token);
+      const replay = await server.call('POST', '/auth/refresh', { body: { refresh_token: pair.json.refresh_token } });
+      expect(replay.json.refresh_token).toBe(next.json.refresh_token);
+      expect((await server.call('POST', '/auth/refresh', { body: {} })).json.error.code).toBe('invalid_request');
+
+      server.advance(11_000);
+      const reused = await server.call('POST', '/auth/refresh', { body: { refresh_token: pair.json.refresh_token } });
+      expect(reused.status).toBe(401);
+      expect(reused.json.error.code).toBe('refresh_reused');
+      const after = await server.call('GET', '/auth/me', { bearer: next.json.access_token });
+      expect(after.status).toBe(401);
+      expect(after.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+
+      const again = await login(address, PASSWORD, 'token');
+      const out = await server.call('POST', '/auth/logout', { bearer: again.json.access_token });
+      expect(out.status).toBe(204);
+      expect((await server.call('GET', '/auth/me', { bearer: again.json.access_token })).status).toBe(401);
+    });
+
+    it('introspects for a client holding the configured secret only', async () => {
+      const address = email();
+      const pair = await signup(address, 'token');
+      const basic = (secret: string) => ({ authorization: `Basic ${Buffer.from(`svc:${secret}`).toString('base64')}` });
+      const ask = (headers: Record<string, string>) =>
+        server.call('POST', '/auth/introspect', { body: { token: pair.json.access_token }, headers });
+      expect((await ask({})).status).toBe(401);
+      expect((await ask(basic('wrong'))).status).toBe(401);
+      const active = await ask(basic(server.config.introspectSecret!));
+      expect(active.json).toMatchObject({ active: true, sub: pair.json.user.id });
+      await server.call('POST', '/auth/logout', { bearer: pair.json.access_token });
+      expect((await ask(basic(server.config.introspectSecret!))).json).toEqual({ active: false });
+    });
+
+    it('answers bad input with API.md codes and changes nothing', async () => {
+      const address = email();
+      expect((await signup(address)).status).toBe(201);
+      const cases: [string, Parameters<TestServer['call']>[2], number, string][] = [
+        ['duplicate email', { body: { email: address.toUpperCase(), password: PASSWORD } }, 409, 'conflict'],
+        ['weak password', { body: { email: email(), password: 'password' } }, 400, 'invalid_request'],
+        ['bad email', { body: { email: 'not-an-email', password: PASSWORD } }, 400, 'invalid_request'],
+        ['missing field', { body: { email: email() } }, 400, 'invalid_request'],
+        ['unknown field', { body: { email: email(), password: PASSWORD, admin: true } }, 400, 'invalid_request'],
+        ['wrong type', { body: { email: 42, password: PASSWORD } }, 400, 'invalid_request'],
+        ['malformed JSON', { rawBody: '{"email": "x@y.z", ' }, 400, 'invalid_request'],
+        [
+          'not JSON',
+          { rawBody: 'email=x', contentType: 'application/x-www-form-urlencoded' },
+          415,
+          'unsupported_media_type',
+        ],
+        ['text/plain', { rawBody: '{}', contentType: 'text/plain' }, 415, 'unsupported_media_type'],
+        ['oversized', { body: { email: email(), password: 'x'.repeat(40_000) } }, 413, 'payload_too_large'],
+        [
+          'cross-site',
+          { body: { email: email(), password: PASSWORD }, headers: { 'sec-fetch-site': 'cross-site' } },
+          403,
+          'csrf_failed',
+        ],
+        [
+          'Origin null',
+          { body: { email: email(), password: PASSWORD }, headers: { origin: 'null' } },
+          403,
+          'csrf_failed',
+        ],
+      ];
+      for (const [label, options, status, code] of cases) {
+        const result = await server.call('POST', '/auth/signup', options);
+        expect([result.status, result.json?.error?.code], label).toEqual([status, code]);
+        expect(result.text, label).not.toContain(PASSWORD);
+      }
+      expect((await server.call('GET', '/auth/me?access_token=abc')).json.error.code).toBe('invalid_request');
+      const garbage = await server.call('GET', '/auth/me', { cookie: '__Host-tessera=%00garbage' });
+      expect(garbage.status).toBe(401);
+      expect(garbage.headers.get('set-cookie')).toMatch(/Max-Age=0/);
+      const forged = await server.call('GET', '/auth/me', { bearer: 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.' });
+      expect(forged.json.error.code).toBe('invalid_token');
+      expect((await server.call('GET', '/nowhere')).json.error.code).toBe('not_found');
+      const huge = await fetch(`${server.url}/healthz`, { headers: { 'x-big': 'x'.repeat(20_000) } });
+      expect(huge.status).toBe(431);
+      expect((await server.call('GET', '/healthz')).status).toBe(200);
+    });
+
+    it('refuses a cross-site login and a cookie request without the CSRF token', async () => {
+      const address = email();
+      const account = await signup(address);
+      const crossSite = await login(address, PASSWORD, undefined, { 'sec-fetch-site': 'cross-site' });
+      expect(crossSite.json.error.code).toBe('csrf_failed');
+      expect(crossSite.setCookie).toBeNull();
+      const noToken = await server.call('DELETE', '/auth/sessions', {
+        cookie: account.setCookie!,
+        headers: ORIGIN_HEADER(server),
+      });
+      expect(noToken.json.error.code).toBe('csrf_failed');
+    });
+
+    it('throttles failed logins per account with 429 and Retry-After, answering unknown emails like wrong passwords', async () => {
+      const address = email();
+      await signup(address);
+      const unknown = await login(email(), 'whatever it is');
+      const wrong = await login(address, 'whatever it is');
+      expect(unknown.json).toEqual(wrong.json);
+      expect(wrong.json.error.code).toBe('invalid_credentials');
+      await login(address, 'still wrong');
+      await login(address, 'wrong again');
+      const throttled = await login(address, PASSWORD);
+      expect(throttled.status).toBe(429);
+      expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThan(0);
+    });
+
+    it('fails closed with 503 when the session store is down, and recovers', async () => {
+      const account = await signup();
+      server.sessions.down = true;
+      try {
+        const me = await server.call('GET', '/auth/me', { cookie: account.setCookie! });
+        expect([me.status, me.json.error.code]).toEqual([503, 'unavailable']);
+        expect((await server.call('GET', '/readyz')).status).toBe(503);
+        expect((await login(account.json.user.email)).status).toBe(503);
+      } finally {
+        server.sessions.down = false;
+      }
+      expect((await server.call('GET', '/auth/me', { cookie: account.setCookie! })).status).toBe(200);
+    });
+
+    it('counts logins, refreshes, reuse and revocations in the metrics', async () => {
+      const text = (await server.call('GET', '/metrics')).text;
+      expect(text).toMatch(/tessera_logins_total\{outcome="success"\} [1-9]/);
+      expect(text).toMatch(/tessera_logins_total\{outcome="invalid_credentials"\} [1-9]/);
+      expect(text).toMatch(/tessera_refresh_reuse_detected_total [1-9]/);
+      expect(text).toMatch(/tessera_sessions_revoked_total\{reason="password_changed"\} [1-9]/);
+      expect(text).toMatch(/tessera_store_errors_total/);
+    });
+
+    // Last, after every scenario above has run through this server.
+    it('never writes a credential to the log: no cookie, CSRF token, access or refresh token, password or query', () => {
+      const log = server.logs.join('\n');
+      expect(log).toContain('"event":"session.created"');
+      expect(secrets.size).toBeGreaterThan(20);
+      for (const secret of [...secrets, PASSWORD]) expect(log).not.toContain(secret);
+      expect(log).not.toContain('access_token=');
+    });
+  });
+}
