@@ -1,6 +1,7 @@
 /**
  * Requests per second of an authenticated GET (cookie session, memory store,
- * session → requireAuth) beside a bare route of the same framework, per adapter:
+ * session → requireAuth) beside a bare route of the same framework, per adapter,
+ * and the same for the peer most Express apps use (express-session, MemoryStore):
  *   npx tsx bench/adapters.ts [seconds per case, default 5] [connections, default 32]
  * Each server runs in its own child process so the load generator does not
  * share its event loop; 127.0.0.1 only, keep-alive node:http agent.
@@ -13,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import express from 'express';
+import expressSession from 'express-session';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
 import { createTesseraExpress } from '../src/adapters/express/index.js';
@@ -22,7 +24,7 @@ import { createSessionManager } from '../src/core/session/session-manager.js';
 import { createHttpAuth } from '../src/http/http-auth.js';
 import { createMemoryStore } from '../src/stores/memory/memory-store.js';
 
-const FRAMEWORKS = ['express 4', 'express 5', 'fastify', 'hono'] as const;
+const FRAMEWORKS = ['express 4', 'express 5', 'fastify', 'hono', 'express-session (peer)'] as const;
 type Framework = (typeof FRAMEWORKS)[number];
 
 /** Child mode: serve `/bare` and `/me` on a free port and print `<port> <cookie>`. */
@@ -43,6 +45,31 @@ async function serveOne(framework: Framework): Promise<void> {
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
     port = (app.server.address() as AddressInfo).port;
+  } else if (framework === 'express-session (peer)') {
+    const app = express();
+    // Mounted on the session routes only, as Tessera's middleware is, so /bare is plain Express 5.
+    const session = expressSession({
+      secret: 'bench-secret-bench-secret-bench-secret',
+      resave: false,
+      saveUninitialized: false,
+      cookie: { httpOnly: true, sameSite: 'lax' },
+    });
+    app.get('/bare', (_req, res) => void res.json(me));
+    app.post('/login', session, (req, res) => {
+      (req.session as unknown as { userId: string }).userId = 'user-bench';
+      res.json(me);
+    });
+    app.get('/me', session, (req, res) => {
+      const userId = (req.session as unknown as { userId?: string }).userId;
+      if (userId === undefined) res.status(401).end();
+      else res.json({ userId });
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    port = (server.address() as AddressInfo).port;
+    const login = await fetch(`http://127.0.0.1:${port}/login`, { method: 'POST' });
+    console.log(`${port} ${login.headers.getSetCookie()[0]!.split(';')[0]!}`);
+    return;
   } else if (framework === 'hono') {
     const tessera = createTesseraHono(auth, { clientIP: () => '127.0.0.1' });
     const app = new Hono<TesseraEnv>();
@@ -100,7 +127,8 @@ async function main(): Promise<void> {
   const seconds = Number(process.argv[2] ?? 5);
   const connections = Number(process.argv[3] ?? 32);
   console.log(`node ${process.version}, ${seconds} s per case, ${connections} keep-alive connections`);
-  console.log(`${'framework'.padEnd(10)} ${'bare req/s'.padStart(11)} ${'session req/s'.padStart(14)}  ratio`);
+  console.log(`${'framework'.padEnd(24)} ${'bare req/s'.padStart(11)} ${'session req/s'.padStart(14)}  session/bare`);
+  const sessionRates = new Map<Framework, number>();
   for (const framework of FRAMEWORKS) {
     const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), 'serve', framework], {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -110,14 +138,18 @@ async function main(): Promise<void> {
       const [port, cookie] = line.toString().trim().split(' ') as [string, string];
       const bare = await load(Number(port), '/bare', '', seconds, connections);
       const authed = await load(Number(port), '/me', cookie, seconds, connections);
+      sessionRates.set(framework, authed);
       const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
       console.log(
-        `${framework.padEnd(10)} ${fmt(bare).padStart(11)} ${fmt(authed).padStart(14)}  ${(authed / bare).toFixed(2)}`,
+        `${framework.padEnd(24)} ${fmt(bare).padStart(11)} ${fmt(authed).padStart(14)}  ${(authed / bare).toFixed(2)}`,
       );
     } finally {
       child.kill();
     }
   }
+  const peer = sessionRates.get('express-session (peer)') ?? 0;
+  const ours = sessionRates.get('express 5') ?? 0;
+  console.log(`tessera on express 5 vs express-session, authenticated GET: ${(ours / peer).toFixed(2)}×`);
 }
 
 if (process.argv[2] === 'serve') await serveOne(process.argv[3] as Framework);

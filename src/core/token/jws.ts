@@ -1,4 +1,5 @@
-import { compactVerify, type CryptoKey } from 'jose';
+import { createHmac, KeyObject, timingSafeEqual, verify } from 'node:crypto';
+import type { CryptoKey } from 'jose';
 
 /** The algorithms Tessera signs with. The key decides which one a token must carry. */
 export type SigningAlgorithm = 'EdDSA' | 'ES256' | 'RS256' | 'HS256';
@@ -74,6 +75,35 @@ export function parseCompactJWS(token: unknown, maxLength: number): ParsedCompac
   return { token, header: { alg, ...(kid === undefined ? {} : { kid }), ...(typ === undefined ? {} : { typ }) } };
 }
 
+// Node's KeyObject for each imported key, made once: node:crypto verifies synchronously,
+// about twice as fast as the WebCrypto path, with the same OpenSSL underneath.
+const keyObjects = new WeakMap<CryptoKey, KeyObject>();
+
+function keyObjectOf(key: CryptoKey): KeyObject {
+  let keyObject = keyObjects.get(key);
+  if (keyObject === undefined) {
+    keyObject = KeyObject.from(key as unknown as Parameters<typeof KeyObject.from>[0]);
+    keyObjects.set(key, keyObject);
+  }
+  return keyObject;
+}
+
+function verifySignature(alg: SigningAlgorithm, key: KeyObject, data: Buffer, signature: Buffer): boolean {
+  switch (alg) {
+    case 'EdDSA':
+      return signature.length === 64 && verify(null, data, key, signature);
+    case 'ES256':
+      // JWS ECDSA signatures are r‖s (IEEE P1363), never DER; an all-zero r or s is refused by OpenSSL.
+      return signature.length === 64 && verify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, signature);
+    case 'RS256':
+      return verify('sha256', data, key, signature);
+    case 'HS256': {
+      const expected = createHmac('sha256', key).update(data).digest();
+      return signature.length === expected.length && timingSafeEqual(signature, expected);
+    }
+  }
+}
+
 /**
  * Verifies the signature of a parsed JWS with `key` and returns the payload
  * bytes; `null` when it does not verify. The key's algorithm is the only one
@@ -82,9 +112,14 @@ export function parseCompactJWS(token: unknown, maxLength: number): ParsedCompac
  */
 export async function verifyCompactJWS(parsed: ParsedCompactJWS, key: VerificationKey): Promise<Uint8Array | null> {
   if (parsed.header.alg !== key.alg) return null;
+  const [header, payload, signature] = parsed.token.split('.') as [string, string, string];
+  const signatureBytes = Buffer.from(signature, 'base64url');
+  const payloadBytes = Buffer.from(payload, 'base64url');
+  // Only canonical base64url: a second spelling of the same bytes is not the token that was signed.
+  if (signatureBytes.toString('base64url') !== signature || payloadBytes.toString('base64url') !== payload) return null;
   try {
-    const { payload } = await compactVerify(parsed.token, key.key, { algorithms: [key.alg] });
-    return payload;
+    const data = Buffer.from(`${header}.${payload}`, 'ascii');
+    return verifySignature(key.alg, keyObjectOf(key.key), data, signatureBytes) ? payloadBytes : null;
   } catch {
     // Every failure to verify is the same answer: not authentic.
     return null;
