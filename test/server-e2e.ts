@@ -296,6 +296,7 @@ export function describeServer(name: string, env: () => Record<string, string> |
       expect(text).toMatch(/tessera_refresh_reuse_detected_total [1-9]/);
       expect(text).toMatch(/tessera_sessions_revoked_total\{reason="password_changed"\} [1-9]/);
       expect(text).toMatch(/tessera_store_errors_total/);
+      if (server.config.sessionStore.kind === 'database') expect(text).toMatch(/tessera_active_sessions [1-9]/);
     });
 
     // Last, after every scenario above has run through this server.

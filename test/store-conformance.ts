@@ -261,6 +261,22 @@ export function describeStore(name: string, factory: StoreFactory): void {
       expect(await store.get('kept')).toBe(3);
     });
 
+    it('counts live sessions when it can: not revoked, not idle, not past the absolute limit', async () => {
+      if (store.countLiveSessions === undefined) {
+        // Only Redis may leave counting out (it would have to scan every key).
+        expect(store.name).toBe('redis');
+        return;
+      }
+      const alice = user();
+      const live = [0, 1].map((i) => makeSessionRecord(alice, clock + i));
+      const revoked = makeSessionRecord(alice, clock);
+      const idle = makeSessionRecord(alice, clock, { idleExpiresAt: clock - 1 });
+      const absolute = makeSessionRecord(user(), clock, { absoluteExpiresAt: clock - 1 });
+      for (const record of [...live, revoked, idle, absolute]) await store.createSession(record);
+      await store.revokeSession(revoked.id, clock);
+      expect(await store.countLiveSessions()).toBe(2);
+    });
+
     it('rejects a bad TTL instead of keeping a value forever', async () => {
       await expect(store.set('k', 1, 0)).rejects.toThrow(/ttlSeconds/);
       await expect(store.set('k', 1, -5)).rejects.toThrow(/ttlSeconds/);

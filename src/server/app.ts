@@ -75,7 +75,8 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
   const now = options.now ?? Date.now;
   const secrets = await loadServerSecrets(runtime.database);
   const fingerprint = createFingerprint(secrets.fingerprint);
-  const metrics = createServerMetrics();
+  const countLive = runtime.sessions.countLiveSessions?.bind(runtime.sessions);
+  const metrics = createServerMetrics(countLive);
 
   /** Every auth event becomes one structured log line; ids become keyed fingerprints. */
   const audit = (event: SessionEvent | TokenEvent | HttpAuthEvent): void => {

@@ -8,7 +8,8 @@ export interface ServerMetrics {
   reuseDetections: Counter;
   revocations: Counter<'reason'>;
   sessionsCreated: Counter<'transport'>;
-  activeSessions: Gauge;
+  /** Present when the session store can count its live sessions (not Redis). */
+  activeSessions: Gauge | null;
   requestDuration: Histogram<'method' | 'route' | 'status'>;
   storeErrors: Counter<'operation'>;
 }
@@ -51,14 +52,17 @@ export function createServerMetrics(countActiveSessions?: () => Promise<number>)
       labelNames: ['transport'],
       registers,
     }),
-    activeSessions: new Gauge({
-      name: 'tessera_active_sessions',
-      help: 'Live sessions (not expired, not revoked) at scrape time.',
-      registers,
-      async collect() {
-        if (countActiveSessions !== undefined) this.set(await countActiveSessions());
-      },
-    }),
+    activeSessions:
+      countActiveSessions === undefined
+        ? null
+        : new Gauge({
+            name: 'tessera_active_sessions',
+            help: 'Live sessions (not expired, not revoked) at scrape time.',
+            registers,
+            async collect() {
+              this.set(await countActiveSessions());
+            },
+          }),
     requestDuration: new Histogram({
       name: 'tessera_http_request_duration_seconds',
       help: 'HTTP request latency by method, route and status.',

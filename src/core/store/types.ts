@@ -117,6 +117,13 @@ export interface SessionStore {
    */
   deleteExpired(): Promise<number>;
 
+  /**
+   * How many sessions are live now: not revoked, before both their idle and
+   * absolute limits. For a metrics gauge, so optional: a store that cannot
+   * count without scanning everything (Redis) leaves it out.
+   */
+  countLiveSessions?(): Promise<number>;
+
   /** Releases connections and timers. The store is unusable afterwards. */
   close(): Promise<void>;
 }

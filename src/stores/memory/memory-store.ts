@@ -245,6 +245,23 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
       return sweep();
     },
 
+    async countLiveSessions() {
+      const at = now();
+      let live = 0;
+      for (const json of sessions.values()) {
+        const record = parseSessionRecord(json);
+        if (
+          record !== null &&
+          record.revokedAt === null &&
+          record.idleExpiresAt > at &&
+          record.absoluteExpiresAt > at
+        ) {
+          live++;
+        }
+      }
+      return live;
+    },
+
     async close() {
       clearInterval(timer);
       sessions.clear();

@@ -367,6 +367,18 @@ export function createPostgresStore(pool: pg.Pool, options: PostgresStoreOptions
       });
     },
 
+    countLiveSessions() {
+      return guard('countLiveSessions', async () => {
+        const at = now();
+        const { rows } = await query<{ live: string }>(
+          `SELECT count(*) AS live FROM ${sessions}
+           WHERE expires_at > $1 AND revoked_at IS NULL AND idle_expires_at > $1 AND absolute_expires_at > $1`,
+          [at],
+        );
+        return Number(rows[0]?.live ?? 0);
+      });
+    },
+
     listUserSessions(userId: string) {
       return guard('listUserSessions', async () => {
         const { rows } = await query<SessionRow>(

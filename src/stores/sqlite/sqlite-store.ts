@@ -127,6 +127,10 @@ export function createSQLiteStore(database: string | Database, options: SQLiteSt
     deleteValue: db.prepare<[string, number]>(
       `DELETE FROM ${values} WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)`,
     ),
+    countLiveSessions: db.prepare<[number, number, number], { live: number }>(
+      `SELECT count(*) AS live FROM ${sessions} WHERE expires_at > ? AND revoked_at IS NULL
+         AND json_extract(record, '$.idleExpiresAt') > ? AND json_extract(record, '$.absoluteExpiresAt') > ?`,
+    ),
     deleteExpiredSessions: db.prepare<[number, number]>(
       `DELETE FROM ${sessions} WHERE id IN (SELECT id FROM ${sessions} WHERE expires_at <= ? LIMIT ?)`,
     ),
@@ -301,6 +305,13 @@ export function createSQLiteStore(database: string | Database, options: SQLiteSt
 
     delete(key: string) {
       return guard('delete', () => statements.deleteValue.run(key, now()).changes > 0);
+    },
+
+    countLiveSessions() {
+      return guard('countLiveSessions', () => {
+        const at = now();
+        return statements.countLiveSessions.get(at, at, at)?.live ?? 0;
+      });
     },
 
     async deleteExpired() {
