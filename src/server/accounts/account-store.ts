@@ -18,3 +18,17 @@ export interface AccountStore {
   /** Every account, in creation order, for the CLI. */
   listAccounts(): Promise<Account[]>;
 }
+
+/** An account row as both SQL databases return it. */
+export interface AccountRow {
+  id: string;
+  email: string;
+  password_hash: string;
+  created_at: number;
+}
+
+/** Maps a row to an account; `null` for no row. */
+export const accountFromRow = (row: AccountRow | undefined): Account | null =>
+  row === undefined
+    ? null
+    : { id: row.id, email: row.email, passwordHash: row.password_hash, createdAt: row.created_at };

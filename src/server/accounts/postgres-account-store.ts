@@ -1,19 +1,7 @@
 import type pg from 'pg';
 import { StoreUnavailableError } from '../../core/errors/errors.js';
 import { runPostgresMigrations } from '../../stores/postgres/migrations.js';
-import type { Account, AccountStore } from './account-store.js';
-
-interface AccountRow {
-  id: string;
-  email: string;
-  password_hash: string;
-  created_at: number;
-}
-
-const toAccount = (row: AccountRow | undefined): Account | null =>
-  row === undefined
-    ? null
-    : { id: row.id, email: row.email, passwordHash: row.password_hash, createdAt: row.created_at };
+import { accountFromRow as toAccount, type Account, type AccountRow, type AccountStore } from './account-store.js';
 
 /** Applies the account table's migrations (idempotent, safe under concurrent starts). */
 export function migratePostgresAccounts(pool: pg.Pool): Promise<number[]> {

@@ -1,19 +1,7 @@
 import type { Database } from 'better-sqlite3';
 import { StoreUnavailableError } from '../../core/errors/errors.js';
 import { migrateSQLite } from '../../stores/sqlite/migrations.js';
-import type { Account, AccountStore } from './account-store.js';
-
-interface AccountRow {
-  id: string;
-  email: string;
-  password_hash: string;
-  created_at: number;
-}
-
-const toAccount = (row: AccountRow | undefined): Account | null =>
-  row === undefined
-    ? null
-    : { id: row.id, email: row.email, passwordHash: row.password_hash, createdAt: row.created_at };
+import { accountFromRow as toAccount, type Account, type AccountRow, type AccountStore } from './account-store.js';
 
 /** Accounts in the server's SQLite database (table `tessera_accounts`, migrated on creation). */
 export function createSQLiteAccountStore(db: Database): AccountStore {
