@@ -136,6 +136,9 @@ export function describeServer(name: string, env: () => Record<string, string> |
       expect(out.status).toBe(204);
       expect(out.headers.get('set-cookie')).toMatch(/Max-Age=0/);
       expect((await server.call('GET', '/auth/me', { cookie: rotated })).status).toBe(401);
+      const again = await server.call('POST', '/auth/logout', { cookie: rotated });
+      expect(again.status).toBe(204);
+      expect(again.headers.get('set-cookie')).toMatch(/Max-Age=0/);
     });
 
     it('signs every other device out with DELETE /auth/sessions', async () => {
