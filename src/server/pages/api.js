@@ -93,7 +93,7 @@ export function isSignedOut(error) {
 
 /** Goes to the sign-in page, saying why. */
 export function goToSignIn(reason = 'ended') {
-  window.location.replace(`/?session=${reason}`);
+  window.location.replace(`/?notice=${reason}`);
 }
 
 const BROWSERS = [
@@ -123,20 +123,25 @@ export function describeUserAgent(userAgent) {
   if (typeof userAgent !== 'string' || userAgent.trim() === '') return 'Unknown device';
   const browser = BROWSERS.map(([name, pattern]) => [name, pattern.exec(userAgent)]).find(([, match]) => match);
   const system = OPERATING_SYSTEMS.map(([name, pattern]) => [name, pattern.exec(userAgent)]).find(([, match]) => match);
+  // Anything else (curl, a script) by its leading product token: "curl 8.5", "node".
+  const product = /^([\w.-]{1,40})(?:\/(\d+(?:\.\d+)?))?/.exec(userAgent.trim());
   const browserName = browser
     ? `${browser[0]} ${browser[1][1]}`
-    : (/^([\w.-]+)\/(\d+(?:\.\d+)?)/.exec(userAgent)?.slice(1, 3).join(' ') ?? 'Unknown browser');
+    : product
+      ? [product[1], product[2]].filter(Boolean).join(' ')
+      : 'Unknown browser';
   if (!system) return browserName;
   const version = system[1][1] === undefined ? '' : ` ${system[1][1]}`;
   return `${browserName} on ${system[0]}${version}`;
 }
 
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: 'long' });
 
-/** A `<time>` element showing an ISO instant in the reader's locale and time zone. */
-export function timeElement(iso) {
+/** A `<time>` element showing an ISO instant in the reader's locale and time zone (`withTime: false`: the day only). */
+export function timeElement(iso, { withTime = true } = {}) {
   const element = document.createElement('time');
   element.dateTime = iso;
-  element.textContent = dateTime.format(new Date(iso));
+  element.textContent = (withTime ? dateTime : dateOnly).format(new Date(iso));
   return element;
 }

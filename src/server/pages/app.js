@@ -65,7 +65,7 @@ function initSignIn() {
   }
   show(location.hash === '#sign-up' ? 'sign-up' : 'sign-in', false);
 
-  const reason = new URLSearchParams(location.search).get('session');
+  const reason = new URLSearchParams(location.search).get('notice');
   if (reason !== null && reason in NOTICES) {
     showStatus(NOTICES[reason]);
     history.replaceState(null, '', location.pathname + location.hash);
@@ -154,13 +154,22 @@ function sessionItem(session, onRevoke) {
     badge.textContent = 'This device';
     title.append(' ', badge);
   }
+  // Each fact in its own span, so that a narrow screen can stack them rather than break a date in two.
+  const span = (className, ...parts) => {
+    const element = document.createElement('span');
+    element.className = className;
+    element.append(...parts);
+    return element;
+  };
   const meta = document.createElement('p');
   meta.className = 'session-meta';
+  const lastActive = session.current ? ['Active now'] : ['Last active ', timeElement(session.lastSeenAt)];
   meta.append(
-    `IP ${session.ip ?? 'unknown'} · Signed in `,
-    timeElement(session.createdAt),
-    ' · Last active ',
-    timeElement(session.lastSeenAt),
+    span('fact', `IP ${session.ip ?? 'unknown'}`),
+    span('separator', ' · '),
+    span('fact', 'Signed in ', timeElement(session.createdAt)),
+    span('separator', ' · '),
+    span('fact', ...lastActive),
   );
   body.append(title, meta);
   item.append(icon, body);
@@ -170,7 +179,8 @@ function sessionItem(session, onRevoke) {
     button.type = 'button';
     button.className = 'button secondary small';
     button.textContent = 'Sign out';
-    button.setAttribute('aria-label', `Sign out ${device}, last active ${meta.lastChild.textContent}`);
+    const lastSeen = meta.lastChild.querySelector('time').textContent;
+    button.setAttribute('aria-label', `Sign out ${device}, last active ${lastSeen}`);
     button.addEventListener('click', () => onRevoke(session, device, button));
     item.append(button);
   }
@@ -257,7 +267,7 @@ function initAccount() {
     byId('user-email').textContent = user.email;
     byId('header-email').textContent = user.email;
     form.elements.username.value = user.email;
-    byId('user-since').replaceChildren(timeElement(user.createdAt));
+    byId('user-since').replaceChildren(timeElement(user.createdAt, { withTime: false }));
     await renderSessions();
     document.querySelector('main').setAttribute('aria-busy', 'false');
   });
