@@ -29,6 +29,14 @@ function clearFormError(form) {
   showFormError(form, '');
 }
 
+/**
+ * Enables the submit buttons, which the HTML ships disabled: before this script runs, Enter must not
+ * submit a form natively (that would send the password to the wrong place), so nothing happens instead.
+ */
+function enableForms() {
+  for (const button of document.querySelectorAll('form button[type="submit"]')) button.disabled = false;
+}
+
 /** Disables a form's submit button while its request runs, so Enter twice does not send twice. */
 function setBusy(form, busy) {
   const button = form.querySelector('button[type="submit"]');
@@ -275,3 +283,4 @@ function initAccount() {
 
 if (document.body.dataset.page === 'account') initAccount();
 else initSignIn();
+enableForms();
