@@ -84,8 +84,10 @@ describe.skipIf(!available)('the pages in Chromium', { timeout: 60_000 }, () => 
     await page.getByRole('button', { name: 'Create an account' }).click();
     const form = page.getByRole('region', { name: 'Create an account' });
     await form.getByLabel('Email').fill(email);
-    await form.getByLabel('Password').fill('password123');
-    await form.getByLabel('Password').press('Enter');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement.id')).toBe('sign-up-password');
+    await page.keyboard.type('password123');
+    await page.keyboard.press('Enter');
     await expect.poll(textOf(page, '#sign-up-error')).toBe('This password is too common; choose another.');
     expect(await form.getByLabel('Password').getAttribute('aria-invalid')).toBe('true');
     await page.screenshot({ path: `${ARTIFACTS}sign-up-error.png`, fullPage: true });

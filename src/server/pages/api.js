@@ -4,7 +4,7 @@
 let csrfToken = null;
 
 /** Remembers the CSRF token from a login or sign-up answer, or from GET /auth/csrf. */
-export function setCSRFToken(token) {
+function setCSRFToken(token) {
   csrfToken = token;
 }
 

@@ -6,7 +6,6 @@ import {
   isSignedOut,
   refreshCSRFToken,
   request,
-  setCSRFToken,
   timeElement,
 } from './api.js';
 
@@ -74,7 +73,7 @@ function initSignIn() {
   show(location.hash === '#sign-up' ? 'sign-up' : 'sign-in', false);
 
   const reason = new URLSearchParams(location.search).get('notice');
-  if (reason !== null && reason in NOTICES) {
+  if (reason !== null && Object.hasOwn(NOTICES, reason)) {
     showStatus(NOTICES[reason]);
     history.replaceState(null, '', location.pathname + location.hash);
   }
@@ -91,8 +90,9 @@ function initSignIn() {
       clearFormError(form);
       setBusy(form, true);
       try {
-        const answer = await request('POST', path, { email: email.value.trim(), password: password.value });
-        setCSRFToken(answer.csrfToken);
+        // The answer carries the new session's CSRF token, but /account is a new document with empty memory:
+        // it asks GET /auth/csrf. The token is never parked in storage to bridge the navigation.
+        await request('POST', path, { email: email.value.trim(), password: password.value });
         window.location.assign('/account');
       } catch (error) {
         setBusy(form, false);
