@@ -16,6 +16,21 @@ export default tseslint.config(
     },
   },
   {
+    // The pages' browser scripts: plain ES modules, no build step.
+    files: ['src/server/pages/**/*.js'],
+    languageOptions: {
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        location: 'readonly',
+        history: 'readonly',
+        fetch: 'readonly',
+        Intl: 'readonly',
+        URLSearchParams: 'readonly',
+      },
+    },
+  },
+  {
     files: ['src/cli/**', 'bench/**', 'examples/**', 'test/**', '**/*.test.ts', 'scripts/**'],
     rules: { 'no-console': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
   },

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTES, buildOpenAPIDocument } from '../src/server/openapi.js';
+import { PAGE_ROUTES } from '../src/server/pages/pages-plugin.js';
 import { startTestServer, type CallResult, type TestServer } from './support/server-harness.js';
 
 const PASSWORD = 'correct horse battery';
@@ -55,8 +56,9 @@ export function describeServer(name: string, env: () => Record<string, string> |
       const openapi = await server.call('GET', '/openapi.json');
       expect(openapi.json.openapi).toBe('3.1.0');
       expect(openapi.json).toEqual(buildOpenAPIDocument());
-      const documented = ROUTES.map((route) => `${route.method} ${route.path}`).sort();
-      expect([...server.server.routes].sort()).toEqual(documented);
+      // Every route is a documented JSON endpoint, or one of the pages for people (HTML and its assets, not in OpenAPI).
+      const documented = ROUTES.map((route) => `${route.method} ${route.path}`);
+      expect([...server.server.routes].sort()).toEqual([...documented, ...PAGE_ROUTES].sort());
       for (const route of ROUTES) {
         const path = route.path.replace(/:([A-Za-z]+)/g, '{$1}');
         expect(openapi.json.paths[path]?.[route.method.toLowerCase()], `${route.method} ${path}`).toBeDefined();

@@ -25,6 +25,7 @@ import type { ServerConfig } from './config.js';
 import { createFingerprint, pathOnly } from './logging.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import { buildOpenAPIDocument, ROUTES, type RouteId } from './openapi.js';
+import { pagesPlugin } from './pages/pages-plugin.js';
 import type { ServerRuntime } from './runtime.js';
 import { loadServerSecrets } from './secrets.js';
 
@@ -450,6 +451,7 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
     ];
     app.route({ method: route.method, url: route.path, preHandler, handler: handlers[route.id] });
   }
+  await app.register(pagesPlugin);
 
   return { app, routes, tokens, metrics };
 }

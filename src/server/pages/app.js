@@ -1,0 +1,286 @@
+// The behaviour of the two pages: `/` (sign in, sign up) and `/account`. Picked by <body data-page>.
+import {
+  describeError,
+  describeUserAgent,
+  goToSignIn,
+  isSignedOut,
+  refreshCSRFToken,
+  request,
+  timeElement,
+} from './api.js';
+
+const PASSWORD_MIN_LENGTH = 8;
+
+const byId = (id) => document.getElementById(id);
+
+/** Shows a form's error (read out by its live region) and points the relevant field at it. */
+function showFormError(form, message, field) {
+  const box = form.querySelector('.form-error');
+  box.textContent = message;
+  for (const input of form.querySelectorAll('input')) input.removeAttribute('aria-invalid');
+  if (field) {
+    field.setAttribute('aria-invalid', 'true');
+    field.focus();
+  }
+}
+
+function clearFormError(form) {
+  showFormError(form, '');
+}
+
+/**
+ * Enables the submit buttons, which the HTML ships disabled: before this script runs, Enter must not
+ * submit a form natively (that would send the password to the wrong place), so nothing happens instead.
+ */
+function enableForms() {
+  for (const button of document.querySelectorAll('form button[type="submit"]')) button.disabled = false;
+}
+
+/** Disables a form's submit button while its request runs, so Enter twice does not send twice. */
+function setBusy(form, busy) {
+  const button = form.querySelector('button[type="submit"]');
+  button.disabled = busy;
+  form.setAttribute('aria-busy', String(busy));
+}
+
+/** Shows a page-level status line (polite live region); `tone` is `ok` or `error`. */
+function showStatus(message, tone = 'ok') {
+  const status = byId('status');
+  status.dataset.tone = tone;
+  status.textContent = message;
+}
+
+// ─── `/`: sign in and sign up ────────────────────────────────────────────────
+
+const NOTICES = {
+  ended: 'Your session has ended. Please sign in again.',
+  'signed-out': 'You have signed out.',
+};
+
+function initSignIn() {
+  const panels = { 'sign-in': byId('sign-in-panel'), 'sign-up': byId('sign-up-panel') };
+  const show = (name, moveFocus) => {
+    for (const [key, panel] of Object.entries(panels)) panel.hidden = key !== name;
+    document.title = `${name === 'sign-in' ? 'Sign in' : 'Create an account'} · Tessera`;
+    if (moveFocus) panels[name].querySelector('input').focus();
+  };
+  for (const button of document.querySelectorAll('[data-show]')) {
+    button.addEventListener('click', () => {
+      show(button.dataset.show, true);
+      history.replaceState(null, '', button.dataset.show === 'sign-up' ? '#sign-up' : '/');
+    });
+  }
+  show(location.hash === '#sign-up' ? 'sign-up' : 'sign-in', false);
+
+  const reason = new URLSearchParams(location.search).get('notice');
+  if (reason !== null && Object.hasOwn(NOTICES, reason)) {
+    showStatus(NOTICES[reason]);
+    history.replaceState(null, '', location.pathname + location.hash);
+  }
+
+  const submitCredentials = (form, path, checkPolicy) => {
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const { email, password } = form.elements;
+      if (!email.value.includes('@')) return showFormError(form, 'Enter your email address.', email);
+      if (password.value === '') return showFormError(form, 'Enter your password.', password);
+      if (checkPolicy && [...password.value].length < PASSWORD_MIN_LENGTH) {
+        return showFormError(form, `Use at least ${PASSWORD_MIN_LENGTH} characters for your password.`, password);
+      }
+      clearFormError(form);
+      setBusy(form, true);
+      try {
+        // The answer carries the new session's CSRF token, but /account is a new document with empty memory:
+        // it asks GET /auth/csrf. The token is never parked in storage to bridge the navigation.
+        await request('POST', path, { email: email.value.trim(), password: password.value });
+        window.location.assign('/account');
+      } catch (error) {
+        setBusy(form, false);
+        const field = {
+          invalid_request: /email/i.test(error.message) ? email : password,
+          conflict: email,
+          invalid_credentials: password,
+        }[error.code];
+        showFormError(form, describeError(error), field);
+        if (error.code === 'invalid_credentials') password.select();
+      }
+    });
+  };
+  submitCredentials(byId('sign-in-form'), '/auth/login', false);
+  submitCredentials(byId('sign-up-form'), '/auth/signup', true);
+}
+
+// ─── `/account`: who you are, where you are signed in, password ─────────────
+
+/** Runs an account action; a 401 means this browser was signed out elsewhere: back to sign-in. */
+async function guarded(action, onError) {
+  try {
+    return await action();
+  } catch (error) {
+    if (isSignedOut(error)) return goToSignIn();
+    if (onError) return onError(error);
+    showStatus(describeError(error), 'error');
+  }
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+
+/** A phone or a laptop outline, decorative (the text says what the device is). */
+function deviceIcon(mobile) {
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('focusable', 'false');
+  const path = document.createElementNS(SVG, 'path');
+  path.setAttribute(
+    'd',
+    mobile
+      ? 'M8 2.5h8a1.5 1.5 0 0 1 1.5 1.5v16a1.5 1.5 0 0 1-1.5 1.5H8A1.5 1.5 0 0 1 6.5 20V4A1.5 1.5 0 0 1 8 2.5Zm3 16h2'
+      : 'M4.5 5.5A1.5 1.5 0 0 1 6 4h12a1.5 1.5 0 0 1 1.5 1.5V15h-15Zm-2 9.5h19v1.5A1.5 1.5 0 0 1 20 18H4a1.5 1.5 0 0 1-1.5-1.5Z',
+  );
+  svg.append(path);
+  return svg;
+}
+
+function sessionItem(session, onRevoke) {
+  const device = describeUserAgent(session.userAgent);
+  const item = document.createElement('li');
+  item.className = 'session';
+  item.dataset.sessionId = session.id;
+  const icon = document.createElement('div');
+  icon.className = 'session-icon';
+  icon.append(deviceIcon(/Android|iOS|iPadOS/.test(device)));
+
+  const body = document.createElement('div');
+  body.className = 'session-body';
+  const title = document.createElement('p');
+  title.className = 'session-device';
+  title.textContent = device;
+  if (session.current) {
+    const badge = document.createElement('span');
+    badge.className = 'badge';
+    badge.textContent = 'This device';
+    title.append(' ', badge);
+  }
+  // Each fact in its own span, so that a narrow screen can stack them rather than break a date in two.
+  const span = (className, ...parts) => {
+    const element = document.createElement('span');
+    element.className = className;
+    element.append(...parts);
+    return element;
+  };
+  const meta = document.createElement('p');
+  meta.className = 'session-meta';
+  const lastActive = session.current ? ['Active now'] : ['Last active ', timeElement(session.lastSeenAt)];
+  meta.append(
+    span('fact', `IP ${session.ip ?? 'unknown'}`),
+    span('separator', ' · '),
+    span('fact', 'Signed in ', timeElement(session.createdAt)),
+    span('separator', ' · '),
+    span('fact', ...lastActive),
+  );
+  body.append(title, meta);
+  item.append(icon, body);
+
+  if (!session.current) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'button secondary small';
+    button.textContent = 'Sign out';
+    const lastSeen = meta.lastChild.querySelector('time').textContent;
+    button.setAttribute('aria-label', `Sign out ${device}, last active ${lastSeen}`);
+    button.addEventListener('click', () => onRevoke(session, device, button));
+    item.append(button);
+  }
+  return item;
+}
+
+function initAccount() {
+  const list = byId('sessions');
+  const revokeOthers = byId('revoke-others');
+  const sessionsHeading = byId('sessions-title');
+
+  const renderSessions = async () => {
+    const { sessions } = await request('GET', '/auth/sessions');
+    sessions.sort((a, b) => Number(b.current) - Number(a.current) || b.lastSeenAt.localeCompare(a.lastSeenAt));
+    list.replaceChildren(...sessions.map((session) => sessionItem(session, revoke)));
+    byId('sessions-count').textContent =
+      sessions.length === 1 ? 'Only this device.' : `${sessions.length} devices, including this one.`;
+    revokeOthers.hidden = sessions.length < 2;
+  };
+
+  const revoke = (session, device, button) =>
+    guarded(async () => {
+      button.disabled = true;
+      await request('DELETE', `/auth/sessions/${encodeURIComponent(session.id)}`);
+      await renderSessions();
+      sessionsHeading.focus();
+      showStatus(`Signed out ${device}.`);
+    }).finally(() => {
+      button.disabled = false;
+    });
+
+  revokeOthers.addEventListener('click', () =>
+    guarded(async () => {
+      revokeOthers.disabled = true;
+      await request('DELETE', '/auth/sessions');
+      await renderSessions();
+      sessionsHeading.focus();
+      showStatus('Signed out everywhere else. Only this device is still signed in.');
+    }).finally(() => {
+      revokeOthers.disabled = false;
+    }),
+  );
+
+  byId('sign-out').addEventListener('click', () =>
+    guarded(async () => {
+      await request('POST', '/auth/logout');
+      goToSignIn('signed-out');
+    }),
+  );
+
+  const form = byId('password-form');
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const { currentPassword, newPassword } = form.elements;
+    if (currentPassword.value === '') return showFormError(form, 'Enter your current password.', currentPassword);
+    if ([...newPassword.value].length < PASSWORD_MIN_LENGTH) {
+      return showFormError(form, `Use at least ${PASSWORD_MIN_LENGTH} characters for your new password.`, newPassword);
+    }
+    clearFormError(form);
+    setBusy(form, true);
+    await guarded(
+      async () => {
+        await request('POST', '/auth/password', {
+          currentPassword: currentPassword.value,
+          newPassword: newPassword.value,
+        });
+        // The change gave this session a new id, and the CSRF token is bound to it.
+        await refreshCSRFToken();
+        form.reset();
+        await renderSessions();
+        showStatus('Password changed. Every other device was signed out.');
+      },
+      (error) => {
+        const field =
+          error.code === 'reauth_required' ? currentPassword : error.code === 'invalid_request' ? newPassword : null;
+        showFormError(form, describeError(error), field);
+      },
+    );
+    setBusy(form, false);
+  });
+
+  guarded(async () => {
+    const [{ user }] = await Promise.all([request('GET', '/auth/me'), refreshCSRFToken()]);
+    byId('user-email').textContent = user.email;
+    byId('header-email').textContent = user.email;
+    form.elements.username.value = user.email;
+    byId('user-since').replaceChildren(timeElement(user.createdAt, { withTime: false }));
+    await renderSessions();
+    document.querySelector('main').setAttribute('aria-busy', 'false');
+  });
+}
+
+if (document.body.dataset.page === 'account') initAccount();
+else initSignIn();
+enableForms();
