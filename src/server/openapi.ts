@@ -104,6 +104,7 @@ export const ROUTES: readonly RouteSpec[] = [
       'End the session, clear the cookie, blocklist the presented access token. Idempotent: 204 without a session too.',
     auth: 'none',
     csrf: true,
+    sameOrigin: true,
     success: { status: 204, description: 'Signed out' },
     errors: ['csrf_failed', 'unavailable'],
   },
