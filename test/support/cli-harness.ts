@@ -1,0 +1,114 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+
+const tsx = new URL('../../node_modules/.bin/tsx', import.meta.url).pathname;
+const cli = new URL('../../src/cli/index.ts', import.meta.url).pathname;
+
+/** How a run of the `tessera` binary ended. */
+export interface CLIResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Options of {@link runCLI}. */
+export interface RunOptions {
+  /** Working directory (temp, so `./data` never lands in the repository). */
+  cwd: string;
+  /** The whole environment of the child, besides PATH and HOME. */
+  env?: Record<string, string>;
+  /** Piped to stdin; without it stdin is /dev/null. */
+  input?: string;
+}
+
+function spawnCLI(args: string[], options: RunOptions): ChildProcess {
+  return spawn(tsx, [cli, ...args], {
+    cwd: options.cwd,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...options.env },
+    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+  });
+}
+
+/** Runs `tessera <args>` through tsx, as an operator would, and waits for it to exit. */
+export function runCLI(args: string[], options: RunOptions): Promise<CLIResult> {
+  const child = spawnCLI(args, options);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  if (options.input !== undefined) child.stdin?.end(options.input);
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** `JSON.parse` of a run's stdout, failing with the whole output when it is not JSON. */
+export function parseJSONOutput<T>(result: CLIResult): T {
+  try {
+    return JSON.parse(result.stdout) as T;
+  } catch {
+    throw new Error(`stdout is not JSON (exit ${result.code}): ${JSON.stringify(result)}`);
+  }
+}
+
+/** A `tessera serve` child process and its URL. */
+export interface ServedCLI {
+  url: string;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Starts `tessera serve` on a free port and waits for its "listening" line. */
+export async function serveCLI(options: RunOptions): Promise<ServedCLI> {
+  const child = spawnCLI(['serve'], { ...options, env: { PORT: '0', ...options.env } });
+  let output = '';
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`tessera serve did not start: ${output}`)), 30_000);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /Tessera listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      if (match !== null) {
+        clearTimeout(timer);
+        resolve(match[1] as string);
+      }
+    });
+    void exited.then((code) => reject(new Error(`tessera serve exited with ${code}: ${output}`)));
+  });
+  return {
+    url,
+    stop: async () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** A throwaway database on the run's PostgreSQL, so the suite's keys and sessions are its own. */
+export async function createPostgresDatabase(serverURL: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `tessera_cli_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: serverURL });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(serverURL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const client = new pg.Client({ connectionString: serverURL });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
