@@ -6,9 +6,12 @@ import type { SessionStore } from '../src/core/store/types.js';
 import { connectPostgres, createPostgresStore } from '../src/stores/postgres/postgres-store.js';
 import { createSQLiteStore } from '../src/stores/sqlite/sqlite-store.js';
 import {
+  canRunInTerminal,
   createPostgresDatabase,
   parseJSONOutput,
   runCLI,
+  runCLIInTerminal,
+  runLimited,
   serveCLI,
   type CLIResult,
   type ServedCLI,
@@ -277,7 +280,7 @@ describe('tessera CLI usage and configuration', () => {
   afterAll(() => rmSync(cwd, { recursive: true, force: true }));
   const tessera = (args: string[], env: Record<string, string> = {}) => runCLI(args, { cwd, env });
 
-  it('answers --help for every command', { timeout: 60_000 }, async () => {
+  it('answers --help for every command', { timeout: 120_000 }, async () => {
     const commands = [
       [],
       ['serve'],
@@ -292,7 +295,7 @@ describe('tessera CLI usage and configuration', () => {
       ['user'],
       ['user', 'create'],
     ];
-    const results = await Promise.all(commands.map((command) => tessera([...command, '--help'])));
+    const results = await runLimited(commands.map((command) => () => tessera([...command, '--help'])));
     results.forEach((result, index) => {
       const command = commands[index] ?? [];
       expect(result.code, command.join(' ')).toBe(0);
@@ -305,7 +308,7 @@ describe('tessera CLI usage and configuration', () => {
     expect(existsSync(join(cwd, 'data'))).toBe(false);
   });
 
-  it('exits 2 on usage errors, before touching the database', { timeout: 60_000 }, async () => {
+  it('exits 2 on usage errors, before touching the database', { timeout: 120_000 }, async () => {
     const cases: [string[], string][] = [
       [['sessions', 'list'], "required option '--user <email>' not specified"],
       [['sessions', 'list', '--user', 'not-an-email'], '"not-an-email" is not a valid email address'],
@@ -317,7 +320,13 @@ describe('tessera CLI usage and configuration', () => {
       [['user', 'create'], "missing required argument 'email'"],
       [['migrate', 'extra'], 'too many arguments'],
     ];
-    const results = await Promise.all(cases.map(([args]) => tessera(args)));
+    const results = await runLimited(
+      cases.map(
+        ([args]) =>
+          () =>
+            tessera(args),
+      ),
+    );
     results.forEach((result, index) => {
       const [args, message] = cases[index] as [string[], string];
       expect(result.code, args.join(' ')).toBe(2);
@@ -327,7 +336,7 @@ describe('tessera CLI usage and configuration', () => {
     expect(existsSync(join(cwd, 'data'))).toBe(false);
   });
 
-  it('exits 1 on a bad configuration, naming the variable, for every command', { timeout: 60_000 }, async () => {
+  it('exits 1 on a bad configuration, naming the variable, for every command', { timeout: 120_000 }, async () => {
     const cases: [string[], Record<string, string>, string][] = [
       [['migrate'], { TESSERA_DATABASE: 'mysql://db/tessera' }, 'TESSERA_DATABASE must be sqlite:<path>'],
       [['cleanup', '--json'], { TESSERA_SESSION_STORE: 'memcached://x' }, 'TESSERA_SESSION_STORE must be'],
@@ -337,7 +346,13 @@ describe('tessera CLI usage and configuration', () => {
       [['keys', 'rotate'], { HOST: '0.0.0.0' }, 'TESSERA_TRUST_PROXY'],
       [['user', 'create', 'a@b.co'], { TESSERA_ACCESS_TOKEN_TTL: 'soon' }, 'TESSERA_ACCESS_TOKEN_TTL must be'],
     ];
-    const results = await Promise.all(cases.map(([args, env]) => tessera(args, env)));
+    const results = await runLimited(
+      cases.map(
+        ([args, env]) =>
+          () =>
+            tessera(args, env),
+      ),
+    );
     results.forEach((result, index) => {
       const [args, , message] = cases[index] as (typeof cases)[number];
       expect(result.code, args.join(' ')).toBe(1);
@@ -355,6 +370,31 @@ describe('tessera CLI usage and configuration', () => {
     expect(result).toMatchObject({ code: 1, stdout: '' });
     expect(result.stderr).toContain('Tessera could not open its database: Could not connect to PostgreSQL');
     expect(result.stderr).not.toContain('hunter2');
+  });
+
+  it.skipIf(!canRunInTerminal)('user create asks for the password twice on a terminal, without echo', async () => {
+    const env = { TESSERA_DATABASE: `sqlite:${join(cwd, 'terminal.db')}` };
+    const secret = 'typed on a terminal';
+    const prompts = (first: string, second: string) => [
+      { prompt: 'Password: ', answer: first },
+      { prompt: 'Repeat the password: ', answer: second },
+    ];
+    const created = await runCLIInTerminal(
+      ['user', 'create', 'tty@example.com'],
+      { cwd, env },
+      prompts(secret, secret),
+    );
+    expect(created.code).toBe(0);
+    expect(created.screen).toMatch(/EMAIL +CREATED\r?\n\S+ +tty@example\.com /);
+    expect(created.screen).not.toContain(secret);
+    const mismatch = await runCLIInTerminal(
+      ['user', 'create', 'tty2@example.com'],
+      { cwd, env },
+      prompts(secret, 'something else'),
+    );
+    expect(mismatch.code).toBe(1);
+    expect(mismatch.screen).toContain('The passwords do not match.');
+    expect(mismatch.screen).not.toContain(secret);
   });
 
   it('refuses session commands when sessions live in the server process (memory:)', async () => {

@@ -5,8 +5,8 @@ import { CommandFailure } from './context.js';
 /** More than any password the policy accepts (256 characters of up to 4 bytes each), with room for a newline. */
 const MAX_PIPED_BYTES = 4096;
 
-/** Asks one question on the terminal without echoing the answer. The prompt goes to stderr. */
-function askHidden(prompt: string): Promise<string> {
+/** Asks questions on the terminal without echoing the answers; prompts go to stderr. One interface for all, so typed-ahead answers are kept. */
+async function askHidden(prompts: readonly string[]): Promise<string[]> {
   let muted = false;
   const output = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -15,20 +15,39 @@ function askHidden(prompt: string): Promise<string> {
     },
   });
   const rl = createInterface({ input: process.stdin, output, terminal: true });
-  return new Promise((resolve, reject) => {
-    rl.on('SIGINT', () => {
-      rl.close();
-      process.stderr.write('\n');
-      reject(new CommandFailure('Cancelled.'));
-    });
-    rl.question(prompt, (answer) => {
-      rl.close();
-      process.stderr.write('\n');
-      resolve(answer);
-    });
-    // Set after the prompt is written: from here on, what the user types is not shown.
-    muted = true;
+  const cancelled = new Promise<never>((_resolve, reject) => {
+    rl.on('SIGINT', () => reject(new CommandFailure('Cancelled.')));
   });
+  // Lines are queued, not caught by rl.question: answers typed ahead arrive in one chunk, and
+  // question() would drop every line but the first.
+  const lines: string[] = [];
+  let waiting: ((line: string) => void) | null = null;
+  rl.on('line', (line) => {
+    if (waiting === null) lines.push(line);
+    else waiting(line);
+    waiting = null;
+  });
+  const nextLine = (): Promise<string> =>
+    lines.length > 0
+      ? Promise.resolve(lines.shift() as string)
+      : new Promise((resolve) => {
+          waiting = resolve;
+        });
+  const answers: string[] = [];
+  try {
+    for (const prompt of prompts) {
+      muted = false;
+      rl.setPrompt(prompt);
+      rl.prompt();
+      // Set after the prompt is written: from here on, what the user types is not shown.
+      muted = true;
+      answers.push(await Promise.race([nextLine(), cancelled]));
+      process.stderr.write('\n');
+    }
+    return answers;
+  } finally {
+    rl.close();
+  }
 }
 
 /** The first line of piped stdin, without its line ending. */
@@ -56,9 +75,7 @@ export async function readNewPassword(): Promise<string> {
     if (password === '') throw new CommandFailure('No password on stdin: pipe it in, or run this in a terminal.');
     return password;
   }
-  const password = await askHidden('Password: ');
-  if ((await askHidden('Repeat the password: ')) !== password) {
-    throw new CommandFailure('The passwords do not match.');
-  }
-  return password;
+  const [password, repeated] = await askHidden(['Password: ', 'Repeat the password: ']);
+  if (password !== repeated) throw new CommandFailure('The passwords do not match.');
+  return password as string;
 }

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
@@ -111,4 +111,59 @@ export async function createPostgresDatabase(serverURL: string): Promise<{ url: 
       }
     },
   };
+}
+
+/** Whether `script` (util-linux) is there to give the CLI a terminal. */
+export const canRunInTerminal = (() => {
+  try {
+    return execFileSync('script', ['--version'], { stdio: 'pipe' }).toString().includes('util-linux');
+  } catch {
+    return false;
+  }
+})();
+
+/**
+ * Runs `tessera <args>` on a pseudo-terminal (through `script`), answering
+ * each prompt as it appears. stdout and stderr arrive merged, as on a screen.
+ */
+export async function runCLIInTerminal(
+  args: string[],
+  options: RunOptions,
+  answers: { prompt: string; answer: string }[],
+): Promise<{ code: number | null; screen: string }> {
+  const quote = (value: string): string => `'${value.replaceAll("'", "'\\''")}'`;
+  const child = spawn('script', ['-qec', [tsx, cli, ...args].map(quote).join(' '), '/dev/null'], {
+    cwd: options.cwd,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...options.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let screen = '';
+  child.stdout.on('data', (chunk: Buffer) => (screen += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let seen = 0;
+  for (const { prompt, answer } of answers) {
+    const deadline = Date.now() + 15_000;
+    while (screen.indexOf(prompt, seen) === -1) {
+      if (Date.now() > deadline) throw new Error(`no prompt "${prompt}": ${JSON.stringify(screen)}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    seen = screen.indexOf(prompt, seen) + prompt.length;
+    child.stdin.write(`${answer}\r`);
+  }
+  const code = await exited;
+  return { code, screen };
+}
+
+/** Runs tasks at most `limit` at a time (each CLI run is a whole Node process), results in order. */
+export async function runLimited<T>(tasks: (() => Promise<T>)[], limit = 2): Promise<T[]> {
+  const results: T[] = new Array<T>(tasks.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < tasks.length) {
+      const index = next++;
+      results[index] = await (tasks[index] as () => Promise<T>)();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+  return results;
 }
