@@ -73,27 +73,28 @@ export function registerSessionsCommand(program: Command): void {
           exitCode: 2,
         });
       }
-      const email = options.user === undefined ? undefined : emailArgument(command, options.user);
+      const target: { sessionId: string } | { email: string } =
+        options.user === undefined ? { sessionId: id as string } : { email: emailArgument(command, options.user) };
       return runCommand(async (context) => {
         requireSharedSessionStore(context.config);
         let revoked: string[];
-        if (email !== undefined) {
-          const account = await findUser(context, email);
+        if ('email' in target) {
+          const account = await findUser(context, target.email);
           revoked = await context.sessions.revokeUserSessions(account.id);
         } else {
-          if (!(await context.sessions.revokeSession(id as string))) {
-            throw new CommandFailure(`No live session with the id ${id as string}.`);
+          if (!(await context.sessions.revokeSession(target.sessionId))) {
+            throw new CommandFailure(`No live session with the id ${target.sessionId}.`);
           }
-          revoked = [id as string];
+          revoked = [target.sessionId];
         }
         if (options.json === true) {
           printJSON({ revoked });
           return;
         }
         console.log(
-          email === undefined
-            ? `Revoked session ${revoked[0] ?? ''}.`
-            : `Revoked ${revoked.length} session${revoked.length === 1 ? '' : 's'} of ${email}.`,
+          'email' in target
+            ? `Revoked ${revoked.length} session${revoked.length === 1 ? '' : 's'} of ${target.email}.`
+            : `Revoked session ${target.sessionId}.`,
         );
         if (revoked.length > 0) note('Access tokens of revoked sessions are refused from the next request.');
       });
