@@ -1,27 +1,24 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { ConfigurationError, startServer } from '../server/serve.js';
+import { registerCleanupCommand } from './commands/cleanup.js';
+import { registerKeysCommand } from './commands/keys.js';
+import { registerMigrateCommand } from './commands/migrate.js';
+import { registerServeCommand } from './commands/serve.js';
+import { registerSessionsCommand } from './commands/sessions.js';
+import { registerUserCommand } from './commands/user.js';
 
 const program = new Command()
   .name('tessera')
   .description('Tessera: session management server and operator tools. Configured from the environment (see API.md).')
   .showHelpAfterError()
-  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2))
+  .addHelpText('after', '\nExit codes: 0 success, 1 failure (including bad configuration), 2 usage error.');
 
-program
-  .command('serve')
-  .description('Start the server (127.0.0.1:3000 and ./data/tessera.db unless configured otherwise).')
-  .action(async () => {
-    try {
-      await startServer(process.env, { handleSignals: true });
-    } catch (error) {
-      if (error instanceof ConfigurationError) {
-        console.error(error.message);
-        process.exit(1);
-      }
-      console.error(`Tessera could not start: ${(error as Error).message}`);
-      process.exit(1);
-    }
-  });
+registerServeCommand(program);
+registerMigrateCommand(program);
+registerCleanupCommand(program);
+registerSessionsCommand(program);
+registerKeysCommand(program);
+registerUserCommand(program);
 
 await program.parseAsync(process.argv);

@@ -19,6 +19,14 @@ import { createPostgresAccountStore, migratePostgresAccounts } from './accounts/
 import { createSQLiteAccountStore } from './accounts/sqlite-account-store.js';
 import type { ServerConfig } from './config.js';
 
+/** The migrations one schema of the database received while the runtime opened. */
+export interface AppliedMigrations {
+  /** What the schema holds: `sessions` (sessions, values, keys) or `accounts`. */
+  schema: 'sessions' | 'accounts';
+  /** The versions applied, ascending; empty when the schema was already current. */
+  applied: number[];
+}
+
 /** The server's connections, opened from its configuration. */
 export interface ServerRuntime {
   /** The database store: keys, server secrets, and sessions unless another store is configured. */
@@ -28,10 +36,30 @@ export interface ServerRuntime {
   accounts: AccountStore;
   /** Rate-limit counters on the same backend as the sessions. */
   rateLimiters: RateLimiterFactory;
+  /** What opening migrated, for `tessera migrate`. */
+  migrations: AppliedMigrations[];
   /** A short description for the start-up log line, with no credentials. */
   describe: { database: string; sessions: string };
   /** Closes every connection (stores first, then the clients they share). */
   close(): Promise<void>;
+}
+
+/** The migration history tables of the SQLite stores, as their constructors name them. */
+const SQLITE_HISTORY = [
+  { schema: 'sessions', table: 'tessera_migrations' },
+  { schema: 'accounts', table: 'tessera_accounts_migrations' },
+] as const;
+
+/** The versions recorded in a SQLite history table, ascending; none when the table does not exist yet. */
+function sqliteVersions(db: BetterSqlite3.Database, table: string): Set<number> {
+  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined;
+  if (!exists) return new Set();
+  return new Set(
+    db
+      .prepare<[], { version: number }>(`SELECT version FROM ${table} ORDER BY version`)
+      .all()
+      .map((row) => row.version),
+  );
 }
 
 /**
@@ -47,20 +75,29 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
     let database: SessionStore;
     let accounts: AccountStore;
     let databaseLimiters: () => Promise<RateLimiterFactory>;
+    let migrations: AppliedMigrations[];
     if (config.database.kind === 'sqlite') {
       mkdirSync(dirname(config.database.path), { recursive: true });
       const db = new BetterSqlite3(config.database.path);
       closers.push(() => {
         db.close();
       });
+      // The SQLite stores migrate inside their constructors, so what they applied is read from their history.
+      const before = SQLITE_HISTORY.map(({ table }) => sqliteVersions(db, table));
       database = createSQLiteStore(db, { logger });
       accounts = createSQLiteAccountStore(db);
+      migrations = SQLITE_HISTORY.map(({ schema, table }, index) => ({
+        schema,
+        applied: [...sqliteVersions(db, table)].filter((version) => !before[index]?.has(version)),
+      }));
       databaseLimiters = async () => createSQLiteRateLimiters(db);
     } else {
       const pool: pg.Pool = connectPostgres(config.database.url);
       closers.push(() => pool.end());
-      await migratePostgres(pool);
-      await migratePostgresAccounts(pool);
+      migrations = [
+        { schema: 'sessions', applied: await migratePostgres(pool) },
+        { schema: 'accounts', applied: await migratePostgresAccounts(pool) },
+      ];
       database = createPostgresStore(pool, { logger });
       accounts = createPostgresAccountStore(pool);
       databaseLimiters = () => createPostgresRateLimiters(pool);
@@ -102,6 +139,7 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
       sessions,
       accounts,
       rateLimiters,
+      migrations,
       describe: {
         database: config.database.kind === 'sqlite' ? `sqlite ${config.database.path}` : 'postgres',
         sessions: sessionsLabel,

@@ -112,6 +112,35 @@ describe('key ring', () => {
     expect(kidOf((await second.issueTokens(session)).accessToken)).toBe(kid);
   });
 
+  it('lists the keys that verify, current first, with dates and no key material', async () => {
+    const { instance, login, advance } = cluster();
+    const first = instance();
+    const second = instance();
+    const listed = await first.listKeys();
+    expect(listed).toEqual([
+      { kid: expect.any(String), alg: 'EdDSA', status: 'current', createdAt: new Date(T0), expiresAt: null },
+    ]);
+    const oldKid = listed[0]!.kid;
+    await second.issueTokens(await login());
+    advance(1000);
+    const { kid } = await first.rotateKeys();
+    // The other instance has not reloaded: listing reads the store afresh.
+    expect(await second.listKeys()).toEqual([
+      { kid, alg: 'EdDSA', status: 'current', createdAt: new Date(T0 + 1000), expiresAt: null },
+      {
+        kid: oldKid,
+        alg: 'EdDSA',
+        status: 'previous',
+        createdAt: new Date(T0),
+        expiresAt: new Date(T0 + 1000 + (900 + 5 + 60) * 1000),
+      },
+    ]);
+    for (const key of await second.listKeys())
+      expect(Object.keys(key).sort()).toEqual(['alg', 'createdAt', 'expiresAt', 'kid', 'status']);
+    advance((900 + 5 + 60) * 1000);
+    expect((await first.listKeys()).map((key) => key.kid)).toEqual([kid]);
+  });
+
   it('drops previous keys at once with revokePrevious (a leaked key)', async () => {
     const { instance, login } = cluster();
     const tokens = instance();
@@ -176,6 +205,10 @@ describe('key ring', () => {
       expect((await rotated.verifyAccessToken(pair.accessToken)).claims).not.toBeNull();
       expect(await rotated.jwks()).toEqual({ keys: [] });
       await expect(rotated.rotateKeys()).rejects.toThrow(/new secret first/);
+      expect((await rotated.listKeys()).map(({ alg, status, createdAt }) => ({ alg, status, createdAt }))).toEqual([
+        { alg: 'HS256', status: 'current', createdAt: null },
+        { alg: 'HS256', status: 'previous', createdAt: null },
+      ]);
       const other = instance({ algorithm: 'HS256', secrets: [Buffer.alloc(32, 0).map((_, i) => i * 5 + 3)] });
       expect((await other.verifyAccessToken(pair.accessToken)).reason).toBe('invalid');
     });

@@ -39,6 +39,18 @@ export interface KeyRingOptions {
   onRotated?: (kid: string, at: number, generated: boolean) => void;
 }
 
+/** A key of the ring as {@link KeyRing.listKeys} describes it: names and dates, never key material. */
+export interface KeyInfo {
+  kid: string;
+  alg: SigningAlgorithm;
+  /** `current` signs new tokens; a `previous` key only verifies the tokens it signed, until `expiresAt`. */
+  status: 'current' | 'previous';
+  /** `null` for HS256 secrets, which have no recorded creation. */
+  createdAt: Date | null;
+  /** When a previous key stops verifying; `null` for the current key and for HS256 secrets. */
+  expiresAt: Date | null;
+}
+
 /** The signing keys of a token service, shared by every instance on one store. */
 export interface KeyRing {
   /** The key new tokens are signed with, loading or generating the key set on first use. */
@@ -53,6 +65,8 @@ export interface KeyRing {
   jwks(): Promise<JSONWebKeySet>;
   /** Makes a new key the signing key; see {@link TokenService.rotateKeys}. */
   rotate(options?: { revokePrevious?: boolean }): Promise<{ kid: string }>;
+  /** The keys that verify, current first, then previous ones newest first; always read afresh from the store. */
+  listKeys(): Promise<KeyInfo[]>;
 }
 
 /** An unknown `kid` reloads the key set at most this often, so a flood of forged ids cannot flood the store. */
@@ -332,6 +346,22 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
       }
       throw new TesseraError('ERR_STORE_CONFLICT', 'Key rotation kept losing to concurrent rotations; try again');
     },
+
+    async listKeys() {
+      // An operator asking is worth a round trip: a cached set could miss another instance's rotation.
+      await refresh();
+      const signing = current as LoadedKey | null;
+      return [...keys.values()]
+        .filter(live)
+        .sort((a, b) => Number(b === signing) - Number(a === signing) || b.createdAt - a.createdAt)
+        .map((key) => ({
+          kid: key.kid,
+          alg: key.alg,
+          status: key === signing ? 'current' : 'previous',
+          createdAt: new Date(key.createdAt),
+          expiresAt: key.expiresAt === null ? null : new Date(key.expiresAt),
+        }));
+    },
   };
 }
 
@@ -361,6 +391,15 @@ function createSecretKeyRing(secrets: Uint8Array[]): KeyRing {
     },
     async rotate() {
       throw new InvalidOptionError('HS256 keys come from "secrets": rotate by putting a new secret first in the list');
+    },
+    async listKeys() {
+      return (await loaded).map((entry, index) => ({
+        kid: entry.kid,
+        alg: 'HS256',
+        status: index === 0 ? 'current' : 'previous',
+        createdAt: null,
+        expiresAt: null,
+      }));
     },
   };
 }

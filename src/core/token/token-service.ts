@@ -17,7 +17,7 @@ import {
 } from './access-token.js';
 import { introspectAccessToken, introspectRefreshToken, type IntrospectionResponse } from './introspect.js';
 import type { SigningAlgorithm } from './jws.js';
-import { createKeyRing } from './key-ring.js';
+import { createKeyRing, type KeyInfo } from './key-ring.js';
 import {
   createRefreshTokens,
   parseRefreshToken,
@@ -185,6 +185,12 @@ export interface TokenService {
    * instances within `keyRefreshIntervalSeconds`.
    */
   rotateKeys(options?: { revokePrevious?: boolean }): Promise<{ kid: string }>;
+  /**
+   * The keys that verify: the current one first, then previous ones still
+   * retained, newest first. Read afresh from the store; generates the first
+   * key when there is none yet, as signing would.
+   */
+  listKeys(): Promise<KeyInfo[]>;
 }
 
 const ALGORITHMS: readonly SigningAlgorithm[] = ['EdDSA', 'ES256', 'RS256', 'HS256'];
@@ -370,6 +376,10 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
 
     async rotateKeys(rotateOptions) {
       return keyRing.rotate(rotateOptions);
+    },
+
+    async listKeys() {
+      return keyRing.listKeys();
     },
   };
   return Object.freeze(service);

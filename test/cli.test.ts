@@ -1,0 +1,408 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { SessionStore } from '../src/core/store/types.js';
+import { connectPostgres, createPostgresStore } from '../src/stores/postgres/postgres-store.js';
+import { createSQLiteStore } from '../src/stores/sqlite/sqlite-store.js';
+import {
+  canRunInTerminal,
+  createPostgresDatabase,
+  parseJSONOutput,
+  runCLI,
+  runCLIInTerminal,
+  runLimited,
+  serveCLI,
+  type CLIResult,
+  type ServedCLI,
+} from './support/cli-harness.js';
+import { makeSessionRecord } from './support/session-records.js';
+
+const redisURL = inject('redisURL');
+const postgresUrl = inject('postgresUrl');
+
+/** Where a suite's data lives, and a way to reach its database store directly. */
+interface Backend {
+  env: Record<string, string>;
+  /** The database store with its clock two hours back, so whatever it writes with a TTL is already expired. */
+  openPastDatabaseStore(): Promise<{ store: SessionStore; close(): Promise<void> }>;
+  /** The name `cleanup` reports for the database store. */
+  databaseStoreName: string;
+  destroy(): Promise<void>;
+}
+
+const TWO_HOURS = 2 * 3600_000;
+const past = (): number => Date.now() - TWO_HOURS;
+const PASSWORD = 'correct horse battery staple';
+
+interface SessionJSON {
+  id: string;
+  createdAt: string;
+  lastSeenAt: string;
+  expiresAt: string;
+  ip: string | null;
+  userAgent: string | null;
+}
+
+interface KeyJSON {
+  kid: string;
+  alg: string;
+  status: 'current' | 'previous';
+  createdAt: string;
+  expiresAt: string | null;
+}
+
+const kidOf = (token: string): string =>
+  (JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8')) as { kid: string }).kid;
+
+function describeCLI(name: string, open: (() => Promise<Backend>) | null): void {
+  describe.skipIf(open === null)(`tessera CLI on ${name}`, () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'tessera-cli-'));
+    let backend: Backend;
+    let server: ServedCLI | undefined;
+    const email = `ada-${Date.now()}@example.com`;
+    const tessera = (args: string[], input?: string): Promise<CLIResult> =>
+      runCLI(args, { cwd, env: backend.env, ...(input === undefined ? {} : { input }) });
+    const signIn = async (userAgent: string) => {
+      const response = await fetch(`${server?.url}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'user-agent': userAgent },
+        body: JSON.stringify({ email, password: PASSWORD, transport: 'token' }),
+      });
+      expect(response.status).toBe(200);
+      return ((await response.json()) as { access_token: string }).access_token;
+    };
+    const me = async (accessToken: string) => {
+      const response = await fetch(`${server?.url}/auth/me`, { headers: { authorization: `Bearer ${accessToken}` } });
+      return { status: response.status, body: (await response.json()) as { session?: { id: string } } };
+    };
+    let accessToken: string;
+    let sessionId: string;
+
+    beforeAll(async () => {
+      backend = await (open as () => Promise<Backend>)();
+    });
+    afterAll(async () => {
+      expect(await server?.stop()).toBe(0);
+      await backend?.destroy();
+      rmSync(cwd, { recursive: true, force: true });
+    });
+
+    it('migrate applies each schema once and says which versions it applied', async () => {
+      const first = await tessera(['migrate', '--json']);
+      expect(first.code).toBe(0);
+      expect(parseJSONOutput<{ migrations: unknown }>(first).migrations).toEqual([
+        { schema: 'sessions', applied: [1] },
+        { schema: 'accounts', applied: [1] },
+      ]);
+      const again = await tessera(['migrate']);
+      expect(again.code).toBe(0);
+      expect(again.stdout).toMatch(/^SCHEMA +APPLIED\nsessions +none \(up to date\)\naccounts +none \(up to date\)\n$/);
+      expect(again.stderr).toContain('already up to date');
+    });
+
+    it('user create reads the password from stdin and refuses a taken email or a weak password', async () => {
+      const created = await tessera(['user', 'create', email.toUpperCase(), '--json'], `${PASSWORD}\n`);
+      expect(created.code).toBe(0);
+      expect(parseJSONOutput<{ email: string }>(created)).toMatchObject({ email, id: expect.any(String) });
+      expect(created.stdout).not.toContain(PASSWORD);
+
+      const [taken, weak, none] = await Promise.all([
+        tessera(['user', 'create', email], `${PASSWORD}\n`),
+        tessera(['user', 'create', `weak-${email}`], 'password\n'),
+        tessera(['user', 'create', `none-${email}`]),
+      ]);
+      expect(taken).toMatchObject({ code: 1, stdout: '' });
+      expect(taken.stderr).toContain(`An account with the email ${email} already exists.`);
+      expect(weak).toMatchObject({ code: 1, stdout: '' });
+      expect(weak.stderr).toContain('Password refused: This password is too common');
+      expect(none).toMatchObject({ code: 1, stdout: '' });
+      expect(none.stderr).toContain('No password on stdin');
+    });
+
+    it('the account signs in over HTTP with the password it was created with', async () => {
+      server = await serveCLI({ cwd, env: backend.env });
+      accessToken = await signIn('Tessera-CLI-Test/1.0');
+      const answer = await me(accessToken);
+      expect(answer.status).toBe(200);
+      sessionId = answer.body.session?.id as string;
+      expect(sessionId).toMatch(/^[A-Za-z0-9_-]{26}$/);
+    });
+
+    it("sessions list shows the user's session as a table and as JSON, never a token", async () => {
+      const [table, json] = await Promise.all([
+        tessera(['sessions', 'list', '--user', email]),
+        tessera(['sessions', 'list', '--user', email, '--json']),
+      ]);
+      expect(table.code).toBe(0);
+      const [header, row, ...rest] = table.stdout.trimEnd().split('\n');
+      expect(header).toMatch(/^ID +CREATED +LAST SEEN +IP +USER AGENT$/);
+      expect(row).toMatch(
+        new RegExp(
+          `^${sessionId} +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ .* 127\\.0\\.0\\.1 +Tessera-CLI-Test/1\\.0$`,
+        ),
+      );
+      expect(rest).toEqual([]);
+
+      expect(json.code).toBe(0);
+      const listed = parseJSONOutput<{ user: { email: string }; sessions: SessionJSON[] }>(json);
+      expect(listed.user.email).toBe(email);
+      expect(listed.sessions).toEqual([
+        {
+          id: sessionId,
+          createdAt: expect.any(String),
+          lastSeenAt: expect.any(String),
+          expiresAt: expect.any(String),
+          ip: '127.0.0.1',
+          userAgent: 'Tessera-CLI-Test/1.0',
+        },
+      ]);
+      expect(Date.parse(listed.sessions[0]?.createdAt ?? '')).toBeGreaterThan(Date.now() - 60_000);
+      for (const output of [table, json]) {
+        expect(output.stdout + output.stderr).not.toContain(accessToken);
+        expect(output.stdout + output.stderr).not.toMatch(/[A-Za-z0-9_-]{26}\.[A-Za-z0-9_-]{43}/);
+      }
+    });
+
+    it('keys rotate makes a new current key while a token signed with the previous one keeps working', async () => {
+      const oldKid = kidOf(accessToken);
+      const rotated = await tessera(['keys', 'rotate', '--json']);
+      expect(rotated.code).toBe(0);
+      const { kid } = parseJSONOutput<{ kid: string }>(rotated);
+      expect(kid).not.toBe(oldKid);
+      expect((await me(accessToken)).status).toBe(200);
+
+      const [table, json] = await Promise.all([tessera(['keys', 'list']), tessera(['keys', 'list', '--json'])]);
+      expect(json.code).toBe(0);
+      const { keys } = parseJSONOutput<{ keys: KeyJSON[] }>(json);
+      expect(keys.map(({ kid: id, alg, status }) => ({ kid: id, alg, status }))).toEqual([
+        { kid, alg: 'EdDSA', status: 'current' },
+        { kid: oldKid, alg: 'EdDSA', status: 'previous' },
+      ]);
+      expect(Date.parse(keys[1]?.expiresAt ?? '')).toBeGreaterThan(Date.now() + 900_000);
+      expect(JSON.stringify(keys)).not.toMatch(/"(d|x|k)"/);
+      expect(table.code).toBe(0);
+      const lines = table.stdout.trimEnd().split('\n');
+      expect(lines[0]).toMatch(/^KID +ALGORITHM +STATUS +CREATED +VERIFIES UNTIL$/);
+      expect(lines[1]).toMatch(new RegExp(`^${kid} +EdDSA +current `));
+      expect(lines[2]).toMatch(new RegExp(`^${oldKid} +EdDSA +previous `));
+    });
+
+    it('cleanup removes only expired rows: the live session survives', async () => {
+      const { store, close } = await backend.openPastDatabaseStore();
+      try {
+        await store.createSession(makeSessionRecord('expired-user', past()));
+        await store.set('cli-test:expired', 1, 60);
+        await store.set('cli-test:live', 1);
+      } finally {
+        await close();
+      }
+      const swept = await tessera(['cleanup', '--json']);
+      expect(swept.code).toBe(0);
+      const result = parseJSONOutput<{ removed: number; stores: { store: string; removed: number }[] }>(swept);
+      expect(result.stores.find((entry) => entry.store === backend.databaseStoreName)?.removed).toBe(2);
+      expect(result.removed).toBe(result.stores.reduce((sum, entry) => sum + entry.removed, 0));
+      expect(swept.stderr).toContain(`Sweeping ${backend.databaseStoreName}`);
+
+      expect((await me(accessToken)).status).toBe(200);
+      const listed = parseJSONOutput<{ sessions: SessionJSON[] }>(
+        await tessera(['sessions', 'list', '--user', email, '--json']),
+      );
+      expect(listed.sessions.map((session) => session.id)).toEqual([sessionId]);
+      const again = await tessera(['cleanup']);
+      expect(again.code).toBe(0);
+      expect(again.stdout).toMatch(new RegExp(`^STORE +REMOVED\\n${backend.databaseStoreName} +0\\n`));
+    });
+
+    it('sessions revoke <id> ends the session: the next HTTP request gets 401', async () => {
+      const revoked = await tessera(['sessions', 'revoke', sessionId]);
+      expect(revoked).toMatchObject({ code: 0, stdout: `Revoked session ${sessionId}.\n` });
+      expect((await me(accessToken)).status).toBe(401);
+      const again = await tessera(['sessions', 'revoke', sessionId]);
+      expect(again).toMatchObject({ code: 1, stdout: '' });
+      expect(again.stderr).toContain(`No live session with the id ${sessionId}.`);
+    });
+
+    it("sessions revoke --user ends every one of the user's sessions", async () => {
+      const tokens = [await signIn('Device-A/1.0'), await signIn('Device-B/1.0')];
+      for (const token of tokens) expect((await me(token)).status).toBe(200);
+      const revoked = await tessera(['sessions', 'revoke', '--user', email, '--json']);
+      expect(revoked.code).toBe(0);
+      expect(parseJSONOutput<{ revoked: string[] }>(revoked).revoked).toHaveLength(2);
+      for (const token of tokens) expect((await me(token)).status).toBe(401);
+      const listed = await tessera(['sessions', 'list', '--user', email]);
+      expect(listed).toMatchObject({ code: 0, stdout: `${email} has no live sessions.\n` });
+    });
+  });
+}
+
+describeCLI('SQLite', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-cli-db-'));
+  const file = join(dir, 't.db');
+  return {
+    env: { TESSERA_DATABASE: `sqlite:${file}` },
+    databaseStoreName: 'sqlite',
+    openPastDatabaseStore: async () => {
+      const store = createSQLiteStore(file, { now: past });
+      return { store, close: () => store.close() };
+    },
+    destroy: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+});
+
+describeCLI(
+  'PostgreSQL + Redis',
+  postgresUrl === null || redisURL === null
+    ? null
+    : async () => {
+        const database = await createPostgresDatabase(postgresUrl);
+        return {
+          env: { TESSERA_DATABASE: database.url, TESSERA_SESSION_STORE: redisURL },
+          databaseStoreName: 'postgres',
+          openPastDatabaseStore: async () => {
+            const pool = connectPostgres(database.url);
+            const store = createPostgresStore(pool, { now: past });
+            return {
+              store,
+              close: async () => {
+                await store.close();
+                await pool.end();
+              },
+            };
+          },
+          destroy: () => database.drop(),
+        };
+      },
+);
+
+describe('tessera CLI usage and configuration', () => {
+  const cwd = mkdtempSync(join(tmpdir(), 'tessera-cli-usage-'));
+  afterAll(() => rmSync(cwd, { recursive: true, force: true }));
+  const tessera = (args: string[], env: Record<string, string> = {}) => runCLI(args, { cwd, env });
+
+  it('answers --help for every command', { timeout: 120_000 }, async () => {
+    const commands = [
+      [],
+      ['serve'],
+      ['migrate'],
+      ['cleanup'],
+      ['sessions'],
+      ['sessions', 'list'],
+      ['sessions', 'revoke'],
+      ['keys'],
+      ['keys', 'list'],
+      ['keys', 'rotate'],
+      ['user'],
+      ['user', 'create'],
+    ];
+    const results = await runLimited(commands.map((command) => () => tessera([...command, '--help'])));
+    results.forEach((result, index) => {
+      const command = commands[index] ?? [];
+      expect(result.code, command.join(' ')).toBe(0);
+      expect(result.stdout, command.join(' ')).toContain(`Usage: tessera ${command.join(' ')}`.trimEnd());
+    });
+    expect(results[0]?.stdout).toMatch(/migrate[\s\S]*cleanup[\s\S]*sessions[\s\S]*keys[\s\S]*user/);
+    expect(results[0]?.stdout).toContain('2 usage error');
+    expect(results[5]?.stdout).toContain('--json');
+    expect(results[11]?.stdout).toContain('tessera user create ada@example.com');
+    expect(existsSync(join(cwd, 'data'))).toBe(false);
+  });
+
+  it('exits 2 on usage errors, before touching the database', { timeout: 120_000 }, async () => {
+    const cases: [string[], string][] = [
+      [['sessions', 'list'], "required option '--user <email>' not specified"],
+      [['sessions', 'list', '--user', 'not-an-email'], '"not-an-email" is not a valid email address'],
+      [['sessions', 'revoke'], 'give a session id, or --user <email>'],
+      [['sessions', 'revoke', 'abcdefghijklmnopqrstuvwxyz', '--user', 'a@b.co'], 'not both'],
+      [['sessions', 'revoke', 'short'], '"short" is not a session id'],
+      [['sessions'], 'Usage: tessera sessions'],
+      [['keys', 'rotate', '--bogus'], "unknown option '--bogus'"],
+      [['user', 'create'], "missing required argument 'email'"],
+      [['migrate', 'extra'], 'too many arguments'],
+    ];
+    const results = await runLimited(
+      cases.map(
+        ([args]) =>
+          () =>
+            tessera(args),
+      ),
+    );
+    results.forEach((result, index) => {
+      const [args, message] = cases[index] as [string[], string];
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr, args.join(' ')).toContain(message);
+      expect(result.stdout, args.join(' ')).toBe('');
+    });
+    expect(existsSync(join(cwd, 'data'))).toBe(false);
+  });
+
+  it('exits 1 on a bad configuration, naming the variable, for every command', { timeout: 120_000 }, async () => {
+    const cases: [string[], Record<string, string>, string][] = [
+      [['migrate'], { TESSERA_DATABASE: 'mysql://db/tessera' }, 'TESSERA_DATABASE must be sqlite:<path>'],
+      [['cleanup', '--json'], { TESSERA_SESSION_STORE: 'memcached://x' }, 'TESSERA_SESSION_STORE must be'],
+      [['sessions', 'list', '--user', 'a@b.co'], { TESSERA_IDLE_TIMEOUT: '5' }, 'TESSERA_IDLE_TIMEOUT must be'],
+      [['sessions', 'revoke', '--user', 'a@b.co'], { PORT: 'eighty' }, 'PORT must be a whole number'],
+      [['keys', 'list'], { LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be debug, info, warn or error'],
+      [['keys', 'rotate'], { HOST: '0.0.0.0' }, 'TESSERA_TRUST_PROXY'],
+      [['user', 'create', 'a@b.co'], { TESSERA_ACCESS_TOKEN_TTL: 'soon' }, 'TESSERA_ACCESS_TOKEN_TTL must be'],
+    ];
+    const results = await runLimited(
+      cases.map(
+        ([args, env]) =>
+          () =>
+            tessera(args, env),
+      ),
+    );
+    results.forEach((result, index) => {
+      const [args, , message] = cases[index] as (typeof cases)[number];
+      expect(result.code, args.join(' ')).toBe(1);
+      expect(result.stderr, args.join(' ')).toContain('Invalid configuration:');
+      expect(result.stderr, args.join(' ')).toContain(message);
+      expect(result.stdout, args.join(' ')).toBe('');
+    });
+    expect(existsSync(join(cwd, 'data'))).toBe(false);
+  });
+
+  it('exits 1 with the reason when the database cannot be reached, without showing its password', async () => {
+    const result = await tessera(['keys', 'list', '--json'], {
+      TESSERA_DATABASE: 'postgres://tessera:hunter2-secret@127.0.0.1:1/tessera',
+    });
+    expect(result).toMatchObject({ code: 1, stdout: '' });
+    expect(result.stderr).toContain('Tessera could not open its database: Could not connect to PostgreSQL');
+    expect(result.stderr).not.toContain('hunter2');
+  });
+
+  it.skipIf(!canRunInTerminal)('user create asks for the password twice on a terminal, without echo', async () => {
+    const env = { TESSERA_DATABASE: `sqlite:${join(cwd, 'terminal.db')}` };
+    const secret = 'typed on a terminal';
+    const prompts = (first: string, second: string) => [
+      { prompt: 'Password: ', answer: first },
+      { prompt: 'Repeat the password: ', answer: second },
+    ];
+    const created = await runCLIInTerminal(
+      ['user', 'create', 'tty@example.com'],
+      { cwd, env },
+      prompts(secret, secret),
+    );
+    expect(created.code).toBe(0);
+    expect(created.screen).toMatch(/EMAIL +CREATED\r?\n\S+ +tty@example\.com /);
+    expect(created.screen).not.toContain(secret);
+    const mismatch = await runCLIInTerminal(
+      ['user', 'create', 'tty2@example.com'],
+      { cwd, env },
+      prompts(secret, 'something else'),
+    );
+    expect(mismatch.code).toBe(1);
+    expect(mismatch.screen).toContain('The passwords do not match.');
+    expect(mismatch.screen).not.toContain(secret);
+  });
+
+  it('refuses session commands when sessions live in the server process (memory:)', async () => {
+    const result = await tessera(['sessions', 'list', '--user', 'a@b.co'], {
+      TESSERA_DATABASE: `sqlite:${join(cwd, 'memory.db')}`,
+      TESSERA_SESSION_STORE: 'memory:',
+    });
+    expect(result).toMatchObject({ code: 1, stdout: '' });
+    expect(result.stderr).toContain('TESSERA_SESSION_STORE=memory: keeps sessions inside the server process');
+  });
+});
