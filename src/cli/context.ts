@@ -1,11 +1,12 @@
 import pino from 'pino';
-import { createSessionManager, type SessionManager } from '../core/session/session-manager.js';
-import { createTokenService, type TokenService } from '../core/token/token-service.js';
+import type { SessionManager } from '../core/session/session-manager.js';
+import type { TokenService } from '../core/token/token-service.js';
+import { createServerServices } from '../server/services.js';
 import type { Logger } from '../internal/logger.js';
 import { loadServerConfig, type ServerConfig } from '../server/config.js';
 import { createServerLogger } from '../server/logging.js';
 import { openServerRuntime, type ServerRuntime } from '../server/runtime.js';
-import { ConfigurationError } from '../server/serve.js';
+import { ConfigurationError } from '../server/config.js';
 
 /** What a command works with: the server's configuration and runtime, and the engines over them. */
 export interface CommandContext {
@@ -70,24 +71,7 @@ export async function runCommand(
     return fail(`Tessera could not open its database: ${describeError(error)}`);
   }
   try {
-    // The same options as the server's (src/server/app.ts): timeouts, issuer, audience and TTL decide
-    // what a listing shows and how long a rotated key keeps verifying.
-    const sessions = createSessionManager(runtime.sessions, {
-      idleTimeoutSeconds: config.idleTimeoutSeconds,
-      absoluteTimeoutSeconds: config.absoluteTimeoutSeconds,
-      renewalIntervalSeconds: Math.min(60, Math.floor(config.idleTimeoutSeconds / 2)),
-      logger,
-    });
-    const tokens = createTokenService({
-      sessions,
-      store: runtime.sessions,
-      keyStore: runtime.database,
-      issuer: 'tessera',
-      audience: 'tessera',
-      accessTokenTtlSeconds: config.accessTokenTtlSeconds,
-      refreshGraceSeconds: Math.min(config.refreshGraceSeconds, 60),
-      logger,
-    });
+    const { sessions, tokens } = createServerServices(config, runtime, { logger });
     await body({ config, runtime, sessions, tokens, logger });
   } catch (error) {
     fail(error instanceof CommandFailure ? error.message : `Failed: ${describeError(error)}`);

@@ -12,8 +12,8 @@ import type { z } from 'zod';
 import { tesseraFastify, sendApiError } from '../adapters/fastify/fastify-adapter.js';
 import { isTesseraError } from '../core/errors/errors.js';
 import { createLoginThrottle } from '../core/rate-limit/rate-limit.js';
-import { createSessionManager, type Session, type SessionEvent } from '../core/session/session-manager.js';
-import { createTokenService, type TokenEvent, type TokenService } from '../core/token/token-service.js';
+import type { Session, SessionEvent } from '../core/session/session-manager.js';
+import type { TokenEvent, TokenService } from '../core/token/token-service.js';
 import { constantTimeEqual } from '../internal/crypto.js';
 import { apiError, type ApiError } from '../http/api-error.js';
 import { createHttpAuth, type HttpAuthEvent } from '../http/http-auth.js';
@@ -28,6 +28,7 @@ import { buildOpenAPIDocument, ROUTES, type RouteId } from './openapi.js';
 import { pagesPlugin } from './pages/pages-plugin.js';
 import type { ServerRuntime } from './runtime.js';
 import { loadServerSecrets } from './secrets.js';
+import { createServerServices } from './services.js';
 
 /** Options of {@link createTesseraServer}. */
 export interface TesseraServerOptions {
@@ -114,26 +115,7 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
     }
   };
 
-  const sessions = createSessionManager(runtime.sessions, {
-    idleTimeoutSeconds: config.idleTimeoutSeconds,
-    absoluteTimeoutSeconds: config.absoluteTimeoutSeconds,
-    renewalIntervalSeconds: Math.min(60, Math.floor(config.idleTimeoutSeconds / 2)),
-    onEvent: audit,
-    logger,
-    now,
-  });
-  const tokens = createTokenService({
-    sessions,
-    store: runtime.sessions,
-    keyStore: runtime.database,
-    issuer: 'tessera',
-    audience: 'tessera',
-    accessTokenTtlSeconds: config.accessTokenTtlSeconds,
-    refreshGraceSeconds: Math.min(config.refreshGraceSeconds, 60),
-    onEvent: audit,
-    logger,
-    now,
-  });
+  const { sessions, tokens } = createServerServices(config, runtime, { logger, onEvent: audit, now });
   const auth = createHttpAuth({
     sessions,
     tokens,

@@ -245,3 +245,13 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ConfigRe
     },
   };
 }
+
+/** The configuration is invalid: `errors` holds one readable line per problem. */
+export class ConfigurationError extends Error {
+  readonly errors: string[];
+  constructor(errors: string[]) {
+    super(`Invalid configuration:\n${errors.map((line) => `  - ${line}`).join('\n')}`);
+    this.name = 'ConfigurationError';
+    this.errors = errors;
+  }
+}

@@ -1,6 +1,6 @@
 import { scheduleCleanup } from '../core/cleanup/cleanup.js';
 import { createTesseraServer } from './app.js';
-import { loadServerConfig } from './config.js';
+import { ConfigurationError, loadServerConfig } from './config.js';
 import { createServerLogger } from './logging.js';
 import { openServerRuntime } from './runtime.js';
 
@@ -73,14 +73,4 @@ export async function startServer(
     }
   }
   return { url, stop };
-}
-
-/** The configuration is invalid: `errors` holds one readable line per problem. */
-export class ConfigurationError extends Error {
-  readonly errors: string[];
-  constructor(errors: string[]) {
-    super(`Invalid configuration:\n${errors.map((line) => `  - ${line}`).join('\n')}`);
-    this.name = 'ConfigurationError';
-    this.errors = errors;
-  }
 }

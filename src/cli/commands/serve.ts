@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { ConfigurationError, startServer } from '../../server/serve.js';
+import { ConfigurationError } from '../../server/config.js';
+import { startServer } from '../../server/serve.js';
 
 /** `tessera serve`: the server, until SIGTERM or SIGINT. */
 export function registerServeCommand(program: Command): void {
