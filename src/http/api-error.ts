@@ -83,3 +83,21 @@ export function isApiError(value: unknown): value is ApiError {
     typeof (value as ApiError).status === 'number'
   );
 }
+
+/**
+ * The answer for a framework's own body-parsing failure, by the status it
+ * chose: 400 (bad JSON) → `invalid_request`, 413 → `payload_too_large`, 415 →
+ * `unsupported_media_type`; `null` for any other status.
+ */
+export function apiErrorForBodyFailure(status: number): ApiError | null {
+  switch (status) {
+    case 400:
+      return apiError('invalid_request', 'The request body could not be parsed.');
+    case 413:
+      return apiError('payload_too_large');
+    case 415:
+      return apiError('unsupported_media_type');
+    default:
+      return null;
+  }
+}

@@ -163,6 +163,12 @@ const CREDENTIAL_PARAMS = new Set([
   'csrf_token',
 ]);
 
+/** The `_csrf` field of a parsed form body, when there is one. */
+export function csrfFieldOf(body: unknown): string | undefined {
+  const field = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['_csrf'] : undefined;
+  return typeof field === 'string' ? field : undefined;
+}
+
 /** Adapts Node's header object (`req.headers`) to a {@link HeaderReader}; repeated headers are joined with `, `. */
 export function headerReader(headers: Record<string, string | string[] | undefined>): HeaderReader {
   return (name) => {

@@ -1,8 +1,9 @@
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { InvalidOptionError } from '../../core/errors/errors.js';
 import type { JsonObject } from '../../core/store/types.js';
-import { apiError, apiErrorBody, type ApiError } from '../../http/api-error.js';
+import { apiErrorBody, apiErrorForBodyFailure, type ApiError } from '../../http/api-error.js';
 import {
+  csrfFieldOf,
   headerReader,
   type AuthState,
   type HttpAuth,
@@ -70,22 +71,15 @@ export function sendApiError(res: Response, error: ApiError): void {
   res.status(error.status).set(error.headers).json(apiErrorBody(error));
 }
 
-const BODY_ERRORS: Record<number, () => ApiError> = {
-  400: () => apiError('invalid_request', 'The request body could not be parsed.'),
-  413: () => apiError('payload_too_large'),
-  415: () => apiError('unsupported_media_type'),
-};
-
 function requestFacts(req: Request): RequestFacts {
   const body: unknown = req.body;
-  const field = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['_csrf'] : undefined;
   return {
     method: req.method,
     url: req.originalUrl,
     headers: headerReader(req.headers),
     ip: req.ip ?? null,
     origin: `${req.protocol}://${req.get('host') ?? ''}`,
-    csrfField: typeof field === 'string' ? field : undefined,
+    csrfField: csrfFieldOf(body),
   };
 }
 
@@ -145,9 +139,9 @@ export function createTesseraExpress<Data extends JsonObject = JsonObject>(auth:
     errors: (error, _req, res, next) => {
       // body-parser's errors carry a `type` ("entity.parse.failed", "entity.too.large", …); an app's own 400 keeps its message.
       const { status, type } = (error ?? {}) as { status?: unknown; type?: unknown };
-      const mapped = typeof type === 'string' && typeof status === 'number' ? BODY_ERRORS[status] : undefined;
-      if (mapped === undefined || res.headersSent) return next(error);
-      sendApiError(res, mapped());
+      const mapped = typeof type === 'string' && typeof status === 'number' ? apiErrorForBodyFailure(status) : null;
+      if (mapped === null || res.headersSent) return next(error);
+      sendApiError(res, mapped);
     },
 
     async login(req, res, attempt) {

@@ -2,8 +2,9 @@ import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } f
 import fp from 'fastify-plugin';
 import { InvalidOptionError } from '../../core/errors/errors.js';
 import type { JsonObject } from '../../core/store/types.js';
-import { apiError, apiErrorBody, type ApiError } from '../../http/api-error.js';
+import { apiErrorBody, apiErrorForBodyFailure, type ApiError } from '../../http/api-error.js';
 import {
+  csrfFieldOf,
   headerReader,
   type AuthState,
   type HttpAuth,
@@ -84,22 +85,15 @@ export function sendApiError(reply: FastifyReply, error: ApiError): FastifyReply
   return reply.code(error.status).headers(error.headers).send(apiErrorBody(error));
 }
 
-const BODY_ERRORS: Record<number, () => ApiError> = {
-  400: () => apiError('invalid_request', 'The request body could not be parsed.'),
-  413: () => apiError('payload_too_large'),
-  415: () => apiError('unsupported_media_type'),
-};
-
 function requestFacts(request: FastifyRequest): RequestFacts {
   const body: unknown = request.body;
-  const field = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['_csrf'] : undefined;
   return {
     method: request.method,
     url: request.url,
     headers: headerReader(request.headers),
     ip: request.ip,
     origin: `${request.protocol}://${request.host}`,
-    csrfField: typeof field === 'string' ? field : undefined,
+    csrfField: csrfFieldOf(body),
   };
 }
 
@@ -180,10 +174,10 @@ const plugin: FastifyPluginAsync<TesseraFastifyOptions> = async (fastify, option
     errorHandler(error, _request, reply) {
       const mapped =
         typeof error.code === 'string' && error.code.startsWith('FST_ERR_') && error.statusCode !== undefined
-          ? BODY_ERRORS[error.statusCode]
-          : undefined;
-      if (mapped === undefined) throw error;
-      return sendApiError(reply, mapped());
+          ? apiErrorForBodyFailure(error.statusCode)
+          : null;
+      if (mapped === null) throw error;
+      return sendApiError(reply, mapped);
     },
   };
   fastify.decorate('tessera', Object.freeze(tessera));

@@ -167,7 +167,7 @@ export interface SessionManager<Data extends JsonObject = JsonObject> {
  * const sessions = createSessionManager(createMemoryStore(), { idleTimeoutSeconds: 1800 });
  * const { token } = await sessions.createSession(user.id, { ip, userAgent });
  * const result = await sessions.validateSessionToken(token);
- * if (result.session === null) console.log(result.reason);
+ * if (result.session === null) return deny(result.reason);
  */
 export function createSessionManager<Data extends JsonObject = JsonObject>(
   store: SessionStore,

@@ -204,7 +204,7 @@ const REVOCATION_CHECKS: readonly RevocationCheck[] = ['session', 'blocklist', '
  * const { session } = await sessions.createSession(user.id);
  * const pair = await tokens.issueTokens(session);
  * const result = await tokens.verifyAccessToken(pair.accessToken);
- * if (result.claims === null) console.log(result.reason);
+ * if (result.claims === null) return reply.code(401).send(result.reason);
  */
 export function createTokenService(options: TokenServiceOptions): TokenService {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options must be an object');

@@ -32,7 +32,7 @@ export interface PostgresStoreOptions extends PostgresTableOptions {
   now?: () => number;
 }
 
-/** Options of {@link connectPostgres}: any `pg.Pool` setting, overriding the safe defaults. */
+/** Options of {@link connectPostgres}: every `pg.Pool` setting, overriding the safe defaults. */
 export interface ConnectPostgresOptions extends pg.PoolConfig {
   /** Where failures of idle connections are reported. */
   logger?: Logger;
