@@ -6,6 +6,7 @@ import type { Session, SessionManager } from '../core/session/session-manager.js
 import type { JsonObject } from '../core/store/types.js';
 import type { AccessTokenClaims } from '../core/token/access-token.js';
 import type { TokenPair, TokenService } from '../core/token/token-service.js';
+import { createEmitter } from '../internal/events.js';
 import { silentLogger, type Logger } from '../internal/logger.js';
 import { apiError, apiErrorFromException, type ApiError } from './api-error.js';
 
@@ -204,13 +205,7 @@ export function createHttpAuth<Data extends JsonObject = JsonObject>(options: Ht
     ...(options.allowedOrigins === undefined ? {} : { allowedOrigins: options.allowedOrigins }),
   });
   const logger = options.logger ?? silentLogger;
-  const emit = (event: HttpAuthEvent): void => {
-    try {
-      options.onEvent?.(event);
-    } catch (error) {
-      logger.warn({ err: error, event: event.type }, 'HTTP auth event hook threw');
-    }
-  };
+  const emit = createEmitter(options.onEvent, logger, 'HTTP auth');
 
   // The raw access token of a bearer request, kept off the state object so it is not passed around or logged.
   const bearerTokens = new WeakMap<AuthState<Data>, string>();

@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { InvalidOptionError } from '../errors/errors.js';
 import { secureRandom, type RandomSource } from '../../internal/crypto.js';
+import { secretListOption } from '../../internal/secrets.js';
 
 /** Options of {@link createCSRFProtection}. */
 export interface CSRFOptions {
@@ -61,27 +62,6 @@ export function isSafeMethod(method: string, methodOverride?: string | null): bo
   );
 }
 
-/** Checks a secret list: at least one, each at least 32 bytes, with a message saying how to make one. */
-export function secretKeys(name: string, secrets: unknown): Buffer[] {
-  if (!Array.isArray(secrets) || secrets.length === 0) {
-    throw new InvalidOptionError(`"${name}" must be a non-empty list of secrets`);
-  }
-  return secrets.map((secret: unknown, index) => {
-    const bytes =
-      typeof secret === 'string'
-        ? Buffer.from(secret, 'utf8')
-        : secret instanceof Uint8Array
-          ? Buffer.from(secret)
-          : null;
-    if (bytes === null || bytes.length < 32) {
-      throw new InvalidOptionError(
-        `"${name}[${index}]" must be at least 32 bytes of random data; make one with: openssl rand -base64 32`,
-      );
-    }
-    return bytes;
-  });
-}
-
 function normalizeOrigin(origin: string): string | null {
   try {
     const url = new URL(origin);
@@ -97,7 +77,7 @@ function normalizeOrigin(origin: string): string | null {
  * `Sec-Fetch-Site` and `Origin`.
  */
 export function createCSRFProtection(options: CSRFOptions): CSRFProtection {
-  const keys = secretKeys('secrets', options.secrets);
+  const keys = secretListOption('secrets', options.secrets);
   const random = options.random ?? secureRandom;
   const allowed = new Set<string>();
   for (const origin of options.allowedOrigins ?? []) {

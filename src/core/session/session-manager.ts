@@ -2,6 +2,7 @@ import { InvalidOptionError } from '../errors/errors.js';
 import type { JsonObject, SessionRecord, SessionStore } from '../store/types.js';
 import { constantTimeEqual, secureRandom, sha256Base64url, type RandomSource } from '../../internal/crypto.js';
 import { silentLogger, type Logger } from '../../internal/logger.js';
+import { createEmitter } from '../../internal/events.js';
 import { functionOption, positiveIntegerOption } from '../../internal/options.js';
 import { callStore } from '../../internal/store-call.js';
 import { formatSessionToken, generateSessionId, generateSessionSecret, parseSessionToken } from './session-token.js';
@@ -190,14 +191,7 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
     throw new InvalidOptionError('"renewalIntervalSeconds" must be less than "idleTimeoutSeconds"');
   }
 
-  const emit = (event: SessionEvent): void => {
-    if (onEvent === undefined) return;
-    try {
-      onEvent(event);
-    } catch (error) {
-      logger.warn({ err: error, event: event.type }, 'session event hook threw');
-    }
-  };
+  const emit = createEmitter(onEvent, logger, 'session');
 
   const toSession = (record: SessionRecord): Session<Data> => ({
     id: record.id,

@@ -8,6 +8,7 @@ import {
   type JSONWebKeySet,
   type JWK,
 } from 'jose';
+import { secretListOption } from '../../internal/secrets.js';
 import { InvalidOptionError, TesseraError } from '../errors/errors.js';
 import type { JsonValue, SessionStore } from '../store/types.js';
 import type { Logger } from '../../internal/logger.js';
@@ -72,7 +73,6 @@ export interface KeyRing {
 /** An unknown `kid` reloads the key set at most this often, so a flood of forged ids cannot flood the store. */
 export const UNKNOWN_KID_RELOAD_MS = 5000;
 
-const MIN_SECRET_BYTES = 32;
 const MIN_DISTINCT_SECRET_BYTES = 16;
 const MAX_VERSION_PROBES = 3;
 const MAX_ROTATION_ATTEMPTS = 5;
@@ -139,27 +139,6 @@ function parseKeySet(value: JsonValue | null, version: number): KeySetDocument |
   return document as KeySetDocument;
 }
 
-/** Checks HS256 secrets and turns them into bytes; the message never shows a secret. */
-export function secretBytes(secrets: unknown): Uint8Array[] {
-  if (!Array.isArray(secrets) || secrets.length === 0) {
-    throw new InvalidOptionError(
-      '"secrets" must be a non-empty array when "algorithm" is "HS256" (make one with `openssl rand -base64 32`)',
-    );
-  }
-  return secrets.map((secret: unknown, index) => {
-    const bytes =
-      typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret instanceof Uint8Array ? secret : null;
-    // A crude entropy floor: it cannot prove randomness, but it refuses the
-    // classic weak secrets ("changeme…", a repeated character, a padded word).
-    if (bytes === null || bytes.length < MIN_SECRET_BYTES || new Set(bytes).size < MIN_DISTINCT_SECRET_BYTES) {
-      throw new InvalidOptionError(
-        `"secrets[${index}]" must be at least ${MIN_SECRET_BYTES} random bytes (a string or Uint8Array); make one with \`openssl rand -base64 32\``,
-      );
-    }
-    return Uint8Array.from(bytes);
-  });
-}
-
 async function generateStoredKey(alg: AsymmetricAlgorithm, at: number): Promise<StoredKey> {
   const { privateKey, publicKey } = await generateKeyPair(alg, {
     extractable: true,
@@ -184,7 +163,14 @@ async function generateStoredKey(alg: AsymmetricAlgorithm, at: number): Promise<
 export function createKeyRing(options: KeyRingOptions): KeyRing {
   const { store, algorithm, retentionMs, refreshIntervalMs, now, logger } = options;
 
-  if (algorithm === 'HS256') return createSecretKeyRing(secretBytes(options.secrets));
+  if (algorithm === 'HS256')
+    return createSecretKeyRing(
+      // A crude entropy floor on top of the length: HS256 secrets are the only keys people type in.
+      secretListOption('secrets', options.secrets, {
+        minDistinctBytes: MIN_DISTINCT_SECRET_BYTES,
+        requiredFor: '"algorithm" is "HS256"',
+      }),
+    );
   if (options.secrets !== undefined) {
     throw new InvalidOptionError(
       '"secrets" is only for "algorithm": "HS256"; asymmetric keys are generated and stored',

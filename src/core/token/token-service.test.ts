@@ -38,7 +38,7 @@ describe('createTokenService options', () => {
       [{ issuer: '' }, '"issuer" must be a non-empty string'],
       [{ audience: undefined }, '"audience" must be a non-empty string'],
       [{ algorithm: 'none' as never }, '"algorithm" must be one of "EdDSA", "ES256", "RS256", "HS256", got a string'],
-      [{ algorithm: 'HS256' }, '"secrets" must be a non-empty array'],
+      [{ algorithm: 'HS256' }, '"secrets" must be a non-empty list of secrets when "algorithm" is "HS256"'],
       [{ leewaySeconds: 300 }, '"leewaySeconds" must be an integer from 0 to 30, got 300'],
       [{ accessTokenTtlSeconds: 0 }, '"accessTokenTtlSeconds" must be an integer from 1 to 86400'],
       [{ refreshGraceSeconds: -1 }, '"refreshGraceSeconds" must be an integer from 0 to 60'],

@@ -5,6 +5,7 @@ import type { JsonObject, JsonValue, SessionStore } from '../store/types.js';
 import { secureRandom, type RandomSource } from '../../internal/crypto.js';
 import { silentLogger, type Logger } from '../../internal/logger.js';
 import { functionOption } from '../../internal/options.js';
+import { createEmitter } from '../../internal/events.js';
 import { callStore } from '../../internal/store-call.js';
 import {
   blocklistKey,
@@ -233,14 +234,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   const random = functionOption<RandomSource>('random', options.random, secureRandom);
   const logger = options.logger ?? silentLogger;
 
-  const emit = (event: TokenEvent): void => {
-    if (onEvent === undefined) return;
-    try {
-      onEvent(event);
-    } catch (error) {
-      logger.warn({ err: error, event: event.type }, 'token event hook threw');
-    }
-  };
+  const emit = createEmitter(onEvent, logger, 'token');
 
   const keyStore = options.keyStore ?? store;
   if (typeof keyStore?.setIfAbsent !== 'function') throw new InvalidOptionError('"keyStore" must be a SessionStore');
