@@ -10,12 +10,11 @@ import Fastify, {
 import type { Logger as PinoLogger } from 'pino';
 import type { z } from 'zod';
 import { tesseraFastify, sendApiError } from '../adapters/fastify/fastify-adapter.js';
-import { isTesseraError } from '../core/errors/errors.js';
 import { createLoginThrottle } from '../core/rate-limit/rate-limit.js';
 import type { Session, SessionEvent } from '../core/session/session-manager.js';
 import type { TokenEvent, TokenService } from '../core/token/token-service.js';
 import { constantTimeEqual } from '../internal/crypto.js';
-import { apiError, type ApiError } from '../http/api-error.js';
+import { apiError, apiErrorFromException } from '../http/api-error.js';
 import { createHttpAuth, type HttpAuthEvent } from '../http/http-auth.js';
 import type { Account } from './accounts/account-store.js';
 import { normalizeEmail } from './accounts/email.js';
@@ -116,27 +115,22 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
   };
 
   const { sessions, tokens } = createServerServices(config, runtime, { logger, onEvent: audit, now });
+  // One budget of password guesses per account and IP, spent by logins and password changes alike.
+  const loginThrottle = createLoginThrottle({
+    limiters: runtime.rateLimiters,
+    keySecret: secrets.rateLimit,
+    maxAttemptsPerAccount: config.loginMaxAttempts,
+    maxAttemptsPerIP: config.loginMaxAttemptsPerIP,
+  });
   const auth = createHttpAuth({
     sessions,
     tokens,
     csrfSecrets: secrets.csrf,
     allowedOrigins: config.allowedOrigins,
     cookie: { insecure: config.insecureDevelopment },
-    loginThrottle: createLoginThrottle({
-      limiters: runtime.rateLimiters,
-      keySecret: secrets.rateLimit,
-      maxAttemptsPerAccount: config.loginMaxAttempts,
-      maxAttemptsPerIP: config.loginMaxAttemptsPerIP,
-    }),
+    loginThrottle,
     onEvent: audit,
     logger,
-  });
-  const passwordThrottle = createLoginThrottle({
-    limiters: runtime.rateLimiters,
-    keySecret: secrets.rateLimit,
-    maxAttemptsPerAccount: config.loginMaxAttempts,
-    maxAttemptsPerIP: config.loginMaxAttemptsPerIP,
-    windowSeconds: 900,
   });
 
   const app = Fastify({
@@ -165,10 +159,8 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
     try {
       return app.tessera.errorHandler(error as FastifyError, request, reply);
     } catch {
-      if (isTesseraError(error) && error.code === 'ERR_STORE_UNAVAILABLE') {
-        metrics.storeErrors.inc({ operation: request.routeOptions.url ?? 'unknown' });
-        return sendApiError(reply, apiError('unavailable', undefined, { 'Retry-After': '5' }));
-      }
+      const unavailable = apiErrorFromException(error);
+      if (unavailable !== null) return sendApiError(reply, unavailable);
       // Never a credential: no body, no headers, the path without its query.
       logger.error({ err: error, method: request.method, path: pathOnly(request.url) }, 'request failed');
       return reply.code(500).send({ error: { code: 'internal_error', message: 'Something went wrong.' } });
@@ -213,7 +205,6 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
     sendApiError(reply, apiError('invalid_request', describeBodyError(result.error)));
     return null;
   };
-  const fail = (reply: FastifyReply, error: ApiError): FastifyReply => sendApiError(reply, error);
 
   /** The request's session on a route behind `requireAuth`, which has already refused requests without one. */
   const sessionOf = (request: FastifyRequest): Session => {
@@ -251,16 +242,18 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
       const body = parseBody(credentialsBody, request, reply);
       if (body === null) return reply;
       const email = normalizeEmail(body.email);
-      if (email === null) return fail(reply, apiError('invalid_request', '"email" is not a valid email address.'));
+      if (email === null)
+        return sendApiError(reply, apiError('invalid_request', '"email" is not a valid email address.'));
       const policy = checkPasswordPolicy(body.password);
-      if (policy !== null) return fail(reply, apiError('invalid_request', `"password": ${policy}`));
+      if (policy !== null) return sendApiError(reply, apiError('invalid_request', `"password": ${policy}`));
       const account = await runtime.accounts.createAccount({
         id: randomUUID(),
         email,
         passwordHash: await hashPassword(body.password),
         createdAt: now(),
       });
-      if (account === null) return fail(reply, apiError('conflict', 'An account with this email already exists.'));
+      if (account === null)
+        return sendApiError(reply, apiError('conflict', 'An account with this email already exists.'));
       logger.info({ event: 'account.created', userId: account.id }, 'auth event');
       return loginAnswer(
         reply,
@@ -308,13 +301,14 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
     async me(request, reply) {
       const account = await currentAccount(request);
       const session = request.tessera.session;
-      if (account === null || session === null) return fail(reply, apiError('unauthenticated'));
+      if (account === null || session === null) return sendApiError(reply, apiError('unauthenticated'));
       return reply.send({ user: publicUser(account), session: publicSession(session) });
     },
 
     async csrfToken(request, reply) {
       const token = app.tessera.csrfToken(request);
-      if (token === null) return fail(reply, apiError('forbidden', 'CSRF tokens are for cookie sessions only.'));
+      if (token === null)
+        return sendApiError(reply, apiError('forbidden', 'CSRF tokens are for cookie sessions only.'));
       return reply.send({ csrfToken: token });
     },
 
@@ -336,7 +330,7 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
     async revokeSession(request, reply) {
       const session = sessionOf(request);
       const { id } = request.params as { id: string };
-      if (!(await sessions.revokeUserSession(session.userId, id))) return fail(reply, apiError('not_found'));
+      if (!(await sessions.revokeUserSession(session.userId, id))) return sendApiError(reply, apiError('not_found'));
       return reply.code(204).send();
     },
 
@@ -351,10 +345,10 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
       if (body === null) return reply;
       const session = sessionOf(request);
       const account = await currentAccount(request);
-      if (account === null) return fail(reply, apiError('unauthenticated'));
-      const verdict = await passwordThrottle.check(account.email, request.ip);
+      if (account === null) return sendApiError(reply, apiError('unauthenticated'));
+      const verdict = await loginThrottle.check(account.email, request.ip);
       if (!verdict.allowed) {
-        return fail(
+        return sendApiError(
           reply,
           apiError('rate_limited', `Too many attempts; try again in ${verdict.retryAfterSeconds} seconds.`, {
             'Retry-After': String(verdict.retryAfterSeconds),
@@ -362,18 +356,18 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
         );
       }
       if (!(await verifyPassword(account.passwordHash, body.currentPassword))) {
-        await passwordThrottle.recordFailure(account.email, request.ip);
-        return fail(reply, apiError('reauth_required', 'The current password is wrong.'));
+        await loginThrottle.recordFailure(account.email, request.ip);
+        return sendApiError(reply, apiError('reauth_required', 'The current password is wrong.'));
       }
       const policy = checkPasswordPolicy(body.newPassword);
-      if (policy !== null) return fail(reply, apiError('invalid_request', `"newPassword": ${policy}`));
+      if (policy !== null) return sendApiError(reply, apiError('invalid_request', `"newPassword": ${policy}`));
       await runtime.accounts.setPasswordHash(account.id, await hashPassword(body.newPassword));
-      await passwordThrottle.recordSuccess(account.email);
+      await loginThrottle.recordSuccess(account.email);
       await sessions.revokeUserSessions(account.id, { exceptSessionId: session.id, reason: 'password_changed' });
       if (request.tessera.transport === 'cookie') {
         // A privilege change: the current session moves to a fresh id (its CSRF token changes with it).
         const rotated = await sessions.rotateSession(session.id);
-        if (rotated === null) return fail(reply, apiError('session_revoked'));
+        if (rotated === null) return sendApiError(reply, apiError('session_revoked'));
         reply.header('set-cookie', auth.cookie.serialize(rotated.token, rotated.session.expiresAt));
       }
       return reply.code(204).send();
@@ -384,12 +378,12 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
     },
 
     async introspect(request, reply) {
-      if (config.introspectSecret === null) return fail(reply, apiError('not_found'));
+      if (config.introspectSecret === null) return sendApiError(reply, apiError('not_found'));
       const basic = /^Basic ([A-Za-z0-9+/=]+)$/.exec(request.headers.authorization ?? '')?.[1];
       const password =
         basic === undefined ? '' : Buffer.from(basic, 'base64').toString('utf8').split(':').slice(1).join(':');
       if (!constantTimeEqual(password, config.introspectSecret)) {
-        return fail(
+        return sendApiError(
           reply,
           apiError('unauthenticated', 'Introspection needs the client secret (HTTP Basic).', {
             'WWW-Authenticate': 'Basic realm="tessera-introspect"',
@@ -410,7 +404,7 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
         await Promise.all([runtime.sessions.get('readyz'), runtime.database.get('readyz')]);
         return reply.send({ status: 'ready' });
       } catch {
-        return fail(reply, apiError('unavailable', 'A store is unreachable.'));
+        return sendApiError(reply, apiError('unavailable', 'A store is unreachable.'));
       }
     },
 
