@@ -300,7 +300,7 @@ export function describeServer(name: string, env: () => Record<string, string> |
       expect(text).toMatch(/tessera_logins_total\{outcome="invalid_credentials"\} [1-9]/);
       expect(text).toMatch(/tessera_refresh_reuse_detected_total [1-9]/);
       expect(text).toMatch(/tessera_sessions_revoked_total\{reason="password_changed"\} [1-9]/);
-      expect(text).toMatch(/tessera_store_errors_total/);
+      expect(text).toMatch(/tessera_store_errors_total\{route="\/auth\/me"\} [1-9]/);
       if (server.config.sessionStore.kind === 'database') expect(text).toMatch(/tessera_active_sessions [1-9]/);
     });
 

@@ -182,6 +182,8 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
   });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
+    // Routes answer 503 only when a store could not answer, whether the HTTP layer or the error handler said so.
+    if (reply.statusCode === 503) metrics.storeErrors.inc({ route });
     metrics.requestDuration.observe(
       { method: request.method, route, status: String(reply.statusCode) },
       reply.elapsedTime / 1000,

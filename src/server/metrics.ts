@@ -11,7 +11,7 @@ export interface ServerMetrics {
   /** Present when the session store can count its live sessions (not Redis). */
   activeSessions: Gauge | null;
   requestDuration: Histogram<'method' | 'route' | 'status'>;
-  storeErrors: Counter<'operation'>;
+  storeErrors: Counter<'route'>;
 }
 
 /**
@@ -72,8 +72,8 @@ export function createServerMetrics(countActiveSessions?: () => Promise<number>)
     }),
     storeErrors: new Counter({
       name: 'tessera_store_errors_total',
-      help: 'Requests that failed closed because a store could not answer.',
-      labelNames: ['operation'],
+      help: 'Requests answered 503 because a store could not answer (failed closed), by route.',
+      labelNames: ['route'],
       registers,
     }),
   };
