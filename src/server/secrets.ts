@@ -63,13 +63,3 @@ export async function loadServerSecrets(store: SessionStore): Promise<ServerSecr
   }
   return toSecrets(document);
 }
-
-/**
- * Puts a new root secret first and keeps the previous one for verification, so
- * CSRF tokens of pages already open keep working until they are reloaded.
- */
-export async function rotateServerSecrets(store: SessionStore): Promise<void> {
-  const current = await store.get(SECRETS_KEY);
-  const roots = isSecretsDocument(current) ? current.roots : [];
-  await store.set(SECRETS_KEY, { version: 1, roots: [newRoot(), ...roots.slice(0, 1)] });
-}

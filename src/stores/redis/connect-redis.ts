@@ -38,7 +38,11 @@ export const safeRedisOptions: Readonly<RedisOptions> = Object.freeze({
  * const store = createRedisStore(await connectRedis(process.env.REDIS_URL));
  */
 export async function connectRedis(url: string, options: RedisOptions = {}): Promise<Redis> {
-  const client = new Redis(url, { ...safeRedisOptions, ...options, lazyConnect: true });
+  return ready(new Redis(url, { ...safeRedisOptions, ...options, lazyConnect: true }), 'Could not connect to Redis');
+}
+
+/** Connects a lazily created client; on failure disconnects it and throws the typed error. */
+async function ready<Client extends Redis | Cluster>(client: Client, failure: string): Promise<Client> {
   // Errors reach the caller as rejected commands; an unhandled 'error' event would crash the process.
   client.on('error', () => undefined);
   try {
@@ -46,7 +50,7 @@ export async function connectRedis(url: string, options: RedisOptions = {}): Pro
     return client;
   } catch (error) {
     client.disconnect();
-    throw new StoreUnavailableError('Could not connect to Redis', { cause: error });
+    throw new StoreUnavailableError(failure, { cause: error });
   }
 }
 
@@ -66,12 +70,5 @@ export async function connectRedisCluster(nodes: ClusterNode[], options: Cluster
     redisOptions: { ...nodeOptions, ...options.redisOptions },
     lazyConnect: true,
   });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    return client;
-  } catch (error) {
-    client.disconnect();
-    throw new StoreUnavailableError('Could not connect to the Redis Cluster', { cause: error });
-  }
+  return ready(client, 'Could not connect to the Redis Cluster');
 }
