@@ -54,6 +54,15 @@ describe('loadServerConfig', () => {
     [{ PORT: '70000' }, 'PORT must be a whole number from 0 to 65535'],
     [{ TESSERA_IDLE_TIMEOUT: '-1' }, 'TESSERA_IDLE_TIMEOUT must be a whole number of seconds'],
     [{ TESSERA_ACCESS_TOKEN_TTL: '1.5' }, 'TESSERA_ACCESS_TOKEN_TTL must be a whole number of seconds'],
+    [
+      { TESSERA_ACCESS_TOKEN_TTL: '100000' },
+      'TESSERA_ACCESS_TOKEN_TTL must be a whole number of seconds from 1 to 86400',
+    ],
+    [
+      { TESSERA_REFRESH_GRACE: '120' },
+      'TESSERA_REFRESH_GRACE must be a whole number of seconds from 0 to 60 (got "120")',
+    ],
+    [{ TESSERA_LOGIN_MAX_ATTEMPTS: '0' }, 'TESSERA_LOGIN_MAX_ATTEMPTS must be a whole number, at least 1 (got "0")'],
     [{ TESSERA_DATABASE: 'mysql://x' }, 'TESSERA_DATABASE must be sqlite:<path> or a postgres:// URL'],
     [{ TESSERA_SESSION_STORE: 'redis-cluster://nope' }, 'TESSERA_SESSION_STORE must be redis://'],
     [{ TESSERA_ALLOWED_ORIGINS: 'https://a.example/path' }, 'TESSERA_ALLOWED_ORIGINS must be comma-separated origins'],

@@ -1,34 +1,23 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
-const seconds = (name: string, fallback: number, min = 1) =>
+/** A whole-number variable with a default and bounds; `unit` names what it counts in the message. */
+const wholeNumber = (
+  name: string,
+  fallback: number,
+  { min = 1, max = Number.MAX_SAFE_INTEGER, unit }: { min?: number; max?: number; unit?: string } = {},
+) =>
   z
     .string()
     .optional()
     .transform((value, ctx) => {
       if (value === undefined || value.trim() === '') return fallback;
       const parsed = Number(value);
-      if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed) || parsed < min) {
+      if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
+        const range = max === Number.MAX_SAFE_INTEGER ? `, at least ${min}` : ` from ${min} to ${max}`;
         ctx.addIssue({
           code: 'custom',
-          message: `${name} must be a whole number of seconds, at least ${min} (got "${value}")`,
-        });
-        return z.NEVER;
-      }
-      return parsed;
-    });
-
-const count = (name: string, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER) =>
-  z
-    .string()
-    .optional()
-    .transform((value, ctx) => {
-      if (value === undefined || value.trim() === '') return fallback;
-      const parsed = Number(value);
-      if (!/^\d+$/.test(value.trim()) || parsed < min || parsed > max) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `${name} must be a whole number from ${min} to ${max} (got "${value}")`,
+          message: `${name} must be a whole number${unit === undefined ? '' : ` of ${unit}`}${range} (got "${value}")`,
         });
         return z.NEVER;
       }
@@ -131,22 +120,22 @@ const introspectSecret = z
   });
 
 const envSchema = z.object({
-  PORT: count('PORT', 3000, 0, 65535),
+  PORT: wholeNumber('PORT', 3000, { min: 0, max: 65535 }),
   HOST: z
     .string()
     .optional()
     .transform((value) => (value === undefined || value.trim() === '' ? '127.0.0.1' : value.trim())),
   TESSERA_DATABASE: database,
   TESSERA_SESSION_STORE: sessionStore,
-  TESSERA_ACCESS_TOKEN_TTL: seconds('TESSERA_ACCESS_TOKEN_TTL', 900),
-  TESSERA_IDLE_TIMEOUT: seconds('TESSERA_IDLE_TIMEOUT', 1800, 120),
-  TESSERA_ABSOLUTE_TIMEOUT: seconds('TESSERA_ABSOLUTE_TIMEOUT', 604_800, 120),
-  TESSERA_REFRESH_GRACE: seconds('TESSERA_REFRESH_GRACE', 10, 0),
-  TESSERA_LOGIN_MAX_ATTEMPTS: count('TESSERA_LOGIN_MAX_ATTEMPTS', 10),
-  TESSERA_LOGIN_MAX_ATTEMPTS_PER_IP: count('TESSERA_LOGIN_MAX_ATTEMPTS_PER_IP', 100),
+  TESSERA_ACCESS_TOKEN_TTL: wholeNumber('TESSERA_ACCESS_TOKEN_TTL', 900, { max: 86_400, unit: 'seconds' }),
+  TESSERA_IDLE_TIMEOUT: wholeNumber('TESSERA_IDLE_TIMEOUT', 1800, { min: 120, unit: 'seconds' }),
+  TESSERA_ABSOLUTE_TIMEOUT: wholeNumber('TESSERA_ABSOLUTE_TIMEOUT', 604_800, { min: 120, unit: 'seconds' }),
+  TESSERA_REFRESH_GRACE: wholeNumber('TESSERA_REFRESH_GRACE', 10, { min: 0, max: 60, unit: 'seconds' }),
+  TESSERA_LOGIN_MAX_ATTEMPTS: wholeNumber('TESSERA_LOGIN_MAX_ATTEMPTS', 10),
+  TESSERA_LOGIN_MAX_ATTEMPTS_PER_IP: wholeNumber('TESSERA_LOGIN_MAX_ATTEMPTS_PER_IP', 100),
   TESSERA_ALLOWED_ORIGINS: origins,
   TESSERA_INTROSPECT_SECRET: introspectSecret,
-  TESSERA_TRUST_PROXY: count('TESSERA_TRUST_PROXY', 0, 0, 10),
+  TESSERA_TRUST_PROXY: wholeNumber('TESSERA_TRUST_PROXY', 0, { min: 0, max: 10 }),
   TESSERA_INSECURE_DEV: flag('TESSERA_INSECURE_DEV'),
   LOG_LEVEL: z
     .string()

@@ -37,7 +37,7 @@ export function createServerServices(
     issuer: 'tessera',
     audience: 'tessera',
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,
-    refreshGraceSeconds: Math.min(config.refreshGraceSeconds, 60),
+    refreshGraceSeconds: config.refreshGraceSeconds,
     ...hooks,
   });
   return { sessions, tokens };
