@@ -13,12 +13,19 @@ export const API_ERROR_STATUS = {
   csrf_failed: 403,
   forbidden: 403,
   reauth_required: 403,
+  account_disabled: 403,
   not_found: 404,
+  method_not_allowed: 405,
   conflict: 409,
   payload_too_large: 413,
+  uri_too_long: 414,
   unsupported_media_type: 415,
+  misdirected_request: 421,
   rate_limited: 429,
+  headers_too_large: 431,
+  internal_error: 500,
   unavailable: 503,
+  overloaded: 503,
 } as const;
 
 export type ApiErrorCode = keyof typeof API_ERROR_STATUS;
@@ -35,12 +42,19 @@ const DEFAULT_MESSAGES: Record<ApiErrorCode, string> = {
   csrf_failed: 'The request failed the cross-site request forgery check.',
   forbidden: 'You may not do this.',
   reauth_required: 'Confirm your password to do this.',
+  account_disabled: 'This account is disabled.',
   not_found: 'Not found.',
+  method_not_allowed: 'This method is not allowed here.',
   conflict: 'That conflicts with what exists.',
   payload_too_large: 'The request body is too large.',
+  uri_too_long: 'The request URL is too long.',
   unsupported_media_type: 'Send the body as application/json.',
+  misdirected_request: 'This server does not answer for that host name.',
   rate_limited: 'Too many attempts; wait and try again.',
+  headers_too_large: 'The request headers are too large.',
+  internal_error: 'Something went wrong.',
   unavailable: 'The service is temporarily unavailable; try again shortly.',
+  overloaded: 'The service is busy; try again shortly.',
 };
 
 /** An HTTP error answer: status, stable code, a message for people, and headers to send. */
