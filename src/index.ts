@@ -4,6 +4,7 @@ export * from './core/store/index.js';
 export * from './core/cleanup/index.js';
 export * from './core/cookie/index.js';
 export * from './core/csrf/index.js';
+export * from './core/device/index.js';
 export * from './core/rate-limit/index.js';
 export * from './core/token/index.js';
 export type { Logger } from './internal/logger.js';

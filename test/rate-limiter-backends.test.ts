@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createLoginThrottle, memoryRateLimiters, type RateLimiterFactory } from '../src/core/rate-limit/rate-limit.js';
+import {
+  createLoginThrottle,
+  memoryRateLimiters,
+  type LoginAttemptVerdict,
+  type RateLimiterFactory,
+} from '../src/core/rate-limit/rate-limit.js';
 import { connectPostgres } from '../src/stores/postgres/postgres-store.js';
 import { createPostgresRateLimiters } from '../src/stores/postgres/postgres-rate-limiters.js';
 import { connectRedis, connectRedisCluster } from '../src/stores/redis/connect-redis.js';
@@ -25,6 +30,22 @@ interface Backend {
 }
 
 const backends: Backend[] = [
+  {
+    name: 'memory',
+    available: true,
+    // One process: the same factory twice shares nothing, so both throttles get the same limiters.
+    async open() {
+      const shared = new Map<string, ReturnType<RateLimiterFactory>>();
+      const factory: RateLimiterFactory = (options) => {
+        const existing = shared.get(options.keyPrefix);
+        if (existing !== undefined) return existing;
+        const limiter = memoryRateLimiters(options);
+        shared.set(options.keyPrefix, limiter);
+        return limiter;
+      };
+      return [factory, factory];
+    },
+  },
   {
     name: 'sqlite',
     available: true,
@@ -69,38 +90,98 @@ const backends: Backend[] = [
   },
 ];
 
+const allowedOf = (verdicts: LoginAttemptVerdict[]): number => verdicts.filter((verdict) => verdict.allowed).length;
+
 describe.each(backends)('login throttle on $name', (backend) => {
   it.skipIf(!backend.available)(
-    'counts failures shared by every process on the backend, and resets on success',
+    'charges before the check: of 150 parallel attempts from two processes, exactly the budget is allowed',
+    async () => {
+      const [first, second] = await backend.open();
+      const options = { keySecret, maxAttemptsPerAccount: 10, maxAttemptsPerIP: 100 };
+      const a = createLoginThrottle({ limiters: first, ...options });
+      const b = createLoginThrottle({ limiters: second, ...options });
+      const burst = await Promise.all(
+        Array.from({ length: 150 }, (_, i) => (i % 2 === 0 ? a : b).attempt('alice@example.com', '192.0.2.1')),
+      );
+      expect(allowedOf(burst)).toBe(10);
+      const refused = burst.find((verdict) => !verdict.allowed);
+      expect(!refused?.allowed && refused?.retryAfterSeconds).toBeGreaterThan(800);
+      // The right password after the burst is refused too: it never reaches the check.
+      expect((await b.attempt('alice@example.com', '192.0.2.50')).allowed).toBe(false);
+    },
+  );
+
+  it.skipIf(!backend.available)(
+    'holds the per-IP limit against a burst across accounts, and a success gives the IP its attempt back',
+    async () => {
+      const [first, second] = await backend.open();
+      const options = { keySecret, maxAttemptsPerAccount: 10, maxAttemptsPerIP: 20 };
+      const a = createLoginThrottle({ limiters: first, ...options });
+      const b = createLoginThrottle({ limiters: second, ...options });
+      const spray = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => (i % 2 === 0 ? a : b).attempt(`user${i}@example.com`, '198.51.100.7')),
+      );
+      expect(allowedOf(spray)).toBe(20);
+
+      // An office behind one address: successful sign-ins do not use up its budget.
+      const office = '203.0.113.10';
+      for (let i = 0; i < 25; i++) {
+        const verdict = await (i % 2 === 0 ? a : b).attempt(`colleague${i}@example.com`, office);
+        if (!verdict.allowed) throw new Error(`sign-in ${i} was refused`);
+        await verdict.succeeded();
+      }
+      expect((await a.attempt('one-more@example.com', office)).allowed).toBe(true);
+    },
+  );
+
+  it.skipIf(!backend.available)(
+    'keeps a known device signing in through a lockout from elsewhere, and limits the device’s own burst',
     async () => {
       const [first, second] = await backend.open();
       const a = createLoginThrottle({ limiters: first, keySecret, maxAttemptsPerAccount: 3 });
       const b = createLoginThrottle({ limiters: second, keySecret, maxAttemptsPerAccount: 3 });
-      await a.recordFailure('alice@example.com', '192.0.2.1');
-      await b.recordFailure('alice@example.com', '192.0.2.2');
-      expect((await b.check('alice@example.com', '192.0.2.3')).allowed).toBe(true);
-      await a.recordFailure('alice@example.com', '192.0.2.1');
-      const blocked = await b.check('alice@example.com', '192.0.2.3');
-      expect(blocked.allowed).toBe(false);
-      expect(!blocked.allowed && blocked.retryAfterSeconds).toBeGreaterThan(800);
-      await a.recordSuccess('alice@example.com');
-      expect((await b.check('alice@example.com', '192.0.2.3')).allowed).toBe(true);
+      const elsewhere = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? a : b).attempt('alice', `203.0.113.${i}`)),
+      );
+      expect(allowedOf(elsewhere)).toBe(3);
+      expect((await a.attempt('alice', '203.0.113.99')).allowed).toBe(false);
+      const device = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? a : b).attempt('alice', '192.0.2.1', { device: 'laptop' })),
+      );
+      expect(allowedOf(device)).toBe(3);
+      const other = await b.attempt('alice', '192.0.2.1', { device: 'phone' });
+      expect(other.allowed).toBe(true);
+      if (other.allowed) await other.succeeded();
+      // The device's success does not reopen the account to everyone else.
+      expect((await a.attempt('alice', '203.0.113.99')).allowed).toBe(false);
     },
   );
+
+  it.skipIf(!backend.available)('a success resets the account for every process', async () => {
+    const [first, second] = await backend.open();
+    const a = createLoginThrottle({ limiters: first, keySecret, maxAttemptsPerAccount: 3 });
+    const b = createLoginThrottle({ limiters: second, keySecret, maxAttemptsPerAccount: 3 });
+    await a.attempt('alice@example.com', '192.0.2.1');
+    await b.attempt('alice@example.com', '192.0.2.2');
+    const third = await a.attempt('alice@example.com', '192.0.2.1');
+    expect((await b.attempt('alice@example.com', '192.0.2.3')).allowed).toBe(false);
+    if (!third.allowed) throw new Error('expected the third attempt to be allowed');
+    await third.succeeded();
+    expect((await b.attempt('alice@example.com', '192.0.2.3')).allowed).toBe(true);
+  });
 });
 
 it('memory counters work as the reference', async () => {
   const throttle = createLoginThrottle({ limiters: memoryRateLimiters, keySecret, maxAttemptsPerAccount: 1 });
-  await throttle.recordFailure('a', null);
-  expect((await throttle.check('a', null)).allowed).toBe(false);
+  await throttle.attempt('a', null);
+  expect((await throttle.attempt('a', null)).allowed).toBe(false);
 });
 
 describe.skipIf(redisURL === null)('a disconnected Redis', () => {
-  it('fails the check closed with the typed error, at once', async () => {
+  it('fails the attempt closed with the typed error, at once', async () => {
     const client = await connectRedis(redisURL!);
     const throttle = createLoginThrottle({ limiters: createRedisRateLimiters(client), keySecret });
     client.disconnect();
-    await expect(throttle.check('alice', null)).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
-    await expect(throttle.recordFailure('alice', null)).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+    await expect(throttle.attempt('alice', null)).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
   });
 });

@@ -1,11 +1,18 @@
 import { createSessionCookie, type SessionCookie, type SessionCookieOptions } from '../core/cookie/session-cookie.js';
 import { createCSRFProtection, isSafeMethod, type RequestSourceVerdict } from '../core/csrf/csrf.js';
+import { createDeviceCookie, type DeviceCookie } from '../core/device/device-cookie.js';
 import { InvalidOptionError } from '../core/errors/errors.js';
-import type { LoginThrottle, RequestLimit } from '../core/rate-limit/rate-limit.js';
+import {
+  createLoginThrottle,
+  memoryRateLimiters,
+  type LoginThrottle,
+  type RequestLimit,
+} from '../core/rate-limit/rate-limit.js';
 import type { Session, SessionManager } from '../core/session/session-manager.js';
 import type { JsonObject } from '../core/store/types.js';
 import type { AccessTokenClaims } from '../core/token/access-token.js';
 import type { TokenPair, TokenService } from '../core/token/token-service.js';
+import { secureRandom } from '../internal/crypto.js';
 import { createEmitter } from '../internal/events.js';
 import { silentLogger, type Logger } from '../internal/logger.js';
 import { apiError, apiErrorFromException, type ApiError } from './api-error.js';
@@ -67,8 +74,16 @@ export type HttpAuthEvent =
       ip: string | null;
     }
   | { type: 'rate_limit.exceeded'; limit: 'login' | 'session'; ip: string | null }
-  | { type: 'login.succeeded'; userId: string; sessionId: string; ip: string | null }
-  | { type: 'login.failed'; ip: string | null }
+  | {
+      type: 'login.succeeded';
+      userId: string;
+      sessionId: string;
+      ip: string | null;
+      /** No valid device cookie for this account came with the request: a client not seen signing in here before. */
+      newDevice: boolean;
+    }
+  /** `account` is the account name tried (e.g. an email): fingerprint it before it reaches a log. */
+  | { type: 'login.failed'; account: string; ip: string | null }
   | { type: 'logout'; userId: string; sessionId: string };
 
 /** Options of {@link createHttpAuth}. */
@@ -81,8 +96,22 @@ export interface HttpAuthOptions<Data extends JsonObject = JsonObject> {
   /** Origins allowed on cookie requests besides the server's own. */
   allowedOrigins?: readonly string[];
   cookie?: SessionCookieOptions;
-  /** Brute-force protection for {@link HttpAuth.login}. */
-  loginThrottle?: LoginThrottle;
+  /**
+   * Brute-force protection for {@link HttpAuth.login} and
+   * {@link HttpAuth.verifyCredentials}. Without one, the counters live in this
+   * process's memory (with a one-time warning when `NODE_ENV=production`:
+   * several instances need a shared backend, e.g. `createLoginThrottle` on
+   * `createRedisRateLimiters`). `false` turns throttling off: only for a
+   * caller that throttles password checks itself.
+   * @default createLoginThrottle({ limiters: memoryRateLimiters, … })
+   */
+  loginThrottle?: LoginThrottle | false;
+  /**
+   * The device cookie that lets a client which has signed in to an account
+   * before keep its own login budget during a lockout (signed with
+   * `csrfSecrets`; `Secure` unless `cookie.insecure`).
+   */
+  deviceCookie?: { name?: string; maxAgeSeconds?: number };
   /** A request budget per session, checked by {@link HttpAuth.limitRequest}. Off when absent. */
   sessionRequestLimit?: RequestLimit;
   onEvent?: (event: HttpAuthEvent) => void;
@@ -96,9 +125,47 @@ export type HttpResult<T> = { ok: true; value: T } | { ok: false; error: ApiErro
  * What a login hands back: for the cookie transport, cookies to set and a CSRF token; for the token transport, a pair.
  * `state` is who the rest of the request is: the new cookie session, or nobody (the old session is gone).
  */
-export type LoginResult<Data extends JsonObject> =
+export type LoginResult<Data extends JsonObject> = OpenedSession<Data> & {
+  /** No valid device cookie for this account came with the request (always `true` from {@link HttpAuth.startSession}). */
+  newDevice: boolean;
+};
+
+type OpenedSession<Data extends JsonObject> =
   | { transport: 'cookie'; session: Session<Data>; csrfToken: string; setCookies: string[]; state: AuthState<Data> }
   | { transport: 'token'; session: Session<Data>; tokens: TokenResponse; setCookies: string[]; state: AuthState<Data> };
+
+/** A password check: the account name tried and how to check the password. */
+export interface CredentialsAttempt {
+  /** The account name as the throttle and the device cookie know it (e.g. the normalised email). */
+  account: string;
+  /** Resolves to the user id for good credentials, `null` otherwise. */
+  verify: () => Promise<string | null>;
+}
+
+/** What {@link HttpAuth.login} needs: the credentials, and what to start. */
+export interface LoginAttempt<Data extends JsonObject = JsonObject> extends CredentialsAttempt {
+  /** @default "cookie" */
+  transport?: 'cookie' | 'token';
+  data?: Data;
+  /**
+   * Runs after the new session (and token pair) exists, before anything is
+   * answered; `false` deletes the session and answers 401
+   * `invalid_credentials`. For checks that must come after the session
+   * exists: "the password I verified is still the account's" closes the
+   * race with a password change whose "sign out everywhere else" ran while
+   * this login was still checking the old password.
+   */
+  confirm?: (session: Session<Data>) => Promise<boolean>;
+}
+
+/** A password that passed {@link HttpAuth.verifyCredentials}. */
+export interface VerifiedCredentials {
+  userId: string;
+  /** No valid device cookie for this account came with the request. */
+  newDevice: boolean;
+  /** `Set-Cookie` values the response must carry (the refreshed device cookie). */
+  setCookies: string[];
+}
 
 /** The framework-neutral HTTP layer every adapter and the server stand on. */
 export interface HttpAuth<Data extends JsonObject = JsonObject> {
@@ -114,20 +181,24 @@ export interface HttpAuth<Data extends JsonObject = JsonObject> {
   /** Spends one request of the session's budget, when a per-session limit is configured. */
   limitRequest(request: RequestFacts, state: AuthState<Data>): Promise<ApiError | null>;
   /**
-   * Signs a user in: throttles by account and IP, calls `verify` (which returns
-   * the user id for good credentials, `null` otherwise), and starts a fresh
-   * session — any session the client had is ended, never reused.
+   * Signs a user in: charges the login throttle (per account, or per known
+   * device, and per IP) before calling `verify`, which returns the user id for
+   * good credentials and `null` otherwise; then starts a fresh session — any
+   * session the client had is ended, never reused — runs `confirm`, and sets
+   * the device cookie.
    */
   login(
     request: RequestFacts,
     state: AuthState<Data>,
-    attempt: {
-      account: string;
-      verify: () => Promise<string | null>;
-      transport?: 'cookie' | 'token';
-      data?: Data;
-    },
+    attempt: LoginAttempt<Data>,
   ): Promise<HttpResult<LoginResult<Data>>>;
+  /**
+   * Checks a password under the same throttle as {@link HttpAuth.login}, for
+   * flows that prove the password again without signing in (a password
+   * change): 429 `rate_limited` when over budget, 401 `invalid_credentials`
+   * for a wrong password.
+   */
+  verifyCredentials(request: RequestFacts, attempt: CredentialsAttempt): Promise<HttpResult<VerifiedCredentials>>;
   /** Starts a fresh session for an already-verified user (after sign-up), ending any session the client had. */
   startSession(
     request: RequestFacts,
@@ -148,6 +219,29 @@ export interface HttpAuth<Data extends JsonObject = JsonObject> {
   refresh(request: RequestFacts, refreshToken: unknown): Promise<HttpResult<TokenResponse>>;
   /** A fresh (masked) CSRF token for a cookie session; `null` for any other request. */
   csrfToken(state: AuthState<Data>): string | null;
+}
+
+let warnedMemoryThrottle = false;
+
+/** The login throttle to use: the caller's, none when they opt out with `false`, or counters in this process's memory. */
+function resolveLoginThrottle(option: LoginThrottle | false | undefined, logger: Logger): LoginThrottle | null {
+  if (option === false) return null;
+  if (option !== undefined) {
+    if (typeof option?.attempt !== 'function') {
+      throw new InvalidOptionError('"loginThrottle" must be a login throttle (createLoginThrottle) or false');
+    }
+    return option;
+  }
+  if (globalThis.process?.env?.NODE_ENV === 'production' && !warnedMemoryThrottle) {
+    warnedMemoryThrottle = true;
+    const message =
+      'Tessera: login attempts are counted in this process only. With several instances, pass ' +
+      '"loginThrottle: createLoginThrottle({ limiters: … })" on a shared backend (Redis, PostgreSQL, SQLite).';
+    logger.warn({ event: 'login_throttle.in_memory' }, message);
+    process.emitWarning(message, { code: 'TESSERA_MEMORY_LOGIN_THROTTLE' });
+  }
+  // Counters that die with the process need no stable key: a random one keeps account names out of them all the same.
+  return createLoginThrottle({ limiters: memoryRateLimiters, keySecret: secureRandom(32) });
 }
 
 /** Query parameters that would carry a credential: refused, so no token ever travels in a URL or a log of one. */
@@ -198,14 +292,21 @@ export function createHttpAuth<Data extends JsonObject = JsonObject>(options: Ht
   if (typeof options.sessions?.validateSessionToken !== 'function') {
     throw new InvalidOptionError('"sessions" must be a session manager (createSessionManager)');
   }
-  const { sessions, tokens, loginThrottle, sessionRequestLimit } = options;
+  const { sessions, tokens, sessionRequestLimit } = options;
   const cookie = createSessionCookie(options.cookie);
   const csrf = createCSRFProtection({
     secrets: options.csrfSecrets,
     ...(options.allowedOrigins === undefined ? {} : { allowedOrigins: options.allowedOrigins }),
   });
+  const devices: DeviceCookie = createDeviceCookie({
+    secrets: options.csrfSecrets,
+    insecure: options.cookie?.insecure === true,
+    ...(options.deviceCookie?.name === undefined ? {} : { name: options.deviceCookie.name }),
+    ...(options.deviceCookie?.maxAgeSeconds === undefined ? {} : { maxAgeSeconds: options.deviceCookie.maxAgeSeconds }),
+  });
   const logger = options.logger ?? silentLogger;
   const emit = createEmitter(options.onEvent, logger, 'HTTP auth');
+  const loginThrottle = resolveLoginThrottle(options.loginThrottle, logger);
 
   // The raw access token of a bearer request, kept off the state object so it is not passed around or logged.
   const bearerTokens = new WeakMap<AuthState<Data>, string>();
@@ -252,38 +353,84 @@ export function createHttpAuth<Data extends JsonObject = JsonObject>(options: Ht
     if (state.session !== null) await sessions.deleteSession(state.session.id);
   };
 
+  /** Creates the session (and token pair) for `userId`; ending the old session and telling anyone are the caller's. */
+  const openSession = async (
+    request: RequestFacts,
+    state: AuthState<Data>,
+    userId: string,
+    transport: 'cookie' | 'token',
+    data: Data | undefined,
+  ): Promise<OpenedSession<Data>> => {
+    const created = await sessions.createSession(userId, {
+      ip: request.ip,
+      userAgent: request.headers('user-agent') ?? null,
+      ...(data === undefined ? {} : { data }),
+    });
+    if (transport === 'token' && tokens !== undefined) {
+      const pair = toTokenResponse(await tokens.issueTokens(created.session));
+      // A bearer client has no use for a cookie it might still hold from a cookie session.
+      const setCookies = state.transport === 'cookie' ? [cookie.serializeClear()] : [];
+      return { transport: 'token', session: created.session, tokens: pair, setCookies, state: anonymous() };
+    }
+    return {
+      transport: 'cookie',
+      session: created.session,
+      csrfToken: csrf.generateCSRFToken(created.session.id),
+      setCookies: [cookie.serialize(created.token, created.session.expiresAt)],
+      state: { ...anonymous(), transport: 'cookie', session: created.session },
+    };
+  };
+
+  const transportUnavailable = (transport: 'cookie' | 'token'): HttpResult<never> | null =>
+    transport === 'token' && tokens === undefined
+      ? { ok: false, error: apiError('invalid_request', 'The token transport is not enabled.') }
+      : null;
+
+  /**
+   * The password check every flow shares: charge the throttle first (a burst
+   * cannot outrun a counter that is spent before the check), then verify.
+   * `succeeded` is the caller's to call once the sign-in is really done.
+   */
+  const checkCredentials = async (
+    request: RequestFacts,
+    attempt: CredentialsAttempt,
+    onFailure: () => void,
+  ): Promise<HttpResult<{ userId: string; deviceId: string | null; succeeded: () => Promise<void> }>> => {
+    if (typeof attempt.account !== 'string' || typeof attempt.verify !== 'function') {
+      throw new InvalidOptionError('a login attempt needs "account" (a string) and "verify" (a function)');
+    }
+    const deviceId = devices.read(request.headers('cookie'), attempt.account);
+    let succeeded = async (): Promise<void> => undefined;
+    if (loginThrottle !== null) {
+      const verdict = await loginThrottle.attempt(attempt.account, request.ip, { device: deviceId });
+      if (!verdict.allowed) {
+        emit({ type: 'rate_limit.exceeded', limit: 'login', ip: request.ip });
+        const error = apiError(
+          'rate_limited',
+          `Too many failed sign-in attempts; try again in ${verdict.retryAfterSeconds} seconds.`,
+          { 'Retry-After': String(verdict.retryAfterSeconds) },
+        );
+        return { ok: false, error };
+      }
+      succeeded = verdict.succeeded;
+    }
+    const userId = await attempt.verify();
+    if (userId === null) {
+      onFailure();
+      return { ok: false, error: apiError('invalid_credentials') };
+    }
+    return { ok: true, value: { userId, deviceId, succeeded } };
+  };
+
   const startSession: HttpAuth<Data>['startSession'] = (request, state, userId, startOptions = {}) =>
     guarded<LoginResult<Data>>(async () => {
       const transport = startOptions.transport ?? 'cookie';
-      if (transport === 'token' && tokens === undefined) {
-        return { ok: false, error: apiError('invalid_request', 'The token transport is not enabled.') };
-      }
+      const unavailable = transportUnavailable(transport);
+      if (unavailable !== null) return unavailable;
       await endPreviousSession(state);
-      const created = await sessions.createSession(userId, {
-        ip: request.ip,
-        userAgent: request.headers('user-agent') ?? null,
-        ...(startOptions.data === undefined ? {} : { data: startOptions.data }),
-      });
-      emit({ type: 'login.succeeded', userId, sessionId: created.session.id, ip: request.ip });
-      if (transport === 'token' && tokens !== undefined) {
-        const pair = toTokenResponse(await tokens.issueTokens(created.session));
-        // A bearer client has no use for a cookie it might still hold from a cookie session.
-        const setCookies = state.transport === 'cookie' ? [cookie.serializeClear()] : [];
-        return {
-          ok: true,
-          value: { transport: 'token', session: created.session, tokens: pair, setCookies, state: anonymous() },
-        };
-      }
-      return {
-        ok: true,
-        value: {
-          transport: 'cookie',
-          session: created.session,
-          csrfToken: csrf.generateCSRFToken(created.session.id),
-          setCookies: [cookie.serialize(created.token, created.session.expiresAt)],
-          state: { ...anonymous(), transport: 'cookie', session: created.session },
-        },
-      };
+      const opened = await openSession(request, state, userId, transport, startOptions.data);
+      emit({ type: 'login.succeeded', userId, sessionId: opened.session.id, ip: request.ip, newDevice: true });
+      return { ok: true, value: { ...opened, newDevice: true } };
     });
 
   const http: HttpAuth<Data> = {
@@ -411,32 +558,46 @@ export function createHttpAuth<Data extends JsonObject = JsonObject>(options: Ht
 
     login(request, state, attempt) {
       return guarded<LoginResult<Data>>(async () => {
-        const throttled = async (): Promise<ApiError | null> => {
-          if (loginThrottle === undefined) return null;
-          const verdict = await loginThrottle.check(attempt.account, request.ip);
-          if (verdict.allowed) return null;
-          emit({ type: 'rate_limit.exceeded', limit: 'login', ip: request.ip });
-          return apiError(
-            'rate_limited',
-            `Too many failed sign-in attempts; try again in ${verdict.retryAfterSeconds} seconds.`,
-            {
-              'Retry-After': String(verdict.retryAfterSeconds),
-            },
-          );
-        };
-        const refused = await throttled();
-        if (refused !== null) return { ok: false, error: refused };
-        const userId = await attempt.verify();
-        if (userId === null) {
-          await loginThrottle?.recordFailure(attempt.account, request.ip);
-          emit({ type: 'login.failed', ip: request.ip });
-          return { ok: false, error: apiError('invalid_credentials') };
+        const transport = attempt.transport ?? 'cookie';
+        const unavailable = transportUnavailable(transport);
+        if (unavailable !== null) return unavailable;
+        const failed = (): void => emit({ type: 'login.failed', account: attempt.account, ip: request.ip });
+        const checked = await checkCredentials(request, attempt, failed);
+        if (!checked.ok) return checked;
+        const { userId, deviceId } = checked.value;
+        const newDevice = deviceId === null;
+        const opened = await openSession(request, state, userId, transport, attempt.data);
+        if (attempt.confirm !== undefined) {
+          let confirmed = false;
+          try {
+            confirmed = await attempt.confirm(opened.session);
+          } finally {
+            // Nothing has been answered yet, so a session that is not confirmed was never handed out: delete it.
+            if (!confirmed) await sessions.deleteSession(opened.session.id);
+          }
+          if (!confirmed) {
+            failed();
+            return { ok: false, error: apiError('invalid_credentials') };
+          }
         }
-        await loginThrottle?.recordSuccess(attempt.account);
-        return startSession(request, state, userId, {
-          ...(attempt.transport === undefined ? {} : { transport: attempt.transport }),
-          ...(attempt.data === undefined ? {} : { data: attempt.data }),
-        });
+        await endPreviousSession(state);
+        await checked.value.succeeded();
+        emit({ type: 'login.succeeded', userId, sessionId: opened.session.id, ip: request.ip, newDevice });
+        // A browser's sign-in makes (or keeps) its device known; the token transport sets no cookies.
+        const deviceCookies = transport === 'cookie' ? [devices.serialize(attempt.account, deviceId).setCookie] : [];
+        return { ok: true, value: { ...opened, setCookies: [...opened.setCookies, ...deviceCookies], newDevice } };
+      });
+    },
+
+    verifyCredentials(request, attempt) {
+      return guarded<VerifiedCredentials>(async () => {
+        const checked = await checkCredentials(request, attempt, () => undefined);
+        if (!checked.ok) return checked;
+        const { userId, deviceId, succeeded } = checked.value;
+        await succeeded();
+        // A known device's cookie starts its lifetime again; an unknown client is not given one here.
+        const setCookies = deviceId === null ? [] : [devices.serialize(attempt.account, deviceId).setCookie];
+        return { ok: true, value: { userId, newDevice: deviceId === null, setCookies } };
       });
     },
 

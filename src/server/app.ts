@@ -38,6 +38,9 @@ export interface TesseraServerOptions {
   now?: () => number;
 }
 
+/** The server's own audit event: a password was changed (the session is the one that changed it). */
+type PasswordChangedEvent = { type: 'password.changed'; userId: string; sessionId: string };
+
 /** A built server: the Fastify app (not yet listening) and the services behind it. */
 export interface TesseraServer {
   app: FastifyInstance;
@@ -79,12 +82,15 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
   const countLive = runtime.sessions.countLiveSessions?.bind(runtime.sessions);
   const metrics = createServerMetrics(countLive);
 
-  /** Every auth event becomes one structured log line; ids become keyed fingerprints. */
-  const audit = (event: SessionEvent | TokenEvent | HttpAuthEvent): void => {
+  /** Every auth event becomes one structured log line; ids and account names become keyed fingerprints. */
+  const audit = (event: SessionEvent | TokenEvent | HttpAuthEvent | PasswordChangedEvent): void => {
     const line: Record<string, unknown> = { event: event.type };
     for (const [key, value] of Object.entries(event)) {
       if (key === 'type') continue;
-      if (key === 'sessionId' || key === 'previousSessionId' || key === 'sid' || key === 'jti') {
+      if (key === 'account') {
+        // The email someone tried: never raw in a log, yet the same account always gives the same fingerprint.
+        line.account_fp = typeof value === 'string' ? fingerprint(`account:${value}`) : null;
+      } else if (key === 'sessionId' || key === 'previousSessionId' || key === 'sid' || key === 'jti') {
         line[key.replace(/Id$/, '') + '_fp'] = typeof value === 'string' ? fingerprint(value) : value;
       } else if (key === 'ip' && typeof value === 'string') {
         line.ip = value;
@@ -115,7 +121,7 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
   };
 
   const { sessions, tokens } = createServerServices(config, runtime, { logger, onEvent: audit, now });
-  // One budget of password guesses per account and IP, spent by logins and password changes alike.
+  // One budget of password guesses per account (or known device) and IP, spent by logins and password changes alike.
   const loginThrottle = createLoginThrottle({
     limiters: runtime.rateLimiters,
     keySecret: secrets.rateLimit,
@@ -281,6 +287,14 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
             if (account === null) return verifyPasswordForNoOne(body.password).then(() => null);
             return (await verifyPassword(account.passwordHash, body.password)) ? account.id : null;
           },
+          // Runs once the new session exists: the hash just verified must still be the account's. argon2 hashes
+          // are salted, so any password change changes it; see changePassword for why this closes the race.
+          confirm: async () => {
+            const verified = account as Account | null;
+            if (verified === null) return false;
+            account = await runtime.accounts.findAccountById(verified.id);
+            return account !== null && account.passwordHash === verified.passwordHash;
+          },
         },
         () => account,
         200,
@@ -348,23 +362,22 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
       const session = sessionOf(request);
       const account = await currentAccount(request);
       if (account === null) return sendApiError(reply, apiError('unauthenticated'));
-      const verdict = await loginThrottle.check(account.email, request.ip);
-      if (!verdict.allowed) {
-        return sendApiError(
-          reply,
-          apiError('rate_limited', `Too many attempts; try again in ${verdict.retryAfterSeconds} seconds.`, {
-            'Retry-After': String(verdict.retryAfterSeconds),
-          }),
-        );
-      }
-      if (!(await verifyPassword(account.passwordHash, body.currentPassword))) {
-        await loginThrottle.recordFailure(account.email, request.ip);
-        return sendApiError(reply, apiError('reauth_required', 'The current password is wrong.'));
-      }
       const policy = checkPasswordPolicy(body.newPassword);
       if (policy !== null) return sendApiError(reply, apiError('invalid_request', `"newPassword": ${policy}`));
+      // The login throttle's budget (per account or known device, and per IP), charged before the check:
+      // 429 when spent, 401 invalid_credentials for a wrong current password.
+      const verified = await reply.tesseraVerifyCredentials({
+        account: account.email,
+        verify: async () => ((await verifyPassword(account.passwordHash, body.currentPassword)) ? account.id : null),
+      });
+      if (verified === null) return reply;
+      // The new hash is written BEFORE the other sessions are revoked, and every login re-reads the hash after
+      // creating its session (its `confirm`). A login that checked the old password and re-read the old hash
+      // created its session before that read, so before this write, so before the revocation below, which ends
+      // it; one that re-reads after this write sees a new hash and deletes its own session unanswered. Either
+      // way, once this answers, no session or token pair from the old password is usable. (Revoking first would
+      // leave a window in which a login with the old password creates its session after the revocation.)
       await runtime.accounts.setPasswordHash(account.id, await hashPassword(body.newPassword));
-      await loginThrottle.recordSuccess(account.email);
       await sessions.revokeUserSessions(account.id, { exceptSessionId: session.id, reason: 'password_changed' });
       if (request.tessera.transport === 'cookie') {
         // A privilege change: the current session moves to a fresh id (its CSRF token changes with it).
@@ -372,6 +385,7 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
         if (rotated === null) return sendApiError(reply, apiError('session_revoked'));
         reply.header('set-cookie', auth.cookie.serialize(rotated.token, rotated.session.expiresAt));
       }
+      audit({ type: 'password.changed', userId: account.id, sessionId: session.id });
       return reply.code(204).send();
     },
 

@@ -167,7 +167,7 @@ export const ROUTES: readonly RouteSpec[] = [
     csrf: true,
     body: passwordBody,
     success: { status: 204, description: 'Changed' },
-    errors: [...bodyErrors, 'unauthenticated', 'csrf_failed', 'reauth_required', 'rate_limited', 'unavailable'],
+    errors: [...bodyErrors, 'unauthenticated', 'invalid_credentials', 'csrf_failed', 'rate_limited', 'unavailable'],
   },
   {
     id: 'jwks',

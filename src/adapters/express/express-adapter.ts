@@ -7,7 +7,10 @@ import {
   headerReader,
   type AuthState,
   type HttpAuth,
+  type CredentialsAttempt,
+  type LoginAttempt,
   type LoginResult,
+  type VerifiedCredentials,
   type RequestFacts,
   type TokenResponse,
 } from '../../http/http-auth.js';
@@ -19,15 +22,8 @@ declare module 'express-serve-static-core' {
   }
 }
 
-/** What {@link TesseraExpress.login} needs besides the request: the account name and how to check the password. */
-export interface ExpressLoginAttempt<Data extends JsonObject = JsonObject> {
-  account: string;
-  /** Resolves to the user id for good credentials, `null` otherwise. */
-  verify: () => Promise<string | null>;
-  /** @default "cookie" */
-  transport?: 'cookie' | 'token';
-  data?: Data;
-}
+/** What {@link TesseraExpress.login} needs besides the request: the account name, how to check the password, what to start. */
+export type ExpressLoginAttempt<Data extends JsonObject = JsonObject> = LoginAttempt<Data>;
 
 /** Express middleware and helpers over one {@link HttpAuth}. Works with Express 4 and 5. */
 export interface TesseraExpress<Data extends JsonObject = JsonObject> {
@@ -52,6 +48,11 @@ export interface TesseraExpress<Data extends JsonObject = JsonObject> {
    * `null` when it has already answered with an error (cross-site, throttled, bad credentials, store down).
    */
   login(req: Request, res: Response, attempt: ExpressLoginAttempt<Data>): Promise<LoginResult<Data> | null>;
+  /**
+   * Checks a password under the login throttle without signing in (e.g. a password change) and refreshes
+   * the device cookie. Resolves to the user, or to `null` when it has already answered (429, 401, store down).
+   */
+  verifyCredentials(req: Request, res: Response, attempt: CredentialsAttempt): Promise<VerifiedCredentials | null>;
   /**
    * Ends the session server-side, blocklists a bearer request's access token and clears the cookie.
    * `false` when it has already answered with an error.
@@ -158,6 +159,16 @@ export function createTesseraExpress<Data extends JsonObject = JsonObject>(auth:
       }
       appendCookies(res, result.value.setCookies);
       req.tessera = result.value.state as AuthState;
+      return result.value;
+    },
+
+    async verifyCredentials(req, res, attempt) {
+      const result = await auth.verifyCredentials(requestFacts(req), attempt);
+      if (!result.ok) {
+        sendApiError(res, result.error);
+        return null;
+      }
+      appendCookies(res, result.value.setCookies);
       return result.value;
     },
 

@@ -8,20 +8,16 @@ import {
   headerReader,
   type AuthState,
   type HttpAuth,
+  type CredentialsAttempt,
+  type LoginAttempt,
   type LoginResult,
+  type VerifiedCredentials,
   type RequestFacts,
   type TokenResponse,
 } from '../../http/http-auth.js';
 
-/** What `reply.tesseraLogin` needs: the account name and how to check the password. */
-export interface FastifyLoginAttempt<Data extends JsonObject = JsonObject> {
-  account: string;
-  /** Resolves to the user id for good credentials, `null` otherwise. */
-  verify: () => Promise<string | null>;
-  /** @default "cookie" */
-  transport?: 'cookie' | 'token';
-  data?: Data;
-}
+/** What `reply.tesseraLogin` needs: the account name, how to check the password, what to start. */
+export type FastifyLoginAttempt<Data extends JsonObject = JsonObject> = LoginAttempt<Data>;
 
 /** A preHandler of the plugin: answers with an API error, or lets the request through. */
 export type TesseraPreHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>;
@@ -59,6 +55,11 @@ declare module 'fastify' {
      * when it has already answered with an error (cross-site, throttled, bad credentials, store down).
      */
     tesseraLogin(attempt: FastifyLoginAttempt): Promise<LoginResult<JsonObject> | null>;
+    /**
+     * Checks a password under the login throttle without signing in (e.g. a password change) and refreshes
+     * the device cookie. Resolves to the user, or to `null` when it has already answered (429, 401, store down).
+     */
+    tesseraVerifyCredentials(attempt: CredentialsAttempt): Promise<VerifiedCredentials | null>;
     /**
      * Ends the session server-side, blocklists a bearer request's access token and clears the cookie.
      * `false` when it has already answered with an error.
@@ -136,6 +137,15 @@ const plugin: FastifyPluginAsync<TesseraFastifyOptions> = async (fastify, option
     }
     setCookies(this, result.value.setCookies);
     this.request.tessera = result.value.state;
+    return result.value;
+  });
+  fastify.decorateReply('tesseraVerifyCredentials', async function (this: FastifyReply, attempt: CredentialsAttempt) {
+    const result = await auth.verifyCredentials(requestFacts(this.request), attempt);
+    if (!result.ok) {
+      sendApiError(this, result.error);
+      return null;
+    }
+    setCookies(this, result.value.setCookies);
     return result.value;
   });
   fastify.decorateReply('tesseraLogout', async function (this: FastifyReply) {

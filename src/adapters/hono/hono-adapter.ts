@@ -3,7 +3,16 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { InvalidOptionError } from '../../core/errors/errors.js';
 import type { JsonObject } from '../../core/store/types.js';
 import { apiErrorBody, type ApiError } from '../../http/api-error.js';
-import type { AuthState, HttpAuth, LoginResult, RequestFacts, TokenResponse } from '../../http/http-auth.js';
+import type {
+  AuthState,
+  CredentialsAttempt,
+  HttpAuth,
+  LoginAttempt,
+  LoginResult,
+  RequestFacts,
+  TokenResponse,
+  VerifiedCredentials,
+} from '../../http/http-auth.js';
 
 /** The Hono environment the middleware needs: `c.get('tessera')` is who the request is. */
 export interface TesseraEnv<Data extends JsonObject = JsonObject> {
@@ -21,15 +30,8 @@ export interface TesseraHonoOptions {
   clientIP: (c: Context) => string | null | undefined;
 }
 
-/** What {@link TesseraHono.login} needs: the account name and how to check the password. */
-export interface HonoLoginAttempt<Data extends JsonObject = JsonObject> {
-  account: string;
-  /** Resolves to the user id for good credentials, `null` otherwise. */
-  verify: () => Promise<string | null>;
-  /** @default "cookie" */
-  transport?: 'cookie' | 'token';
-  data?: Data;
-}
+/** What {@link TesseraHono.login} needs: the account name, how to check the password, what to start. */
+export type HonoLoginAttempt<Data extends JsonObject = JsonObject> = LoginAttempt<Data>;
 
 /** Hono middleware and helpers over one {@link HttpAuth}. */
 export interface TesseraHono<Data extends JsonObject = JsonObject> {
@@ -46,6 +48,11 @@ export interface TesseraHono<Data extends JsonObject = JsonObject> {
    * to the error `Response` to return (cross-site, throttled, bad credentials, store down).
    */
   login(c: Context<TesseraEnv<Data>>, attempt: HonoLoginAttempt<Data>): Promise<LoginResult<Data> | Response>;
+  /**
+   * Checks a password under the login throttle without signing in (e.g. a password change) and refreshes
+   * the device cookie. Resolves to the user, or to the error `Response` to return (429, 401, store down).
+   */
+  verifyCredentials(c: Context<TesseraEnv<Data>>, attempt: CredentialsAttempt): Promise<VerifiedCredentials | Response>;
   /**
    * Ends the session server-side, blocklists a bearer request's access token and clears the cookie.
    * Resolves to `null`, or to the error `Response` to return.
@@ -164,6 +171,13 @@ export function createTesseraHono<Data extends JsonObject = JsonObject>(
       if (!result.ok) return sendApiError(c, result.error);
       setCookies(c, result.value.setCookies);
       c.set('tessera', result.value.state);
+      return result.value;
+    },
+
+    async verifyCredentials(c, attempt) {
+      const result = await auth.verifyCredentials(requestFacts(c), attempt);
+      if (!result.ok) return sendApiError(c, result.error);
+      setCookies(c, result.value.setCookies);
       return result.value;
     },
 

@@ -2,6 +2,7 @@ export {
   createLoginThrottle,
   createRequestLimit,
   memoryRateLimiters,
+  type LoginAttemptVerdict,
   type LoginThrottle,
   type LoginThrottleOptions,
   type RateLimiterFactory,

@@ -86,9 +86,9 @@ export function describeError(error) {
   }
 }
 
-/** True for an answer meaning "this browser is not signed in (any more)". */
+/** True for an answer meaning "this browser is not signed in (any more)"; a wrong password is not that. */
 export function isSignedOut(error) {
-  return error instanceof ApiError && error.status === 401;
+  return error instanceof ApiError && error.status === 401 && error.code !== 'invalid_credentials';
 }
 
 /** Goes to the sign-in page, saying why. */

@@ -262,9 +262,9 @@ function initAccount() {
         showStatus('Password changed. Every other device was signed out.');
       },
       (error) => {
-        const field =
-          error.code === 'reauth_required' ? currentPassword : error.code === 'invalid_request' ? newPassword : null;
-        showFormError(form, describeError(error), field);
+        const wrongPassword = error.code === 'invalid_credentials' || error.code === 'reauth_required';
+        const field = wrongPassword ? currentPassword : error.code === 'invalid_request' ? newPassword : null;
+        showFormError(form, wrongPassword ? 'Your current password is not correct.' : describeError(error), field);
       },
     );
     setBusy(form, false);

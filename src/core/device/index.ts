@@ -1,0 +1,1 @@
+export { createDeviceCookie, type DeviceCookie, type DeviceCookieOptions } from './device-cookie.js';
