@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { createLoginThrottle, memoryRateLimiters } from '../core/rate-limit/rate-limit.js';
+import { createLoginThrottle, memoryRateLimiters, type LoginThrottle } from '../core/rate-limit/rate-limit.js';
 import { createRequestLimit } from '../core/rate-limit/rate-limit.js';
 import { createSessionManager } from '../core/session/session-manager.js';
 import { createMemoryStore } from '../stores/memory/memory-store.js';
 import { createFaultyStore } from '../../test/support/failing-store.js';
 import { createTokenService } from '../core/token/token-service.js';
-import { createHttpAuth, type HttpAuthEvent, type RequestFacts } from './http-auth.js';
+import { createHttpAuth, type HttpAuth, type HttpAuthEvent, type HttpResult, type RequestFacts } from './http-auth.js';
 
 const ORIGIN = 'https://auth.example.com';
 const secret = 'c'.repeat(32);
@@ -282,5 +282,252 @@ describe('bearer transport', () => {
     const after = await auth.authenticate(facts);
     expect(after.ok && after.value.session).toBeNull();
     expect((await auth.refresh(request('POST'), tokens.refresh_token)).ok).toBe(false);
+  });
+});
+
+describe('login throttle, device cookies and confirm', () => {
+  const from = (ip: string, headers: Record<string, string> = {}): RequestFacts => ({
+    ...request('POST', headers),
+    ip,
+  });
+  const nobody = async (auth: HttpAuth) => {
+    const state = await auth.authenticate(request('POST'));
+    if (!state.ok) throw new Error('unexpected');
+    return state.value;
+  };
+  const codesOf = (results: HttpResult<unknown>[]): Record<string, number> => {
+    const codes: Record<string, number> = {};
+    for (const result of results) {
+      const code = result.ok ? 'ok' : result.error.code;
+      codes[code] = (codes[code] ?? 0) + 1;
+    }
+    return codes;
+  };
+  const slowVerify = (userId: string | null, calls: { count: number }) => async () => {
+    calls.count++;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    return userId;
+  };
+
+  it('is throttled by default: a burst of 30 wrong passwords has 10 evaluated, the rest 429', async () => {
+    const auth = createHttpAuth({ sessions: createSessionManager(createMemoryStore()), csrfSecrets: [secret] });
+    const state = await nobody(auth);
+    const calls = { count: 0 };
+    const burst = await Promise.all(
+      Array.from({ length: 30 }, () =>
+        auth.login(from('192.0.2.1'), state, { account: 'alice', verify: slowVerify(null, calls) }),
+      ),
+    );
+    expect(codesOf(burst)).toEqual({ invalid_credentials: 10, rate_limited: 20 });
+    expect(calls.count).toBe(10);
+  });
+
+  it('evaluates every attempt only when told to with loginThrottle: false', async () => {
+    const auth = createHttpAuth({
+      sessions: createSessionManager(createMemoryStore()),
+      csrfSecrets: [secret],
+      loginThrottle: false,
+    });
+    const state = await nobody(auth);
+    const burst = await Promise.all(
+      Array.from({ length: 30 }, () =>
+        auth.login(from('192.0.2.1'), state, { account: 'a', verify: async () => null }),
+      ),
+    );
+    expect(codesOf(burst)).toEqual({ invalid_credentials: 30 });
+    expect(() =>
+      createHttpAuth({
+        sessions: createSessionManager(createMemoryStore()),
+        csrfSecrets: [secret],
+        loginThrottle: {} as LoginThrottle,
+      }),
+    ).toThrow('"loginThrottle" must be a login throttle (createLoginThrottle) or false');
+  });
+
+  it('warns once when NODE_ENV=production and the counters live in process memory', () => {
+    const previous = process.env.NODE_ENV;
+    const warnings: string[] = [];
+    const logger = {
+      debug() {},
+      info() {},
+      error() {},
+      warn: (_: object, message?: string) => warnings.push(message!),
+    };
+    const sessions = createSessionManager(createMemoryStore());
+    try {
+      process.env.NODE_ENV = 'production';
+      for (let i = 0; i < 3; i++) createHttpAuth({ sessions, csrfSecrets: [secret], logger });
+      createHttpAuth({
+        sessions,
+        csrfSecrets: [secret],
+        loginThrottle: createLoginThrottle({ limiters: memoryRateLimiters, keySecret: secret }),
+        logger,
+      });
+    } finally {
+      process.env.NODE_ENV = previous;
+    }
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('shared backend');
+  });
+
+  it('charges before verify: of 50 parallel wrong logins 2 are evaluated, and the right password after gets 429', async () => {
+    const { auth, events } = setup();
+    const state = await nobody(auth);
+    const calls = { count: 0 };
+    const burst = await Promise.all(
+      Array.from({ length: 50 }, () =>
+        auth.login(from('192.0.2.1'), state, { account: 'carol', verify: slowVerify(null, calls) }),
+      ),
+    );
+    expect(codesOf(burst)).toEqual({ invalid_credentials: 2, rate_limited: 48 });
+    expect(calls.count).toBe(2);
+    const right = await auth.login(from('192.0.2.2'), state, { account: 'carol', verify: async () => 'user-carol' });
+    expect(right.ok ? null : right.error.code).toBe('rate_limited');
+    expect(right.ok ? null : Number(right.error.headers['Retry-After'])).toBeGreaterThan(800);
+    // The audit event names the account tried, for the sink to fingerprint; never the password.
+    expect(events).toContainEqual({ type: 'login.failed', account: 'carol', ip: '192.0.2.1' });
+  });
+
+  it('gives a known device its own budget: it signs in through a lockout, unknown clients get 429, its burst is limited', async () => {
+    const { auth, events } = setup();
+    const state = await nobody(auth);
+    const first = await auth.login(from('192.0.2.1'), state, { account: 'dave', verify: async () => 'user-dave' });
+    if (!first.ok) throw new Error('login failed');
+    expect(first.value.newDevice).toBe(true);
+    const deviceCookie = first.value.setCookies.find((value) => value.startsWith('__Host-tessera-device='))!;
+    expect(deviceCookie).toMatch(/; HttpOnly; Secure; SameSite=Strict$/);
+    const device = { cookie: deviceCookie.split(';')[0]! };
+
+    // Failures from elsewhere lock the account for every unknown client, the right password included.
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        auth.login(from(`203.0.113.${i}`), state, { account: 'dave', verify: async () => null }),
+      ),
+    );
+    const stranger = await auth.login(from('198.51.100.1'), state, {
+      account: 'dave',
+      verify: async () => 'user-dave',
+    });
+    expect(stranger.ok ? null : stranger.error.code).toBe('rate_limited');
+
+    const known = await auth.login(from('192.0.2.1', device), state, {
+      account: 'dave',
+      verify: async () => 'user-dave',
+    });
+    expect(known.ok && known.value.newDevice).toBe(false);
+    expect(events.filter((event) => event.type === 'login.succeeded').map((event) => event.newDevice)).toEqual([
+      true,
+      false,
+    ]);
+    // The cookie is bound to its account: for another account the client is unknown.
+    const elsewhere = await auth.login(from('192.0.2.1', device), state, { account: 'erin', verify: async () => 'e' });
+    expect(elsewhere.ok && elsewhere.value.newDevice).toBe(true);
+
+    const calls = { count: 0 };
+    const burst = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        auth.login(from('192.0.2.1', device), state, { account: 'dave', verify: slowVerify(null, calls) }),
+      ),
+    );
+    expect(codesOf(burst)).toEqual({ invalid_credentials: 2, rate_limited: 18 });
+    expect(calls.count).toBe(2);
+  });
+
+  it('deletes the new session and answers 401 when confirm says no, on both transports', async () => {
+    const store = createMemoryStore();
+    const sessions = createSessionManager(store);
+    const tokens = createTokenService({ sessions, store, issuer: ORIGIN, audience: ORIGIN });
+    const events: HttpAuthEvent[] = [];
+    const auth = createHttpAuth({ sessions, tokens, csrfSecrets: [secret], onEvent: (event) => events.push(event) });
+    const state = await nobody(auth);
+    for (const transport of ['cookie', 'token'] as const) {
+      let confirmed: string | null = null;
+      const result = await auth.login(from('192.0.2.1'), state, {
+        account: 'frank',
+        verify: async () => 'user-frank',
+        transport,
+        confirm: async (session) => {
+          confirmed = session.id;
+          return false;
+        },
+      });
+      expect(result.ok ? null : [result.error.status, result.error.code]).toEqual([401, 'invalid_credentials']);
+      expect(confirmed).not.toBeNull();
+      expect((await sessions.getSession(confirmed!)).session).toBeNull();
+    }
+    expect(await sessions.listUserSessions('user-frank')).toEqual([]);
+    expect(events.some((event) => event.type === 'login.succeeded')).toBe(false);
+  });
+
+  it('leaves no usable session from an old password, whichever side of a password change its confirm lands', async () => {
+    const store = createMemoryStore();
+    const sessions = createSessionManager(store);
+    const tokens = createTokenService({ sessions, store, issuer: ORIGIN, audience: ORIGIN });
+    const auth = createHttpAuth({ sessions, tokens, csrfSecrets: [secret] });
+    const state = await nobody(auth);
+    let hash = 'argon2-old';
+    const changePassword = async (): Promise<void> => {
+      hash = `argon2-new-${Math.random()}`;
+      await sessions.revokeUserSessions('user-gina', { reason: 'password_changed' });
+    };
+    for (const transport of ['cookie', 'token'] as const) {
+      for (const changeWhile of ['verifying', 'confirming'] as const) {
+        hash = 'argon2-old';
+        let release!: () => void;
+        const gate = new Promise<void>((resolve) => (release = resolve));
+        let seen = '';
+        const login = auth.login(from('192.0.2.1'), state, {
+          account: 'gina',
+          transport,
+          verify: async () => {
+            seen = hash;
+            if (changeWhile === 'verifying') await gate;
+            return 'user-gina';
+          },
+          confirm: async () => {
+            if (changeWhile === 'confirming') await gate;
+            return hash === seen;
+          },
+        });
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        // The change writes the hash, then revokes: the order the server keeps.
+        if (changeWhile === 'confirming') {
+          const before = hash;
+          await changePassword();
+          release();
+          // confirm ran after the change here, so it must refuse; but had it read first, the revocation ends the session.
+          expect(before).not.toBe(hash);
+        } else {
+          await changePassword();
+          release();
+        }
+        const result = await login;
+        expect(result.ok, `${transport} while ${changeWhile}`).toBe(false);
+        expect(await sessions.listUserSessions('user-gina'), `${transport} while ${changeWhile}`).toEqual([]);
+      }
+    }
+  });
+
+  it('checks a password for a password change under the same budget, without a session', async () => {
+    const { auth } = setup();
+    const state = await nobody(auth);
+    const signedInOnce = await auth.login(from('192.0.2.1'), state, { account: 'hal', verify: async () => 'user-hal' });
+    if (!signedInOnce.ok) throw new Error('login failed');
+    const device = { cookie: signedInOnce.value.setCookies[1]!.split(';')[0]! };
+    const wrong = await auth.verifyCredentials(from('203.0.113.1'), { account: 'hal', verify: async () => null });
+    expect(wrong.ok ? null : [wrong.error.status, wrong.error.code]).toEqual([401, 'invalid_credentials']);
+    await auth.verifyCredentials(from('203.0.113.1'), { account: 'hal', verify: async () => null });
+    const locked = await auth.verifyCredentials(from('203.0.113.1'), {
+      account: 'hal',
+      verify: async () => 'user-hal',
+    });
+    expect(locked.ok ? null : locked.error.code).toBe('rate_limited');
+    // The owner's own browser keeps its budget, and its device cookie is refreshed.
+    const mine = await auth.verifyCredentials(from('192.0.2.1', device), {
+      account: 'hal',
+      verify: async () => 'user-hal',
+    });
+    expect(mine.ok && mine.value).toMatchObject({ userId: 'user-hal', newDevice: false });
+    expect(mine.ok && mine.value.setCookies[0]).toMatch(/^__Host-tessera-device=/);
   });
 });

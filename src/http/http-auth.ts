@@ -237,8 +237,8 @@ function resolveLoginThrottle(option: LoginThrottle | false | undefined, logger:
     const message =
       'Tessera: login attempts are counted in this process only. With several instances, pass ' +
       '"loginThrottle: createLoginThrottle({ limiters: … })" on a shared backend (Redis, PostgreSQL, SQLite).';
-    logger.warn({ event: 'login_throttle.in_memory' }, message);
-    process.emitWarning(message, { code: 'TESSERA_MEMORY_LOGIN_THROTTLE' });
+    if (logger === silentLogger) process.emitWarning(message, { code: 'TESSERA_MEMORY_LOGIN_THROTTLE' });
+    else logger.warn({ event: 'login_throttle.in_memory' }, message);
   }
   // Counters that die with the process need no stable key: a random one keeps account names out of them all the same.
   return createLoginThrottle({ limiters: memoryRateLimiters, keySecret: secureRandom(32) });
