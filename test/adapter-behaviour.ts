@@ -237,6 +237,20 @@ function scenarios(start: StartTestApp, makeStore: (now: () => number) => StoreK
       expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
     });
 
+    it('passes the device cookie through: a client that signed in before gets through a lockout, and keeps it at logout', async () => {
+      const first = await call('/login', { body: credentials });
+      const device = first.headers.getSetCookie().find((value) => value.startsWith('__Host-tessera-device='));
+      expect(device).toMatch(/; Path=\/; HttpOnly; Secure; SameSite=Strict$/);
+      const session = cookiePair(first.headers.getSetCookie().find((value) => value.startsWith('__Host-tessera='))!);
+      const { csrfToken } = (await first.json()) as { csrfToken: string };
+      const out = await call('/logout', { method: 'POST', cookie: session, csrfToken });
+      expect(out.headers.getSetCookie().some((value) => value.startsWith('__Host-tessera-device='))).toBe(false);
+      for (let i = 0; i < MAX_LOGIN_FAILURES; i++) await call('/login', { body: { ...credentials, password: 'x' } });
+      expect((await call('/login', { body: credentials })).status).toBe(429);
+      const known = await call('/login', { body: credentials, cookie: cookiePair(device!) });
+      expect(known.status).toBe(200);
+    });
+
     it('answers a malformed JSON body with 400 invalid_request and keeps serving', async () => {
       const response = await call('/login', { body: '{"email": ', headers: { 'content-type': 'application/json' } });
       expect(response.status).toBe(400);
