@@ -97,7 +97,9 @@ describe.each(backends)('login throttle on $name', (backend) => {
     'charges before the check: of 150 parallel attempts from two processes, exactly the budget is allowed',
     async () => {
       const [first, second] = await backend.open();
-      const options = { keySecret, maxAttemptsPerAccount: 10, maxAttemptsPerIP: 100 };
+      // The IP budget does not bind here: with both binding, a refused attempt holds a point of the other counter
+      // for a moment (it is given back), so a burst may evaluate fewer than the budget, never more.
+      const options = { keySecret, maxAttemptsPerAccount: 10, maxAttemptsPerIP: 1000 };
       const a = createLoginThrottle({ limiters: first, ...options });
       const b = createLoginThrottle({ limiters: second, ...options });
       const burst = await Promise.all(
