@@ -18,6 +18,11 @@ export function describeServer(name: string, env: () => Record<string, string> |
     const secrets = new Set<string>();
     const remember = (result: CallResult): CallResult => {
       if (result.setCookie !== null) secrets.add(result.setCookie.split('=')[1]!);
+      // The device cookie too: a signed device id is no one's business in a log.
+      for (const value of result.headers.getSetCookie()) {
+        const content = value.split(';')[0]!.split('=')[1];
+        if (content !== undefined && content !== '') secrets.add(content);
+      }
       for (const key of ['csrfToken', 'access_token', 'refresh_token']) {
         const value = result.json?.[key];
         if (typeof value === 'string' && value !== '') secrets.add(value);

@@ -24,7 +24,7 @@ export interface TesseraHonoOptions {
   /**
    * The client IP, the way your runtime knows it: `getConnInfo(c).remote.address`
    * on Node, `c.req.header('cf-connecting-ip')` behind Cloudflare, a proxy header
-   * you trust behind your own proxy. Login throttling counts failures per IP;
+   * you trust behind your own proxy. Login throttling counts attempts per IP;
    * without a real IP every client would share one counter.
    */
   clientIP: (c: Context) => string | null | undefined;
