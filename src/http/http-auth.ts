@@ -111,7 +111,18 @@ export interface HttpAuthOptions<Data extends JsonObject = JsonObject> {
    * before keep its own login budget during a lockout (signed with
    * `csrfSecrets`; `Secure` unless `cookie.insecure`).
    */
-  deviceCookie?: { name?: string; maxAgeSeconds?: number };
+  deviceCookie?: {
+    /**
+     * The cookie's name without the `__Host-` prefix.
+     * @default "tessera-device"
+     */
+    name?: string;
+    /**
+     * How long a device stays known after its last sign-in, seconds.
+     * @default 31536000 (365 days)
+     */
+    maxAgeSeconds?: number;
+  };
   /** A request budget per session, checked by {@link HttpAuth.limitRequest}. Off when absent. */
   sessionRequestLimit?: RequestLimit;
   onEvent?: (event: HttpAuthEvent) => void;
