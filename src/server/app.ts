@@ -467,7 +467,8 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
         );
       }
       // One client (the secret's holder) with a generous budget: a resource server may introspect on every request.
-      const refused = limited(await introspectLimit.consume('secret-client'), 'introspect');
+      const client = keyOf('introspect-client', config.introspectSecret);
+      const refused = limited(await introspectLimit.consume(client), 'introspect');
       if (refused !== null) return sendApiError(reply, refused);
       const body = parseBody(introspectBody, request, reply);
       if (body === null) return reply;
