@@ -27,7 +27,7 @@ describe('loadServerConfig', () => {
         metricsPort: null,
         metricsHost: '127.0.0.1',
         sessionRateLimit: 0,
-        refreshRateLimit: 60,
+        refreshRateLimit: 300,
         introspectRateLimit: 6000,
         insecureDevelopment: false,
         logLevel: 'info',

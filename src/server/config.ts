@@ -236,7 +236,7 @@ const envSchema = z.object({
     .optional()
     .transform((value) => (value === undefined || value.trim() === '' ? '127.0.0.1' : value.trim())),
   TESSERA_SESSION_RATE_LIMIT: wholeNumber('TESSERA_SESSION_RATE_LIMIT', 0, { min: 0, unit: 'requests per minute' }),
-  TESSERA_REFRESH_RATE_LIMIT: wholeNumber('TESSERA_REFRESH_RATE_LIMIT', 60, { unit: 'requests per minute' }),
+  TESSERA_REFRESH_RATE_LIMIT: wholeNumber('TESSERA_REFRESH_RATE_LIMIT', 300, { unit: 'requests per minute' }),
   TESSERA_INTROSPECT_RATE_LIMIT: wholeNumber('TESSERA_INTROSPECT_RATE_LIMIT', 6000, { unit: 'requests per minute' }),
   TESSERA_INSECURE_DEV: flag('TESSERA_INSECURE_DEV'),
   LOG_LEVEL: z
