@@ -437,6 +437,38 @@ describe('errors raised before a route runs use the API error shape and the secu
     expectContractError(badHeader, 400, 'invalid_request');
   });
 
+  it('503 in the API shape for a request that arrives while the server shuts down', async () => {
+    const closing = await startTestServer({});
+    try {
+      const socket = connect(Number(new URL(closing.url).port), '127.0.0.1');
+      let received = '';
+      socket.on('data', (chunk: Buffer) => (received += chunk.toString('utf8')));
+      const ended = new Promise((resolve) => socket.on('close', resolve));
+      const body = JSON.stringify({ email: email(), password: 'not the password' });
+      // A request in flight (its body half sent) keeps the connection busy while the server starts closing…
+      socket.write(
+        `POST /auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const stopped = closing.server.app.close();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      // …and a second one pipelined behind it arrives after the close began.
+      socket.write(`${body.slice(5)}GET /auth/me HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+      await stopped;
+      await ended;
+      const second = received.slice(received.indexOf('HTTP/1.1', 1));
+      expect(received.startsWith('HTTP/1.1 401')).toBe(true);
+      expect(second).toMatch(/^HTTP\/1\.1 503 /);
+      expect(second.toLowerCase()).toContain('x-content-type-options: nosniff');
+      expect(second.toLowerCase()).toContain('cache-control: no-store');
+      expect(second.slice(second.indexOf('\r\n\r\n') + 4)).toBe(
+        JSON.stringify({ error: { code: 'unavailable', message: 'The server is shutting down.' } }),
+      );
+    } finally {
+      await closing.close();
+    }
+  });
+
   it('pages carry Cross-Origin-Opener-Policy: same-origin', async () => {
     for (const path of ['/', '/account']) {
       const page = await server.call('GET', path);
