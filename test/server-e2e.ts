@@ -6,6 +6,7 @@ import { startTestServer, type CallResult, type TestServer } from './support/ser
 
 const PASSWORD = 'correct horse battery';
 const ORIGIN_HEADER = (server: TestServer) => ({ origin: server.url });
+const METRICS_TOKEN = 'metrics-token-0123456789-abcdefghijklmnop';
 
 /**
  * The server end to end over loopback HTTP: every endpoint of API.md through
@@ -16,6 +17,7 @@ export function describeServer(name: string, env: () => Record<string, string> |
     let server: TestServer;
     /** Every credential the run saw, to prove none reached a log line. */
     const secrets = new Set<string>();
+    const sessionIds = new Set<string>();
     const remember = (result: CallResult): CallResult => {
       if (result.setCookie !== null) secrets.add(result.setCookie.split('=')[1]!);
       // The device cookie too: a signed device id is no one's business in a log.
@@ -27,6 +29,9 @@ export function describeServer(name: string, env: () => Record<string, string> |
         const value = result.json?.[key];
         if (typeof value === 'string' && value !== '') secrets.add(value);
       }
+      // Session ids are not credentials, but they name a session: logs carry fingerprints only.
+      const sessionId = result.json?.session?.id;
+      if (typeof sessionId === 'string') sessionIds.add(sessionId);
       return result;
     };
     const email = () => `user-${randomUUID()}@example.com`;
@@ -42,6 +47,7 @@ export function describeServer(name: string, env: () => Record<string, string> |
       server = await startTestServer({
         TESSERA_LOGIN_MAX_ATTEMPTS: '3',
         TESSERA_INTROSPECT_SECRET: 'introspection-secret-0123456789-abcdefghijk',
+        TESSERA_METRICS_TOKEN: METRICS_TOKEN,
         ...chosen,
       });
     });
@@ -68,7 +74,7 @@ export function describeServer(name: string, env: () => Record<string, string> |
         const path = route.path.replace(/:([A-Za-z]+)/g, '{$1}');
         expect(openapi.json.paths[path]?.[route.method.toLowerCase()], `${route.method} ${path}`).toBeDefined();
       }
-      const metrics = await server.call('GET', '/metrics');
+      const metrics = await server.call('GET', '/metrics', { bearer: METRICS_TOKEN });
       expect(metrics.text).toContain('tessera_http_request_duration_seconds_bucket');
     });
 
@@ -306,7 +312,7 @@ export function describeServer(name: string, env: () => Record<string, string> |
     });
 
     it('counts logins, refreshes, reuse and revocations in the metrics', async () => {
-      const text = (await server.call('GET', '/metrics')).text;
+      const text = (await server.call('GET', '/metrics', { bearer: METRICS_TOKEN })).text;
       expect(text).toMatch(/tessera_logins_total\{outcome="success"\} [1-9]/);
       expect(text).toMatch(/tessera_logins_total\{outcome="invalid_credentials"\} [1-9]/);
       expect(text).toMatch(/tessera_refresh_reuse_detected_total [1-9]/);
@@ -316,12 +322,16 @@ export function describeServer(name: string, env: () => Record<string, string> |
     });
 
     // Last, after every scenario above has run through this server.
-    it('never writes a credential to the log: no cookie, CSRF token, access or refresh token, password or query', () => {
+    it('never writes a credential to the log: no cookie, CSRF token, access or refresh token, password, query or session id', () => {
       const log = server.logs.join('\n');
       expect(log).toContain('"event":"session.created"');
       expect(secrets.size).toBeGreaterThan(20);
       for (const secret of [...secrets, PASSWORD]) expect(log).not.toContain(secret);
       expect(log).not.toContain('access_token=');
+      // DELETE /auth/sessions/<id> ran above: its request line names the route pattern, not the id.
+      expect(sessionIds.size).toBeGreaterThan(5);
+      for (const id of sessionIds) expect(log).not.toContain(id);
+      expect(log).toContain('"route":"/auth/sessions/:id"');
     });
   });
 }

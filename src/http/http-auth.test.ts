@@ -51,6 +51,14 @@ describe('authenticate', () => {
     expect((await auth.authenticate(request('GET', {}, '/auth/me?page=2'))).ok).toBe(true);
   });
 
+  it('refuses a password in the URL too, on any route (sign-in included)', async () => {
+    const { auth } = setup();
+    for (const url of ['/auth/login?email=a@b.c&password=hunter2', '/auth/signup?Password=x', '/?new_password=x']) {
+      const result = await auth.authenticate(request('POST', {}, url));
+      expect(result.ok ? null : result.error.code, url).toBe('invalid_request');
+    }
+  });
+
   it('authenticates a session cookie', async () => {
     const { auth } = setup();
     const { cookie, session } = await signedIn(auth);
@@ -205,6 +213,24 @@ describe('login and logout', () => {
     expect(auth.verifyRequestSource(request('POST', { 'sec-fetch-site': 'cross-site' }))?.code).toBe('csrf_failed');
     expect(auth.verifyRequestSource(request('POST', { origin: ORIGIN }))).toBeNull();
   });
+
+  it('compares Origin with the configured own origin, never with the one the Host header made', async () => {
+    const own = 'https://auth.example.com';
+    const rebinding = 'http://evil.example:3000';
+    for (const ownOrigin of [own, () => own]) {
+      const auth = createHttpAuth({
+        sessions: createSessionManager(createMemoryStore()),
+        csrfSecrets: [secret],
+        ownOrigin,
+      });
+      // A DNS-rebinding page: its Host and Origin agree with each other, not with the server.
+      const forged: RequestFacts = { ...request('POST', { origin: rebinding }), origin: rebinding };
+      expect(auth.verifyRequestSource(forged)?.code).toBe('csrf_failed');
+      expect(
+        auth.verifyRequestSource({ ...forged, headers: (name) => (name === 'origin' ? own : undefined) }),
+      ).toBeNull();
+    }
+  });
 });
 
 describe('bearer transport', () => {
@@ -270,6 +296,22 @@ describe('bearer transport', () => {
     expect(reused.ok ? null : reused.error.code).toBe('refresh_reused');
     const after = await auth.authenticate(request('GET', { authorization: `Bearer ${tokens.access_token}` }));
     expect(after.ok && auth.requireAuth(after.value)?.code).toBe('invalid_token');
+  });
+
+  it('refuses a logout with an invalid bearer (401 invalid_token, challenge) even beside a valid cookie', async () => {
+    const { auth } = await bearerSetup();
+    const { cookie, session } = await signedIn(auth);
+    for (const authorization of ['Bearer not-a-token', 'Bearer', 'bearer eyJhbGciOiJub25lIn0.e30.']) {
+      const state = await auth.authenticate(request('POST', { authorization, cookie }));
+      if (!state.ok) throw new Error('unexpected');
+      const out = await auth.logout(state.value);
+      expect(out.ok ? 'ok' : [out.error.code, out.error.headers['WWW-Authenticate']], authorization).toEqual([
+        'invalid_token',
+        'Bearer error="invalid_token"',
+      ]);
+    }
+    const still = await auth.authenticate(request('GET', { cookie }));
+    expect(still.ok && still.value.session?.id).toBe(session.id);
   });
 
   it('logs out: the access token stops working and the session is gone', async () => {

@@ -95,6 +95,14 @@ export interface HttpAuthOptions<Data extends JsonObject = JsonObject> {
   csrfSecrets: readonly (string | Uint8Array)[];
   /** Origins allowed on cookie requests besides the server's own. */
   allowedOrigins?: readonly string[];
+  /**
+   * The server's own origin as users reach it, e.g. `https://auth.example.com`: what `Origin` is compared
+   * with, instead of each request's {@link RequestFacts.origin} (built from the `Host` header, which a
+   * DNS-rebinding page chooses). A function is asked per request, e.g. when the port is known only once
+   * the server listens. Set it wherever the server can be reached under a name it does not check.
+   * @default the request's own origin
+   */
+  ownOrigin?: string | ((request: RequestFacts) => string);
   cookie?: SessionCookieOptions;
   /**
    * Brute-force protection for {@link HttpAuth.login} and
@@ -267,6 +275,15 @@ const CREDENTIAL_PARAMS = new Set([
   'csrf',
   '_csrf',
   'csrf_token',
+  'password',
+  'passwd',
+  'current_password',
+  'currentpassword',
+  'new_password',
+  'newpassword',
+  'client_secret',
+  'api_key',
+  'apikey',
 ]);
 
 /** The `_csrf` field of a parsed form body, when there is one. */
@@ -318,6 +335,13 @@ export function createHttpAuth<Data extends JsonObject = JsonObject>(options: Ht
   const logger = options.logger ?? silentLogger;
   const emit = createEmitter(options.onEvent, logger, 'HTTP auth');
   const loginThrottle = resolveLoginThrottle(options.loginThrottle, logger);
+  const configuredOrigin = options.ownOrigin;
+  const ownOrigin = (request: RequestFacts): string =>
+    configuredOrigin === undefined
+      ? request.origin
+      : typeof configuredOrigin === 'string'
+        ? configuredOrigin
+        : configuredOrigin(request);
 
   // The raw access token of a bearer request, kept off the state object so it is not passed around or logged.
   const bearerTokens = new WeakMap<AuthState<Data>, string>();
@@ -505,7 +529,7 @@ export function createHttpAuth<Data extends JsonObject = JsonObject>(options: Ht
         method: request.method,
         origin: request.headers('origin'),
         secFetchSite: request.headers('sec-fetch-site'),
-        ownOrigin: request.origin,
+        ownOrigin: ownOrigin(request),
       });
       if (source !== null) {
         emit({ type: 'csrf.rejected', reason: source, ip: request.ip });
@@ -528,7 +552,7 @@ export function createHttpAuth<Data extends JsonObject = JsonObject>(options: Ht
         method: request.method,
         origin: request.headers('origin'),
         secFetchSite: request.headers('sec-fetch-site'),
-        ownOrigin: request.origin,
+        ownOrigin: ownOrigin(request),
       });
       if (source === null) return null;
       emit({ type: 'csrf.rejected', reason: source, ip: request.ip });
@@ -616,6 +640,12 @@ export function createHttpAuth<Data extends JsonObject = JsonObject>(options: Ht
 
     logout(state) {
       return guarded<{ setCookies: string[]; state: AuthState<Data> }>(async () => {
+        // A bearer that does not verify is refused, whatever cookie rides along: a 204 would tell the client it
+        // signed out while the session it meant lives on.
+        if (state.failure === 'invalid_token' || state.failure === 'token_expired') {
+          const refused = http.requireAuth(state);
+          if (refused !== null) return { ok: false, error: refused };
+        }
         const setCookies = state.transport === 'bearer' ? [] : [cookie.serializeClear()];
         const rawAccessToken = bearerTokens.get(state);
         if (state.session !== null) {

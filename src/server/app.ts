@@ -10,24 +10,34 @@ import Fastify, {
 import type { Logger as PinoLogger } from 'pino';
 import type { z } from 'zod';
 import { tesseraFastify, sendApiError } from '../adapters/fastify/fastify-adapter.js';
-import { createLoginThrottle } from '../core/rate-limit/rate-limit.js';
+import { createLoginThrottle, createRequestLimit, type RateLimitVerdict } from '../core/rate-limit/rate-limit.js';
 import type { Session, SessionEvent } from '../core/session/session-manager.js';
 import type { TokenEvent, TokenService } from '../core/token/token-service.js';
-import { constantTimeEqual } from '../internal/crypto.js';
-import { apiError, apiErrorFromException } from '../http/api-error.js';
+import { constantTimeEqual, hmacBase64url } from '../internal/crypto.js';
+import { apiError, apiErrorFromException, type ApiError } from '../http/api-error.js';
 import { createHttpAuth, type HttpAuthEvent } from '../http/http-auth.js';
 import type { Account } from './accounts/account-store.js';
 import { normalizeEmail } from './accounts/email.js';
 import { checkPasswordPolicy, hashPassword, verifyPassword, verifyPasswordForNoOne } from './accounts/password.js';
 import { credentialsBody, describeBodyError, introspectBody, passwordBody, refreshBody } from './api-schemas.js';
 import type { ServerConfig } from './config.js';
-import { createFingerprint, pathOnly } from './logging.js';
+import {
+  createClientErrorHandler,
+  createRouteTable,
+  edgeRequestCheck,
+  frameworkErrors,
+  loopbackOrigin,
+  MAX_HEADER_BYTES,
+  setSecurityHeaders,
+} from './edge.js';
+import { createFingerprint } from './logging.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import { buildOpenAPIDocument, ROUTES, type RouteId } from './openapi.js';
 import { pagesPlugin } from './pages/pages-plugin.js';
 import type { ServerRuntime } from './runtime.js';
 import { loadServerSecrets } from './secrets.js';
 import { createServerServices } from './services.js';
+import { createStoreFailureLog, observeStore, type StoreFailureReporter } from './store-failures.js';
 
 /** Options of {@link createTesseraServer}. */
 export interface TesseraServerOptions {
@@ -48,11 +58,38 @@ export interface TesseraServer {
   routes: string[];
   tokens: TokenService;
   metrics: ServerMetrics;
+  /** `/metrics` on a listener of its own (`TESSERA_METRICS_PORT`), not yet listening; `null` when not configured. */
+  metricsApp: FastifyInstance | null;
+  /** The origin users reach: `TESSERA_PUBLIC_URL`, or the address bound (once listening). */
+  publicOrigin(): string;
 }
 
 const BODY_LIMIT_BYTES = 16 * 1024;
-const PAGE_CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/**
+ * The runtime's stores and rate limiters, each reporting its failed calls (backend, operation, driver error)
+ * so that a 503 is explained once in the log. Identity is kept where the database is the session store.
+ */
+function observeRuntime(runtime: ServerRuntime, config: ServerConfig, report: StoreFailureReporter): ServerRuntime {
+  const sessions = observeStore(runtime.sessions, runtime.sessions.name, report);
+  const database =
+    runtime.database === runtime.sessions ? sessions : observeStore(runtime.database, runtime.database.name, report);
+  const limiterBackend = config.sessionStore.kind === 'database' ? config.database.kind : config.sessionStore.kind;
+  return {
+    ...runtime,
+    sessions,
+    database,
+    accounts: observeStore(runtime.accounts, config.database.kind, report),
+    rateLimiters: (options) => observeStore(runtime.rateLimiters(options), limiterBackend, report),
+  };
+}
+
+/** `http://host:port` of a listening server, with an IPv6 host in brackets. */
+export function listeningURL(app: FastifyInstance, host: string, fallbackPort: number): string {
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : fallbackPort;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
 
 const iso = (date: Date): string => date.toISOString();
 
@@ -75,8 +112,9 @@ const publicSession = (session: Session) => ({
  * Fastify adapter and the HTTP layer the library users get.
  */
 export async function createTesseraServer(options: TesseraServerOptions): Promise<TesseraServer> {
-  const { config, runtime, logger } = options;
+  const { config, logger } = options;
   const now = options.now ?? Date.now;
+  const runtime = observeRuntime(options.runtime, config, createStoreFailureLog(logger, { now }));
   const secrets = await loadServerSecrets(runtime.database);
   const fingerprint = createFingerprint(secrets.fingerprint);
   const countLive = runtime.sessions.countLiveSessions?.bind(runtime.sessions);
@@ -128,34 +166,57 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
     maxAttemptsPerAccount: config.loginMaxAttempts,
     maxAttemptsPerIP: config.loginMaxAttemptsPerIP,
   });
+  const limit = (name: string, points: number) =>
+    createRequestLimit({ limiters: runtime.rateLimiters, points, durationSeconds: 60, name });
+  const refreshLimit = limit('refresh-ip', config.refreshRateLimit);
+  const introspectLimit = limit('introspect-client', config.introspectRateLimit);
+  /** The origin users reach: configured, or the address this server bound (asked per request, once listening). */
+  const publicOrigin = (): string => config.publicURL ?? listeningURL(app, config.host, config.port);
   const auth = createHttpAuth({
     sessions,
     tokens,
     csrfSecrets: secrets.csrf,
     allowedOrigins: config.allowedOrigins,
+    // Never the request's Host: a DNS-rebinding page picks that. Without a public URL the Host check allows loopback names only.
+    ownOrigin: (request) => config.publicURL ?? loopbackOrigin(request.headers('host') ?? '', publicOrigin()),
+    ...(config.sessionRateLimit > 0 ? { sessionRequestLimit: limit('session', config.sessionRateLimit) } : {}),
     cookie: { insecure: config.insecureDevelopment },
     loginThrottle,
     onEvent: audit,
     logger,
   });
 
+  const trusted = config.trustProxy;
+  let closing = false;
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // Fastify's own request lines include the URL verbatim (query strings too): ours, below, never do.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
-    // Trust X-Forwarded-For / -Proto from exactly this many proxies in front of us, no more.
-    trustProxy: (_address: string, hop: number) => hop < config.trustProxyHops,
-    return503OnClosing: true,
+    // X-Forwarded-For / -Proto / -Host count only from these proxy addresses, or from this many hops.
+    trustProxy: typeof trusted === 'number' ? (_address: string, hop: number) => hop < trusted : trusted,
+    // Our own onRequest check answers 503 while closing, in the API's error shape.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
-    http: { maxHeaderSize: 16 * 1024 },
+    // A request without Host reaches the Host check (400 in the API's shape) instead of Node's bare 400.
+    http: { maxHeaderSize: MAX_HEADER_BYTES, requireHostHeader: false },
+    clientErrorHandler: createClientErrorHandler(logger),
+    frameworkErrors,
     genReqId: () => randomUUID(),
   });
 
   const routes: string[] = [];
+  const routeTable = createRouteTable();
   app.addHook('onRoute', (route) => {
-    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push(`${method} ${route.url}`);
+    const methods = [route.method].flat();
+    routeTable.add(route.url, methods);
+    for (const method of methods) if (method !== 'HEAD') routes.push(`${method} ${route.url}`);
   });
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  // First of all hooks: a foreign Host or an over-long URL is refused before any credential is looked at.
+  app.addHook('onRequest', edgeRequestCheck({ publicOrigin, closing: () => closing }));
 
   // JSON only: Fastify's text/plain parser would let a form-less cross-site POST through as a "simple request".
   app.removeContentTypeParser('text/plain');
@@ -167,23 +228,19 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
     } catch {
       const unavailable = apiErrorFromException(error);
       if (unavailable !== null) return sendApiError(reply, unavailable);
-      // Never a credential: no body, no headers, the path without its query.
-      logger.error({ err: error, method: request.method, path: pathOnly(request.url) }, 'request failed');
-      return reply.code(500).send({ error: { code: 'internal_error', message: 'Something went wrong.' } });
+      // Never a credential: no body, no headers, the route pattern rather than the path (which may hold an id).
+      logger.error({ err: error, method: request.method, route: request.routeOptions.url ?? null }, 'request failed');
+      return sendApiError(reply, apiError('internal_error'));
     }
   });
-  app.setNotFoundHandler((_request, reply) => sendApiError(reply, apiError('not_found')));
+  app.setNotFoundHandler((request, reply) => {
+    const allowed = routeTable.allowed(request.url);
+    if (allowed.length === 0) return sendApiError(reply, apiError('not_found'));
+    return sendApiError(reply, apiError('method_not_allowed', undefined, { Allow: allowed.join(', ') }));
+  });
 
   app.addHook('onSend', async (request, reply, payload) => {
-    reply.header('X-Content-Type-Options', 'nosniff');
-    reply.header('Referrer-Policy', 'no-referrer');
-    if (request.url.startsWith('/auth')) reply.header('Cache-Control', 'no-store');
-    const type = String(reply.getHeader('content-type') ?? '');
-    if (type.startsWith('text/html')) {
-      reply.header('Content-Security-Policy', PAGE_CSP);
-      reply.header('X-Frame-Options', 'DENY');
-    }
-    if (request.protocol === 'https') reply.header('Strict-Transport-Security', 'max-age=63072000; includeSubDomains');
+    setSecurityHeaders(request, reply);
     return payload;
   });
   app.addHook('onResponse', async (request, reply) => {
@@ -198,13 +255,28 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
       {
         reqId: request.id,
         method: request.method,
-        path: pathOnly(request.url),
+        // The route pattern (/auth/sessions/:id), never the path: a path may hold a session id or a token.
+        route: request.routeOptions.url ?? null,
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime),
       },
       'request',
     );
   });
+
+  /** Counter keys for client IPs are keyed hashes: a dump of the counters names no one. */
+  const keyOf = (purpose: string, value: string): string =>
+    hmacBase64url(secrets.rateLimit, `${purpose}:${value}`).slice(0, 32);
+  /** The 429 for a spent budget, logged once per refusal; `null` when the request may go on. */
+  const limited = (verdict: RateLimitVerdict, name: string): ApiError | null => {
+    if (verdict.allowed) return null;
+    logger.info({ event: 'rate_limit.exceeded', limit: name }, 'auth event');
+    return apiError('rate_limited', `Too many requests; try again in ${verdict.retryAfterSeconds} seconds.`, {
+      'Retry-After': String(verdict.retryAfterSeconds),
+    });
+  };
+  const sendMetrics = async (reply: FastifyReply) =>
+    reply.header('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
 
   /** Validates a JSON body; answers 400 naming the field (never echoing a value) and returns null when bad. */
   const parseBody = <T>(schema: z.ZodType<T>, request: FastifyRequest, reply: FastifyReply): T | null => {
@@ -302,6 +374,8 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
     },
 
     async refresh(request, reply) {
+      const refused = limited(await refreshLimit.consume(keyOf('refresh-ip', request.ip ?? 'unknown')), 'refresh');
+      if (refused !== null) return sendApiError(reply, refused);
       const body = parseBody(refreshBody, request, reply);
       if (body === null) return reply;
       const pair = await reply.tesseraRefresh(body.refresh_token);
@@ -406,6 +480,10 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
           }),
         );
       }
+      // One client (the secret's holder) with a generous budget: a resource server may introspect on every request.
+      const client = keyOf('introspect-client', config.introspectSecret);
+      const refused = limited(await introspectLimit.consume(client), 'introspect');
+      if (refused !== null) return sendApiError(reply, refused);
       const body = parseBody(introspectBody, request, reply);
       if (body === null) return reply;
       return reply.send(await tokens.introspect(body.token));
@@ -424,8 +502,19 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
       }
     },
 
-    async metrics(_request, reply) {
-      return reply.header('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
+    async metrics(request, reply) {
+      // Off on the main port unless a token guards it (a listener of its own serves it otherwise).
+      if (config.metricsToken === null) return sendApiError(reply, apiError('not_found'));
+      const presented = /^Bearer +(\S+) *$/i.exec(request.headers.authorization ?? '')?.[1] ?? '';
+      if (!constantTimeEqual(presented, config.metricsToken)) {
+        return sendApiError(
+          reply,
+          apiError('unauthenticated', 'Metrics need the configured bearer token.', {
+            'WWW-Authenticate': 'Bearer realm="tessera-metrics"',
+          }),
+        );
+      }
+      return sendMetrics(reply);
     },
 
     async openapi(_request, reply) {
@@ -445,5 +534,43 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
   }
   await app.register(pagesPlugin);
 
-  return { app, routes, tokens, metrics };
+  return {
+    app,
+    routes,
+    tokens,
+    metrics,
+    metricsApp: await createMetricsApp(config, logger, sendMetrics),
+    publicOrigin,
+  };
+}
+
+/**
+ * The listener of its own for `/metrics` (`TESSERA_METRICS_PORT`): that one path, no credentials (it binds
+ * loopback unless told otherwise), every other answer in the API's error shape.
+ */
+async function createMetricsApp(
+  config: ServerConfig,
+  logger: PinoLogger,
+  sendMetrics: (reply: FastifyReply) => Promise<FastifyReply>,
+): Promise<FastifyInstance | null> {
+  if (config.metricsPort === null) return null;
+  const metricsApp = Fastify({
+    loggerInstance: logger.child({ listener: 'metrics' }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    forceCloseConnections: 'idle',
+    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    clientErrorHandler: createClientErrorHandler(logger),
+    frameworkErrors,
+  });
+  metricsApp.get('/metrics', async (_request, reply) => sendMetrics(reply));
+  metricsApp.setNotFoundHandler((_request, reply) => sendApiError(reply, apiError('not_found')));
+  metricsApp.setErrorHandler((error, _request, reply) => {
+    logger.error({ err: error, listener: 'metrics' }, 'metrics request failed');
+    return sendApiError(reply, apiError('internal_error'));
+  });
+  metricsApp.addHook('onSend', async (request, reply, payload) => {
+    setSecurityHeaders(request, reply);
+    return payload;
+  });
+  return metricsApp;
 }

@@ -21,7 +21,14 @@ describe('loadServerConfig', () => {
         loginMaxAttemptsPerIP: 100,
         allowedOrigins: [],
         introspectSecret: null,
-        trustProxyHops: 0,
+        trustProxy: 0,
+        publicURL: null,
+        metricsToken: null,
+        metricsPort: null,
+        metricsHost: '127.0.0.1',
+        sessionRateLimit: 0,
+        refreshRateLimit: 300,
+        introspectRateLimit: 6000,
         insecureDevelopment: false,
         logLevel: 'info',
       },
@@ -72,6 +79,17 @@ describe('loadServerConfig', () => {
     [{ TESSERA_INSECURE_DEV: 'yes' }, 'TESSERA_INSECURE_DEV must be "true" or "false"'],
     [{ TESSERA_IDLE_TIMEOUT: '7200', TESSERA_ABSOLUTE_TIMEOUT: '3600' }, 'must not be greater than'],
     [{ HOST: '0.0.0.0' }, 'Put Tessera behind a TLS proxy and set TESSERA_TRUST_PROXY'],
+    [{ HOST: '0.0.0.0', TESSERA_TRUST_PROXY: '10.0.0.5' }, 'TESSERA_PUBLIC_URL is required'],
+    [{ TESSERA_PUBLIC_URL: 'https://auth.example.com/login' }, 'TESSERA_PUBLIC_URL must be the origin users reach'],
+    [{ TESSERA_PUBLIC_URL: 'ftp://auth.example.com' }, 'TESSERA_PUBLIC_URL must be the origin users reach'],
+    [{ TESSERA_TRUST_PROXY: '11' }, 'TESSERA_TRUST_PROXY must be a comma-separated list of proxy addresses or CIDRs'],
+    [{ TESSERA_TRUST_PROXY: '10.0.0.0/33' }, '(got "10.0.0.0/33")'],
+    [{ TESSERA_TRUST_PROXY: '10.0.0.1, proxy.internal' }, '(got "proxy.internal")'],
+    [{ TESSERA_METRICS_TOKEN: 'changeme' }, 'TESSERA_METRICS_TOKEN is too weak'],
+    [{ TESSERA_METRICS_TOKEN: 'a'.repeat(40) }, 'openssl rand -base64 32'],
+    [{ TESSERA_METRICS_PORT: 'nine' }, 'TESSERA_METRICS_PORT must be a whole number from 0 to 65535'],
+    [{ TESSERA_SESSION_RATE_LIMIT: '-1' }, 'TESSERA_SESSION_RATE_LIMIT must be a whole number of requests per minute'],
+    [{ TESSERA_REFRESH_RATE_LIMIT: '0' }, 'TESSERA_REFRESH_RATE_LIMIT must be a whole number of requests per minute'],
   ])('refuses %j, naming the variable and the rule', (env, message) => {
     const result = loadServerConfig(env);
     expect(result.ok).toBe(false);
@@ -83,9 +101,29 @@ describe('loadServerConfig', () => {
     expect(result.ok ? '' : result.errors.join()).not.toContain('hunter2');
   });
 
-  it('lets a non-loopback host run behind a TLS proxy or in explicit insecure development', () => {
-    expect(loadServerConfig({ HOST: '0.0.0.0', TESSERA_TRUST_PROXY: '1' }).ok).toBe(true);
-    expect(loadServerConfig({ HOST: '0.0.0.0', TESSERA_INSECURE_DEV: 'true' }).ok).toBe(true);
+  it('lets a non-loopback host run behind a TLS proxy or in explicit insecure development, with a public URL', () => {
+    const publicURL = { TESSERA_PUBLIC_URL: 'https://auth.example.com/' };
+    expect(loadServerConfig({ HOST: '0.0.0.0', TESSERA_TRUST_PROXY: '1', ...publicURL }).ok).toBe(true);
+    expect(loadServerConfig({ HOST: '0.0.0.0', TESSERA_INSECURE_DEV: 'true', ...publicURL }).ok).toBe(true);
+    const result = loadServerConfig({ HOST: '0.0.0.0', TESSERA_TRUST_PROXY: '1', ...publicURL });
+    expect(result.ok && result.config.publicURL).toBe('https://auth.example.com');
+  });
+
+  it('reads TESSERA_TRUST_PROXY as a list of proxy addresses and CIDRs, or as a hop count', () => {
+    const trust = (value: string) => {
+      const result = loadServerConfig({ TESSERA_TRUST_PROXY: value });
+      return result.ok ? result.config.trustProxy : result.errors;
+    };
+    expect(trust('10.0.0.5, 10.1.0.0/16,fd00::/8 , ::1,loopback')).toEqual([
+      '10.0.0.5',
+      '10.1.0.0/16',
+      'fd00::/8',
+      '::1',
+      'loopback',
+    ]);
+    expect(trust('192.168.0.0/255.255.0.0')).toEqual(['192.168.0.0/255.255.0.0']);
+    expect(trust('2')).toBe(2);
+    expect(trust('')).toBe(0);
   });
 
   it('reads a config file that the environment overrides', () => {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /** A whole-number variable with a default and bounds; `unit` names what it counts in the message. */
@@ -119,6 +120,97 @@ const introspectSecret = z
     return value;
   });
 
+/** Names proxy-addr (Fastify's `trustProxy`, Express's `trust proxy`) accepts for ranges of private addresses. */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** One entry of a trusted proxy list: an IP address, a CIDR, or a range name. */
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_RANGE_NAMES.has(entry)) return true;
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  // A netmask (255.255.255.0) is accepted for IPv4 like proxy-addr does; otherwise a prefix length.
+  if (family === 4 && isIP(prefix) === 4) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/** A hop count (0 to 10), or a comma-separated list of proxy addresses / CIDRs: only those peers' forwarded headers count. */
+const trustProxy = z
+  .string()
+  .optional()
+  .transform((value, ctx): number | string[] => {
+    const raw = value?.trim() ?? '';
+    if (raw === '') return 0;
+    if (/^\d+$/.test(raw) && Number(raw) <= 10) return Number(raw);
+    const list = raw
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== '');
+    const bad = list.find((entry) => !isProxyAddress(entry));
+    if (list.length === 0 || bad !== undefined || /^\d+$/.test(raw)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `TESSERA_TRUST_PROXY must be a comma-separated list of proxy addresses or CIDRs (e.g. 10.0.0.5,10.1.0.0/16), or a hop count from 0 to 10 (got "${bad ?? raw}")`,
+      });
+      return z.NEVER;
+    }
+    return list;
+  });
+
+/** The origin users reach the server at: scheme, host and port only. */
+const publicURL = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    const raw = value?.trim() ?? '';
+    if (raw === '') return null;
+    const url = URL.canParse(raw) ? new URL(raw) : null;
+    if (
+      url === null ||
+      (url.protocol !== 'https:' && url.protocol !== 'http:') ||
+      url.origin !== raw.replace(/\/$/, '')
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `TESSERA_PUBLIC_URL must be the origin users reach, like https://auth.example.com (no path) (got "${raw}")`,
+      });
+      return z.NEVER;
+    }
+    return url.origin;
+  });
+
+/** A bearer token for `/metrics`: long and varied enough that guessing is hopeless. */
+const metricsToken = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    if (value === undefined || value === '') return null;
+    if (Buffer.byteLength(value, 'utf8') < 32 || new Set(value).size < 8 || !/^[\x21-\x7e]+$/.test(value)) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'TESSERA_METRICS_TOKEN is too weak: use at least 32 random printable characters, e.g. the output of: openssl rand -base64 32',
+      });
+      return z.NEVER;
+    }
+    return value;
+  });
+
+/** An optional port for a listener of its own: unset means none. */
+const optionalPort = (name: string) =>
+  z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value.trim() === '') return null;
+      if (!/^\d{1,5}$/.test(value.trim()) || Number(value) > 65535) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be a whole number from 0 to 65535 (got "${value}")` });
+        return z.NEVER;
+      }
+      return Number(value);
+    });
+
 const envSchema = z.object({
   PORT: wholeNumber('PORT', 3000, { min: 0, max: 65535 }),
   HOST: z
@@ -135,7 +227,17 @@ const envSchema = z.object({
   TESSERA_LOGIN_MAX_ATTEMPTS_PER_IP: wholeNumber('TESSERA_LOGIN_MAX_ATTEMPTS_PER_IP', 100),
   TESSERA_ALLOWED_ORIGINS: origins,
   TESSERA_INTROSPECT_SECRET: introspectSecret,
-  TESSERA_TRUST_PROXY: wholeNumber('TESSERA_TRUST_PROXY', 0, { min: 0, max: 10 }),
+  TESSERA_TRUST_PROXY: trustProxy,
+  TESSERA_PUBLIC_URL: publicURL,
+  TESSERA_METRICS_TOKEN: metricsToken,
+  TESSERA_METRICS_PORT: optionalPort('TESSERA_METRICS_PORT'),
+  TESSERA_METRICS_HOST: z
+    .string()
+    .optional()
+    .transform((value) => (value === undefined || value.trim() === '' ? '127.0.0.1' : value.trim())),
+  TESSERA_SESSION_RATE_LIMIT: wholeNumber('TESSERA_SESSION_RATE_LIMIT', 0, { min: 0, unit: 'requests per minute' }),
+  TESSERA_REFRESH_RATE_LIMIT: wholeNumber('TESSERA_REFRESH_RATE_LIMIT', 300, { unit: 'requests per minute' }),
+  TESSERA_INTROSPECT_RATE_LIMIT: wholeNumber('TESSERA_INTROSPECT_RATE_LIMIT', 6000, { unit: 'requests per minute' }),
   TESSERA_INSECURE_DEV: flag('TESSERA_INSECURE_DEV'),
   LOG_LEVEL: z
     .string()
@@ -162,7 +264,22 @@ export interface ServerConfig {
   loginMaxAttemptsPerIP: number;
   allowedOrigins: string[];
   introspectSecret: string | null;
-  trustProxyHops: number;
+  /** Whose `X-Forwarded-For` / `-Proto` / `-Host` count: these proxy addresses or CIDRs, or this many hops (0: nobody). */
+  trustProxy: number | string[];
+  /** The origin users reach (`TESSERA_PUBLIC_URL`); `null` on a loopback HOST without it: the address bound. */
+  publicURL: string | null;
+  /** Bearer token `/metrics` needs on the main port; `null` when unset. */
+  metricsToken: string | null;
+  /** A listener of its own for `/metrics`; `null` when unset. */
+  metricsPort: number | null;
+  /** Where that listener binds. @default "127.0.0.1" */
+  metricsHost: string;
+  /** Requests per minute per session on session routes; 0 is off. */
+  sessionRateLimit: number;
+  /** `POST /auth/refresh` requests per minute per client IP. */
+  refreshRateLimit: number;
+  /** `POST /auth/introspect` requests per minute per introspection client. */
+  introspectRateLimit: number;
   /** Plain HTTP on a non-loopback address, explicitly asked for. */
   insecureDevelopment: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -209,7 +326,12 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ConfigRe
   }
   if (!LOOPBACK.has(env2.HOST) && env2.TESSERA_TRUST_PROXY === 0 && !env2.TESSERA_INSECURE_DEV) {
     errors.push(
-      `HOST=${env2.HOST} would serve sessions over plain HTTP beyond this machine. Put Tessera behind a TLS proxy and set TESSERA_TRUST_PROXY to its hop count, or set TESSERA_INSECURE_DEV=true for development only.`,
+      `HOST=${env2.HOST} would serve sessions over plain HTTP beyond this machine. Put Tessera behind a TLS proxy and set TESSERA_TRUST_PROXY to its address (or CIDR), or set TESSERA_INSECURE_DEV=true for development only.`,
+    );
+  }
+  if (!LOOPBACK.has(env2.HOST) && env2.TESSERA_PUBLIC_URL === null) {
+    errors.push(
+      `HOST=${env2.HOST} is reachable beyond this machine, so TESSERA_PUBLIC_URL is required: the origin users reach, like https://auth.example.com (requests for any other Host are refused)`,
     );
   }
   if (errors.length > 0) return { ok: false, errors };
@@ -228,7 +350,14 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ConfigRe
       loginMaxAttemptsPerIP: env2.TESSERA_LOGIN_MAX_ATTEMPTS_PER_IP,
       allowedOrigins: env2.TESSERA_ALLOWED_ORIGINS,
       introspectSecret: env2.TESSERA_INTROSPECT_SECRET,
-      trustProxyHops: env2.TESSERA_TRUST_PROXY,
+      trustProxy: env2.TESSERA_TRUST_PROXY,
+      publicURL: env2.TESSERA_PUBLIC_URL,
+      metricsToken: env2.TESSERA_METRICS_TOKEN,
+      metricsPort: env2.TESSERA_METRICS_PORT,
+      metricsHost: env2.TESSERA_METRICS_HOST,
+      sessionRateLimit: env2.TESSERA_SESSION_RATE_LIMIT,
+      refreshRateLimit: env2.TESSERA_REFRESH_RATE_LIMIT,
+      introspectRateLimit: env2.TESSERA_INTROSPECT_RATE_LIMIT,
       insecureDevelopment: env2.TESSERA_INSECURE_DEV,
       logLevel: env2.LOG_LEVEL,
     },

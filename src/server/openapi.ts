@@ -94,7 +94,15 @@ export const ROUTES: readonly RouteSpec[] = [
     csrf: false,
     body: refreshBody,
     success: { status: 200, schema: tokenResponse, description: 'A new token pair' },
-    errors: [...bodyErrors, 'invalid_token', 'session_expired', 'session_revoked', 'refresh_reused', 'unavailable'],
+    errors: [
+      ...bodyErrors,
+      'invalid_token',
+      'session_expired',
+      'session_revoked',
+      'refresh_reused',
+      'rate_limited',
+      'unavailable',
+    ],
   },
   {
     id: 'logout',
@@ -188,7 +196,7 @@ export const ROUTES: readonly RouteSpec[] = [
     csrf: false,
     body: introspectBody,
     success: { status: 200, schema: introspectionResponse, description: 'The token’s state' },
-    errors: [...bodyErrors, 'unauthenticated', 'not_found', 'unavailable'],
+    errors: [...bodyErrors, 'unauthenticated', 'not_found', 'rate_limited', 'unavailable'],
   },
   {
     id: 'healthz',
@@ -214,11 +222,12 @@ export const ROUTES: readonly RouteSpec[] = [
     id: 'metrics',
     method: 'GET',
     path: '/metrics',
-    summary: 'Prometheus metrics.',
+    summary:
+      'Prometheus metrics: needs the TESSERA_METRICS_TOKEN bearer; 404 when only a metrics port (or nothing) is set.',
     auth: 'none',
     csrf: false,
     success: { status: 200, description: 'Prometheus text format', contentType: 'text/plain' },
-    errors: [],
+    errors: ['unauthenticated', 'not_found'],
   },
   {
     id: 'openapi',
@@ -255,7 +264,12 @@ export function buildOpenAPIDocument(): Record<string, unknown> {
           : { content: { 'application/json': { schema: jsonSchema(route.success.schema) } } }),
       },
     };
-    for (const code of route.errors) {
+    // Session routes spend the per-session budget when TESSERA_SESSION_RATE_LIMIT is set.
+    const errors: ApiErrorCode[] =
+      route.auth === 'session' && !route.errors.includes('rate_limited')
+        ? [...route.errors, 'rate_limited']
+        : route.errors;
+    for (const code of errors) {
       const status = String(API_ERROR_STATUS[code]);
       const existing = responses[status] as { description: string } | undefined;
       responses[status] = {
@@ -268,6 +282,7 @@ export function buildOpenAPIDocument(): Record<string, unknown> {
       operationId: route.id,
       summary: route.summary,
       ...(route.auth === 'session' ? { security: [{ cookie: [] }, { bearer: [] }] } : {}),
+      ...(route.id === 'metrics' ? { security: [{ metrics: [] }] } : {}),
       ...(route.path.includes(':id')
         ? { parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }] }
         : {}),
@@ -287,6 +302,7 @@ export function buildOpenAPIDocument(): Record<string, unknown> {
         cookie: { type: 'apiKey', in: 'cookie', name: '__Host-tessera' },
         bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
         introspection: { type: 'http', scheme: 'basic' },
+        metrics: { type: 'http', scheme: 'bearer', description: 'TESSERA_METRICS_TOKEN' },
       },
     },
   };

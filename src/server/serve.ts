@@ -1,5 +1,5 @@
 import { scheduleCleanup } from '../core/cleanup/cleanup.js';
-import { createTesseraServer } from './app.js';
+import { createTesseraServer, listeningURL } from './app.js';
 import { ConfigurationError, loadServerConfig } from './config.js';
 import { createServerLogger } from './logging.js';
 import { openServerRuntime } from './runtime.js';
@@ -8,6 +8,8 @@ import { openServerRuntime } from './runtime.js';
 export interface RunningServer {
   /** `http://host:port` it listens on. */
   url: string;
+  /** `http://host:port` of the metrics listener (`TESSERA_METRICS_PORT`); `null` without one. */
+  metricsUrl: string | null;
   /** Stops accepting connections, finishes requests in flight, then closes the stores. */
   stop(): Promise<void>;
 }
@@ -27,11 +29,16 @@ export async function startServer(
   const config = loaded.config;
   const logger = createServerLogger(config.logLevel);
   const runtime = await openServerRuntime(config, logger);
-  let server: Awaited<ReturnType<typeof createTesseraServer>>;
+  let server: Awaited<ReturnType<typeof createTesseraServer>> | undefined;
   try {
     server = await createTesseraServer({ config, runtime, logger });
     await server.app.listen({ port: config.port, host: config.host });
+    if (server.metricsApp !== null && config.metricsPort !== null) {
+      await server.metricsApp.listen({ port: config.metricsPort, host: config.metricsHost });
+    }
   } catch (error) {
+    await server?.app.close();
+    await server?.metricsApp?.close();
     await runtime.close();
     throw error;
   }
@@ -42,11 +49,19 @@ export async function startServer(
       onResult: (removed) => logger.info({ event: 'cleanup', store: store.name, removed }, 'expired data swept'),
     }),
   );
-  const address = server.app.server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : config.port;
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  const running = server;
+  const url = listeningURL(running.app, config.host, config.port);
+  const metricsUrl =
+    running.metricsApp === null ? null : listeningURL(running.metricsApp, config.metricsHost, config.metricsPort ?? 0);
   logger.info(
-    { event: 'server.started', url, database: runtime.describe.database, sessions: runtime.describe.sessions },
+    {
+      event: 'server.started',
+      url,
+      publicUrl: running.publicOrigin(),
+      metricsUrl,
+      database: runtime.describe.database,
+      sessions: runtime.describe.sessions,
+    },
     `Tessera listening on ${url}`,
   );
 
@@ -54,7 +69,7 @@ export async function startServer(
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       logger.info({ event: 'server.stopping' }, 'shutting down: finishing requests in flight');
-      await server.app.close();
+      await Promise.all([running.app.close(), running.metricsApp?.close()]);
       await Promise.all(cleanups.map((cleanup) => cleanup.stop()));
       await runtime.close();
       logger.info({ event: 'server.stopped' }, 'stopped');
@@ -72,5 +87,5 @@ export async function startServer(
       });
     }
   }
-  return { url, stop };
+  return { url, metricsUrl, stop };
 }

@@ -11,6 +11,8 @@ import { createFaultyStore, type FaultyStore } from './failing-store.js';
 /** A running in-process server with everything a test needs to drive and inspect it. */
 export interface TestServer {
   url: string;
+  /** The metrics listener's URL when `TESSERA_METRICS_PORT` is set (the harness binds it to a free port). */
+  metricsUrl: string | null;
   server: TesseraServer;
   config: ServerConfig;
   /** The session store, behind a switch that takes it down. */
@@ -76,9 +78,16 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   await server.app.listen({ port: 0, host: '127.0.0.1' });
   const address = server.app.server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+  let metricsUrl: string | null = null;
+  if (server.metricsApp !== null) {
+    await server.metricsApp.listen({ port: 0, host: '127.0.0.1' });
+    const bound = server.metricsApp.server.address();
+    metricsUrl = `http://127.0.0.1:${typeof bound === 'object' && bound !== null ? bound.port : 0}`;
+  }
 
   return {
     url,
+    metricsUrl,
     server,
     config,
     sessions,
@@ -112,6 +121,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     },
     async close() {
       await server.app.close();
+      await server.metricsApp?.close();
       await opened.close();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -167,6 +167,18 @@ describe('access tokens: verification', () => {
     expect((await tokens.verifyAccessToken(withinLeeway)).claims).not.toBeNull();
   });
 
+  it('refuses a correctly signed token whose lifetime (exp − iat) exceeds the configured one plus the leeway', async () => {
+    const { tokens, signAsService, header, claims } = await setup();
+    const iat = T0 / 1000;
+    const at = (exp: number) => signAsService(header, { ...claims, iat, exp });
+    expect((await tokens.verifyAccessToken(await at(iat + 900 + 5))).claims).not.toBeNull();
+    expect((await tokens.verifyAccessToken(await at(iat + 900 + 6))).reason).toBe('invalid');
+    expect((await tokens.verifyAccessToken(await at(iat + 86_400 * 365))).reason).toBe('invalid');
+    // Backdated: issued long ago, yet "valid" for a year from then.
+    const backdated = await signAsService(header, { ...claims, iat: iat - 3600, exp: iat + 86_400 * 365 });
+    expect((await tokens.verifyAccessToken(backdated)).reason).toBe('invalid');
+  });
+
   it('refuses a wrong iss, aud or typ even when the signature is ours', async () => {
     const { tokens, signAsService, header, claims } = await setup();
     expect((await tokens.verifyAccessToken(await signAsService(header, claims))).claims).not.toBeNull();

@@ -98,7 +98,8 @@ function isAccessTokenType(typ: string | undefined): boolean {
 /**
  * Verifies an access token without asking the store about revocation: shape
  * and size, header, `kid`, signature with the key's own algorithm, `typ`,
- * `iss`, `aud`, `exp`/`nbf`/`iat` with the leeway. Only an authentic token
+ * `iss`, `aud`, `exp`/`nbf`/`iat` with the leeway, and a lifetime (`exp − iat`) no longer than
+ * the configured one plus the leeway. Only an authentic token
  * can be reported `expired`; everything else is `invalid`.
  */
 export async function verifyAccessTokenLocally(
@@ -129,6 +130,8 @@ export async function verifyAccessTokenLocally(
   const nowSeconds = config.now() / 1000;
   const leeway = config.leewaySeconds;
   if (iat > nowSeconds + leeway || (nbf !== undefined && nbf > nowSeconds + leeway)) return invalid;
+  // Tessera never signs a longer life than its configured one: a longer one is a key used outside this service.
+  if (exp - iat > config.ttlSeconds + leeway) return invalid;
   if (exp <= nowSeconds - leeway) return { claims: null, reason: 'expired' };
   return { claims: claims as AccessTokenClaims };
 }
