@@ -319,6 +319,25 @@ describe('store failures are explained in the log, once per backend per interval
     }
   });
 
+  it('a real SQLite held locked by another connection: the write fails closed and the line names SQLITE_BUSY', async () => {
+    const server = await startTestServer({});
+    const { default: Database } = await import('better-sqlite3');
+    const path = server.config.database.kind === 'sqlite' ? server.config.database.path : '';
+    const other = new Database(path);
+    try {
+      other.exec('BEGIN EXCLUSIVE');
+      // Waits out the store's busy timeout, then answers.
+      const signup = await server.call('POST', '/auth/signup', { body: { email: email(), password: PASSWORD } });
+      expect(signup.status).toBe(503);
+      const line = storeLines(server)[0];
+      expect(line).toMatchObject({ level: 50, backend: 'sqlite', code: expect.stringMatching(/^SQLITE_BUSY/) });
+    } finally {
+      if (other.inTransaction) other.exec('ROLLBACK');
+      other.close();
+      await server.close();
+    }
+  }, 60_000);
+
   it.skipIf(redisURL === null || postgresUrl === null)(
     'a real Redis that goes away, and a real PostgreSQL that goes away: each named with the driver’s error',
     async () => {

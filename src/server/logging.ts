@@ -36,9 +36,3 @@ export function createServerLogger(level: string, destination?: DestinationStrea
     destination,
   );
 }
-
-/** The path of a URL without its query string: a token wrongly sent in a URL never reaches a log. */
-export function pathOnly(url: string): string {
-  const query = url.indexOf('?');
-  return query === -1 ? url : `${url.slice(0, query)}?…`;
-}

@@ -198,7 +198,8 @@ const plugin: FastifyPluginAsync<TesseraFastifyOptions> = async (fastify, option
  * `createHttpAuth`). Every request gets `request.tessera`; `fastify.tessera`
  * holds the preHandlers; `reply.tesseraLogin` / `reply.tesseraLogout` sign in
  * and out. The client IP is `request.ip` (Fastify's `trustProxy` applies) and
- * the own origin is `request.protocol` plus `request.host`.
+ * the own origin is `request.protocol` plus `request.host` unless the HTTP layer was given `ownOrigin`
+ * (give it wherever the app answers a `Host` it does not check: a DNS-rebinding page chooses that).
  *
  * @example
  * await app.register(tesseraFastify, { auth });
