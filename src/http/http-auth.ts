@@ -1,5 +1,5 @@
 import { createSessionCookie, type SessionCookie, type SessionCookieOptions } from '../core/cookie/session-cookie.js';
-import { createCSRFProtection, isSafeMethod, type RequestSourceVerdict } from '../core/csrf/csrf.js';
+import { createCSRFProtection, isSafeMethod, type CSRFSecrets, type RequestSourceVerdict } from '../core/csrf/csrf.js';
 import { InvalidOptionError } from '../core/errors/errors.js';
 import type { LoginThrottle, RequestLimit } from '../core/rate-limit/rate-limit.js';
 import type { Session, SessionManager } from '../core/session/session-manager.js';
@@ -76,8 +76,12 @@ export interface HttpAuthOptions<Data extends JsonObject = JsonObject> {
   sessions: SessionManager<Data>;
   /** Enables the bearer transport (login with `transport: "token"`, refresh, `Authorization: Bearer`). */
   tokens?: TokenService;
-  /** Server secrets for CSRF tokens, each ≥ 32 bytes; the first signs, all verify. */
-  csrfSecrets: readonly (string | Uint8Array)[];
+  /**
+   * Server secrets for CSRF tokens, each ≥ 32 bytes; the first signs, all
+   * verify. Or a function returning the current list, asked on every use, to
+   * rotate them without a restart.
+   */
+  csrfSecrets: CSRFSecrets;
   /** Origins allowed on cookie requests besides the server's own. */
   allowedOrigins?: readonly string[];
   cookie?: SessionCookieOptions;

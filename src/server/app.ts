@@ -26,7 +26,7 @@ import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import { buildOpenAPIDocument, ROUTES, type RouteId } from './openapi.js';
 import { pagesPlugin } from './pages/pages-plugin.js';
 import type { ServerRuntime } from './runtime.js';
-import { loadServerSecrets } from './secrets.js';
+import { createServerSecretsSource } from './secrets.js';
 import { createServerServices } from './services.js';
 
 /** Options of {@link createTesseraServer}. */
@@ -74,7 +74,9 @@ const publicSession = (session: Session) => ({
 export async function createTesseraServer(options: TesseraServerOptions): Promise<TesseraServer> {
   const { config, runtime, logger } = options;
   const now = options.now ?? Date.now;
-  const secrets = await loadServerSecrets(runtime.database);
+  // Re-read once a minute, so a `tessera secrets rotate` reaches every instance without a restart.
+  const secretsSource = await createServerSecretsSource(runtime.database, { now, logger });
+  const secrets = secretsSource.current();
   const fingerprint = createFingerprint(secrets.fingerprint);
   const countLive = runtime.sessions.countLiveSessions?.bind(runtime.sessions);
   const metrics = createServerMetrics(countLive);
@@ -125,7 +127,7 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
   const auth = createHttpAuth({
     sessions,
     tokens,
-    csrfSecrets: secrets.csrf,
+    csrfSecrets: () => secretsSource.current().csrf,
     allowedOrigins: config.allowedOrigins,
     cookie: { insecure: config.insecureDevelopment },
     loginThrottle,
@@ -149,6 +151,11 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
   const routes: string[] = [];
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push(`${method} ${route.url}`);
+  });
+
+  app.addHook('onRequest', async (request) => {
+    // Only /auth needs the CSRF secrets, and a health check must not wait on the database.
+    if (request.url.startsWith('/auth')) await secretsSource.refreshIfStale();
   });
 
   // JSON only: Fastify's text/plain parser would let a form-less cross-site POST through as a "simple request".

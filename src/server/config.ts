@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { readSecretsKey, type SecretsKey } from './secrets-at-rest.js';
 
 /** A whole-number variable with a default and bounds; `unit` names what it counts in the message. */
 const wholeNumber = (
@@ -137,6 +138,8 @@ const envSchema = z.object({
   TESSERA_INTROSPECT_SECRET: introspectSecret,
   TESSERA_TRUST_PROXY: wholeNumber('TESSERA_TRUST_PROXY', 0, { min: 0, max: 10 }),
   TESSERA_INSECURE_DEV: flag('TESSERA_INSECURE_DEV'),
+  TESSERA_SECRETS_KEY: z.string().optional(),
+  TESSERA_SECRETS_KEY_FILE: z.string().optional(),
   LOG_LEVEL: z
     .string()
     .optional()
@@ -166,6 +169,8 @@ export interface ServerConfig {
   /** Plain HTTP on a non-loopback address, explicitly asked for. */
   insecureDevelopment: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** The key that encrypts signing keys and root secrets at rest; `null`: stored in plain text. */
+  secretsKey: SecretsKey | null;
 }
 
 /** The outcome of {@link loadServerConfig}: the config, or every problem found, one readable line each. */
@@ -212,7 +217,9 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ConfigRe
       `HOST=${env2.HOST} would serve sessions over plain HTTP beyond this machine. Put Tessera behind a TLS proxy and set TESSERA_TRUST_PROXY to its hop count, or set TESSERA_INSECURE_DEV=true for development only.`,
     );
   }
-  if (errors.length > 0) return { ok: false, errors };
+  const secretsKey = readSecretsKey('TESSERA_SECRETS_KEY', env2.TESSERA_SECRETS_KEY, env2.TESSERA_SECRETS_KEY_FILE);
+  if (typeof secretsKey === 'string') errors.push(secretsKey);
+  if (errors.length > 0 || typeof secretsKey === 'string') return { ok: false, errors };
   return {
     ok: true,
     config: {
@@ -231,6 +238,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ConfigRe
       trustProxyHops: env2.TESSERA_TRUST_PROXY,
       insecureDevelopment: env2.TESSERA_INSECURE_DEV,
       logLevel: env2.LOG_LEVEL,
+      secretsKey,
     },
   };
 }

@@ -105,8 +105,19 @@ interface LoadedKey {
 }
 
 const ASYMMETRIC_ALGORITHMS: readonly string[] = ['EdDSA', 'ES256', 'RS256'];
-const headKey = 'token:keys:head';
-const versionKey = (version: number): string => `token:keys:v${version}`;
+/**
+ * The store keys of the key-set chain: `head` (a version number, a hint) and
+ * one document per version. For a store wrapper that treats key material
+ * specially (the server encrypts these documents at rest).
+ */
+export const KEY_SET_STORE_KEYS = Object.freeze({
+  head: 'token:keys:head',
+  version: (version: number): string => `token:keys:v${version}`,
+  /** Whether `key` names a key-set document (which holds private keys). */
+  isDocument: (key: string): boolean => /^token:keys:v\d+$/.test(key),
+});
+const headKey = KEY_SET_STORE_KEYS.head;
+const versionKey = KEY_SET_STORE_KEYS.version;
 
 function isStoredKey(value: unknown): value is StoredKey {
   if (typeof value !== 'object' || value === null) return false;
