@@ -24,6 +24,7 @@ describe('loadServerConfig', () => {
         trustProxyHops: 0,
         insecureDevelopment: false,
         logLevel: 'info',
+        secretsKey: null,
       },
     });
   });
