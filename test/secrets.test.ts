@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { isTesseraError } from '../src/core/errors/errors.js';
+import { createSessionManager } from '../src/core/session/session-manager.js';
+import { createTokenService } from '../src/core/token/token-service.js';
 import type { JsonValue, SessionStore } from '../src/core/store/types.js';
 import { createMemoryStore } from '../src/stores/memory/memory-store.js';
 import { connectPostgres, createPostgresStore } from '../src/stores/postgres/postgres-store.js';
@@ -13,7 +15,7 @@ import { createSQLiteStore } from '../src/stores/sqlite/sqlite-store.js';
 import { loadServerConfig, type ServerConfig } from '../src/server/config.js';
 import { createServerLogger } from '../src/server/logging.js';
 import { openServerRuntime, type ServerRuntime } from '../src/server/runtime.js';
-import { parseSecretsKey, readSecretsKey, type SecretsKey } from '../src/server/secrets-at-rest.js';
+import { parseSecretsKey, readSecretsKey, resealSecrets, type SecretsKey } from '../src/server/secrets-at-rest.js';
 import { CSRF_OVERLAP_SECONDS, loadServerSecrets, rotateServerSecrets } from '../src/server/secrets.js';
 import { createServerServices } from '../src/server/services.js';
 import { createPostgresDatabase } from './support/cli-harness.js';
@@ -257,6 +259,68 @@ describeSecretsAtRest(
         };
       },
 );
+
+describe('re-sealing racing key rotations', () => {
+  it('never brings back a superseded key-set document that a rotation erased', async () => {
+    const raw = createMemoryStore();
+    const sessions = createSessionManager(raw);
+    const tokens = createTokenService({ sessions, store: raw, issuer: 'i', audience: 'a' });
+    await tokens.listKeys();
+    const key = keyOf(newKeyText());
+    let rotating = true;
+    await Promise.all([
+      (async () => {
+        try {
+          for (let i = 0; i < 30; i++) await tokens.rotateKeys({ revokePrevious: i % 3 === 0 });
+        } finally {
+          rotating = false;
+        }
+      })(),
+      (async () => {
+        while (rotating) {
+          await resealSecrets(raw, key, key);
+          // Key generation finishes on the thread pool: let it, or this loop of resolved promises starves it.
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      })(),
+    ]);
+    await resealSecrets(raw, key, key);
+    const head = (await raw.get('token:keys:head')) as number;
+    expect(head).toBe(31);
+    const present: number[] = [];
+    for (let version = 1; version <= head + 3; version++) {
+      if ((await raw.get(`token:keys:v${version}`)) !== null) present.push(version);
+    }
+    expect(present).toEqual([head]);
+    expect(((await raw.get(`token:keys:v${head}`)) as { format: string }).format).toBe('tessera.sealed.v1');
+  });
+});
+
+describe('re-sealing beside a rotation that supersedes the document it is re-writing', () => {
+  it('deletes the document it re-wrote again, so the erased private key does not come back', async () => {
+    const raw = createMemoryStore();
+    const tokens = createTokenService({ sessions: createSessionManager(raw), store: raw, issuer: 'i', audience: 'a' });
+    await tokens.listKeys();
+    let interleaved = false;
+    // Between re-sealing's read of version 1 and its write, a rotation writes version 2 and erases version 1.
+    const racing: SessionStore = {
+      ...raw,
+      set: async (key, value, ttlSeconds) => {
+        if (!interleaved && key === 'token:keys:v1') {
+          interleaved = true;
+          await tokens.rotateKeys();
+          expect(await raw.get('token:keys:v1')).toBeNull();
+        }
+        return raw.set(key, value, ttlSeconds);
+      },
+    };
+    const key = keyOf(newKeyText());
+    expect(await resealSecrets(racing, key, key)).toBe(2);
+    expect(interleaved).toBe(true);
+    expect(await raw.get('token:keys:v1')).toBeNull();
+    expect(((await raw.get('token:keys:v2')) as { format: string }).format).toBe('tessera.sealed.v1');
+  });
+});
 
 function describeRotation(name: string, open: (() => Promise<{ store: SessionStore; close(): Promise<void> }>) | null) {
   describe.skipIf(open === null)(`root secret rotation on ${name}`, () => {
