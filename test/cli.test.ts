@@ -1,4 +1,6 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import BetterSqlite3 from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -233,6 +235,36 @@ function describeCLI(name: string, open: (() => Promise<Backend>) | null): void 
       const listed = await tessera(['sessions', 'list', '--user', email]);
       expect(listed).toMatchObject({ code: 0, stdout: `${email} has no live sessions.\n` });
     });
+
+    it('secrets rotate makes a new root secret while a CSRF token from before keeps working', async () => {
+      const login = await fetch(`${server?.url}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email, password: PASSWORD }),
+      });
+      expect(login.status).toBe(200);
+      const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] as string;
+      const { csrfToken } = (await login.json()) as { csrfToken: string };
+      const revokeOthers = async () =>
+        (
+          await fetch(`${server?.url}/auth/sessions`, {
+            method: 'DELETE',
+            headers: { cookie, 'x-csrf-token': csrfToken },
+          })
+        ).status;
+      expect(await revokeOthers()).toBe(204);
+
+      const [json, table] = [await tessera(['secrets', 'rotate', '--json']), await tessera(['secrets', 'rotate'])];
+      expect(json.code).toBe(0);
+      const rotation = parseJSONOutput<{ rotatedAt: string; previousVerifiesUntil: string }>(json);
+      expect(Date.parse(rotation.previousVerifiesUntil) - Date.parse(rotation.rotatedAt)).toBe(86_400_000);
+      expect(table.code).toBe(0);
+      expect(table.stdout).toMatch(
+        /^New root secret\. CSRF tokens signed before keep working until \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\.\n$/,
+      );
+      expect(table.stderr).toContain('Running servers adopt it within 60 seconds; rate limits are not reset.');
+      expect(await revokeOthers()).toBe(204);
+    });
   });
 }
 
@@ -294,6 +326,9 @@ describe('tessera CLI usage and configuration', () => {
       ['keys', 'rotate'],
       ['user'],
       ['user', 'create'],
+      ['secrets'],
+      ['secrets', 'rotate'],
+      ['secrets', 'rekey'],
     ];
     const results = await runLimited(commands.map((command) => () => tessera([...command, '--help'])));
     results.forEach((result, index) => {
@@ -305,6 +340,7 @@ describe('tessera CLI usage and configuration', () => {
     expect(results[0]?.stdout).toContain('2 usage error');
     expect(results[5]?.stdout).toContain('--json');
     expect(results[11]?.stdout).toContain('tessera user create ada@example.com');
+    expect(results[14]?.stdout).toContain('TESSERA_NEW_SECRETS_KEY_FILE');
     expect(existsSync(join(cwd, 'data'))).toBe(false);
   });
 
@@ -405,4 +441,125 @@ describe('tessera CLI usage and configuration', () => {
     expect(result).toMatchObject({ code: 1, stdout: '' });
     expect(result.stderr).toContain('TESSERA_SESSION_STORE=memory: keeps sessions inside the server process');
   });
+});
+
+describe('tessera data files and TESSERA_SECRETS_KEY (SQLite)', () => {
+  const cwd = mkdtempSync(join(tmpdir(), 'tessera-cli-data-'));
+  afterAll(() => rmSync(cwd, { recursive: true, force: true }));
+  const data = join(cwd, 'data');
+  const file = join(data, 'tessera.db');
+  const mode = (path: string): string => (statSync(path).mode & 0o777).toString(8);
+  const tessera = (args: string[], env: Record<string, string> = {}, input?: string) =>
+    runCLI(args, { cwd, env, umask: '000', ...(input === undefined ? {} : { input }) });
+  const email = 'kek@example.com';
+  const signIn = async (url: string) => {
+    const response = await fetch(`${url}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password: PASSWORD, transport: 'token' }),
+    });
+    expect(response.status).toBe(200);
+    const { access_token: token } = (await response.json()) as { access_token: string };
+    return (await fetch(`${url}/auth/me`, { headers: { authorization: `Bearer ${token}` } })).status;
+  };
+  const keyFile = (name: string): { path: string; text: string } => {
+    const text = randomBytes(32).toString('base64');
+    writeFileSync(join(cwd, name), `${text}\n`, { mode: 0o600 });
+    return { path: join(cwd, name), text };
+  };
+
+  it(
+    'creates ./data 0700 and every database file 0600 even under umask 000, and warns once without a key',
+    { timeout: 180_000 },
+    async () => {
+      expect((await tessera(['user', 'create', email], {}, `${PASSWORD}\n`)).code).toBe(0);
+      expect(mode(data)).toBe('700');
+      expect(mode(file)).toBe('600');
+      const server = await serveCLI({ cwd, umask: '000' });
+      try {
+        expect(await signIn(server.url)).toBe(200);
+        for (const path of [file, `${file}-wal`, `${file}-shm`]) expect([path, mode(path)]).toEqual([path, '600']);
+        expect(server.output().split('TESSERA_SECRETS_KEY is not set').length - 1).toBe(1);
+      } finally {
+        expect(await server.stop()).toBe(0);
+      }
+    },
+  );
+
+  it('tightens an existing data directory and database file', { timeout: 180_000 }, async () => {
+    chmodSync(data, 0o755);
+    chmodSync(file, 0o644);
+    expect((await tessera(['migrate'])).code).toBe(0);
+    expect([mode(data), mode(file)]).toEqual(['700', '600']);
+  });
+
+  it(
+    'with a key, the file holds no private key or root secret in plain text; rekey moves them to a new key',
+    { timeout: 180_000 },
+    async () => {
+      const db = new BetterSqlite3(file, { readonly: true });
+      const rows = db
+        .prepare<[], { value: string }>(
+          "SELECT value FROM tessera_values WHERE key = 'server:secrets' OR key LIKE 'token:keys:v%'",
+        )
+        .all()
+        .map(
+          (row) => JSON.parse(row.value) as { roots?: { secret: string }[]; keys?: { privateJwk: { d: string } }[] },
+        );
+      db.close();
+      const secrets = rows.flatMap((row) => [
+        ...(row.roots ?? []).map((root) => root.secret),
+        ...(row.keys ?? []).map((key) => key.privateJwk.d),
+      ]);
+      expect(secrets).toHaveLength(2);
+      const kidBefore = parseJSONOutput<{ keys: KeyJSON[] }>(await tessera(['keys', 'list', '--json'])).keys[0]?.kid;
+
+      const first = keyFile('first.key');
+      const listed = await tessera(['keys', 'list', '--json'], { TESSERA_SECRETS_KEY_FILE: first.path });
+      expect(parseJSONOutput<{ keys: KeyJSON[] }>(listed).keys[0]?.kid).toBe(kidBefore);
+      const bytes = readFileSync(file);
+      for (const secret of secrets) expect(bytes.includes(secret)).toBe(false);
+
+      const server = await serveCLI({ cwd, env: { TESSERA_SECRETS_KEY_FILE: first.path } });
+      try {
+        expect(await signIn(server.url)).toBe(200);
+        expect(server.output()).not.toContain('TESSERA_SECRETS_KEY is not set');
+      } finally {
+        expect(await server.stop()).toBe(0);
+      }
+
+      const withFirst = { TESSERA_SECRETS_KEY: first.text };
+      const weak = `${'x'.repeat(43)}=`;
+      const refusals = await runLimited([
+        () => tessera(['keys', 'list']),
+        () => tessera(['keys', 'list'], { TESSERA_SECRETS_KEY: weak }),
+        () => tessera(['secrets', 'rekey'], withFirst),
+        () => tessera(['secrets', 'rekey'], { ...withFirst, TESSERA_NEW_SECRETS_KEY: weak }),
+        () => tessera(['secrets', 'rekey'], { ...withFirst, TESSERA_NEW_SECRETS_KEY: first.text }),
+      ]);
+      for (const refused of refusals) expect(refused).toMatchObject({ code: 1, stdout: '' });
+      expect(refusals[0]?.stderr).toContain('are encrypted (key id');
+      expect(refusals[0]?.stderr).toContain('set TESSERA_SECRETS_KEY (or TESSERA_SECRETS_KEY_FILE)');
+      expect(refusals[1]?.stderr).toContain('TESSERA_SECRETS_KEY is too weak');
+      expect(refusals[2]?.stderr).toContain('Give the new key in TESSERA_NEW_SECRETS_KEY');
+      expect(refusals[3]?.stderr).toContain('TESSERA_NEW_SECRETS_KEY is too weak');
+      expect(refusals[3]?.stderr).toContain('openssl rand -base64 32');
+      expect(refusals[4]?.stderr).toContain('The new key is the current one');
+      for (const refused of refusals) expect(refused.stderr).not.toContain(weak);
+
+      const second = keyFile('second.key');
+      const rekeyed = await tessera(['secrets', 'rekey'], { ...withFirst, TESSERA_NEW_SECRETS_KEY_FILE: second.path });
+      expect(rekeyed.code).toBe(0);
+      expect(rekeyed.stdout).toMatch(/^Re-encrypted 2 documents under key id [A-Za-z0-9_-]{11}\.\n$/);
+      expect(rekeyed.stderr).toContain('Restart every server with TESSERA_SECRETS_KEY set to the new key');
+      const [old, fresh] = await runLimited([
+        () => tessera(['keys', 'list'], withFirst),
+        () => tessera(['keys', 'list', '--json'], { TESSERA_SECRETS_KEY_FILE: second.path }),
+      ]);
+      expect(old).toMatchObject({ code: 1, stdout: '' });
+      expect(old?.stderr).toContain('were encrypted with another key');
+      expect(parseJSONOutput<{ keys: KeyJSON[] }>(fresh as CLIResult).keys[0]?.kid).toBe(kidBefore);
+      expect(readFileSync(file).includes(first.text)).toBe(false);
+    },
+  );
 });

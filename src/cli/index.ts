@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerCleanupCommand } from './commands/cleanup.js';
 import { registerKeysCommand } from './commands/keys.js';
 import { registerMigrateCommand } from './commands/migrate.js';
+import { registerSecretsCommand } from './commands/secrets.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerSessionsCommand } from './commands/sessions.js';
 import { registerUserCommand } from './commands/user.js';
@@ -19,6 +20,7 @@ registerMigrateCommand(program);
 registerCleanupCommand(program);
 registerSessionsCommand(program);
 registerKeysCommand(program);
+registerSecretsCommand(program);
 registerUserCommand(program);
 
 await program.parseAsync(process.argv);

@@ -1,5 +1,5 @@
 import { createSessionCookie, type SessionCookie, type SessionCookieOptions } from '../core/cookie/session-cookie.js';
-import { createCSRFProtection, isSafeMethod, type RequestSourceVerdict } from '../core/csrf/csrf.js';
+import { createCSRFProtection, isSafeMethod, type CSRFSecrets, type RequestSourceVerdict } from '../core/csrf/csrf.js';
 import { createDeviceCookie, type DeviceCookie } from '../core/device/device-cookie.js';
 import { InvalidOptionError } from '../core/errors/errors.js';
 import {
@@ -91,8 +91,12 @@ export interface HttpAuthOptions<Data extends JsonObject = JsonObject> {
   sessions: SessionManager<Data>;
   /** Enables the bearer transport (login with `transport: "token"`, refresh, `Authorization: Bearer`). */
   tokens?: TokenService;
-  /** Server secrets for CSRF tokens, each ≥ 32 bytes; the first signs, all verify. */
-  csrfSecrets: readonly (string | Uint8Array)[];
+  /**
+   * Server secrets for CSRF tokens, each ≥ 32 bytes; the first signs, all
+   * verify. Or a function returning the current list, asked on every use, to
+   * rotate them without a restart.
+   */
+  csrfSecrets: CSRFSecrets;
   /** Origins allowed on cookie requests besides the server's own. */
   allowedOrigins?: readonly string[];
   /**

@@ -34,3 +34,27 @@ export function secretListOption(
     return bytes;
   });
 }
+
+/** An ordered list of secrets (the first signs, all verify), or a function returning the current list. */
+export type SecretList = readonly (string | Uint8Array)[] | (() => readonly (string | Uint8Array)[]);
+
+/**
+ * The current secrets' bytes, checked by {@link secretListOption} and converted once per list: a function
+ * is asked on every use, so secrets can change without a restart (a bad list throws, naming the option).
+ */
+export function secretListResolver(name: string, secrets: SecretList): () => Buffer[] {
+  if (typeof secrets !== 'function') {
+    const keys = secretListOption(name, secrets);
+    return () => keys;
+  }
+  let list = secrets();
+  let keys = secretListOption(name, list);
+  return () => {
+    const next = secrets();
+    if (next !== list) {
+      keys = secretListOption(name, next);
+      list = next;
+    }
+    return keys;
+  };
+}

@@ -35,7 +35,7 @@ import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import { buildOpenAPIDocument, ROUTES, type RouteId } from './openapi.js';
 import { pagesPlugin } from './pages/pages-plugin.js';
 import type { ServerRuntime } from './runtime.js';
-import { loadServerSecrets } from './secrets.js';
+import { createServerSecretsSource } from './secrets.js';
 import { createServerServices } from './services.js';
 import { createStoreFailureLog, observeStore, type StoreFailureReporter } from './store-failures.js';
 
@@ -115,7 +115,9 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
   const { config, logger } = options;
   const now = options.now ?? Date.now;
   const runtime = observeRuntime(options.runtime, config, createStoreFailureLog(logger, { now }));
-  const secrets = await loadServerSecrets(runtime.database);
+  // Re-read once a minute, so a `tessera secrets rotate` reaches every instance without a restart.
+  const secretsSource = await createServerSecretsSource(runtime.database, { now, logger });
+  const secrets = secretsSource.current();
   const fingerprint = createFingerprint(secrets.fingerprint);
   const countLive = runtime.sessions.countLiveSessions?.bind(runtime.sessions);
   const metrics = createServerMetrics(countLive);
@@ -175,7 +177,7 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
   const auth = createHttpAuth({
     sessions,
     tokens,
-    csrfSecrets: secrets.csrf,
+    csrfSecrets: () => secretsSource.current().csrf,
     allowedOrigins: config.allowedOrigins,
     // Never the request's Host: a DNS-rebinding page picks that. Without a public URL the Host check allows loopback names only.
     ownOrigin: (request) => config.publicURL ?? loopbackOrigin(request.headers('host') ?? '', publicOrigin()),
@@ -217,6 +219,11 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
   });
   // First of all hooks: a foreign Host or an over-long URL is refused before any credential is looked at.
   app.addHook('onRequest', edgeRequestCheck({ publicOrigin, closing: () => closing }));
+
+  app.addHook('onRequest', async (request) => {
+    // Only /auth needs the CSRF secrets, and a health check must not wait on the database.
+    if (request.url.startsWith('/auth')) await secretsSource.refreshIfStale();
+  });
 
   // JSON only: Fastify's text/plain parser would let a form-less cross-site POST through as a "simple request".
   app.removeContentTypeParser('text/plain');

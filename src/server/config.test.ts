@@ -31,6 +31,7 @@ describe('loadServerConfig', () => {
         introspectRateLimit: 6000,
         insecureDevelopment: false,
         logLevel: 'info',
+        secretsKey: null,
       },
     });
   });

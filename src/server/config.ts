@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { readSecretsKey, type SecretsKey } from './secrets-at-rest.js';
 
 /** A whole-number variable with a default and bounds; `unit` names what it counts in the message. */
 const wholeNumber = (
@@ -239,6 +240,8 @@ const envSchema = z.object({
   TESSERA_REFRESH_RATE_LIMIT: wholeNumber('TESSERA_REFRESH_RATE_LIMIT', 300, { unit: 'requests per minute' }),
   TESSERA_INTROSPECT_RATE_LIMIT: wholeNumber('TESSERA_INTROSPECT_RATE_LIMIT', 6000, { unit: 'requests per minute' }),
   TESSERA_INSECURE_DEV: flag('TESSERA_INSECURE_DEV'),
+  TESSERA_SECRETS_KEY: z.string().optional(),
+  TESSERA_SECRETS_KEY_FILE: z.string().optional(),
   LOG_LEVEL: z
     .string()
     .optional()
@@ -283,6 +286,8 @@ export interface ServerConfig {
   /** Plain HTTP on a non-loopback address, explicitly asked for. */
   insecureDevelopment: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** The key that encrypts signing keys and root secrets at rest; `null`: stored in plain text. */
+  secretsKey: SecretsKey | null;
 }
 
 /** The outcome of {@link loadServerConfig}: the config, or every problem found, one readable line each. */
@@ -334,7 +339,9 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ConfigRe
       `HOST=${env2.HOST} is reachable beyond this machine, so TESSERA_PUBLIC_URL is required: the origin users reach, like https://auth.example.com (requests for any other Host are refused)`,
     );
   }
-  if (errors.length > 0) return { ok: false, errors };
+  const secretsKey = readSecretsKey('TESSERA_SECRETS_KEY', env2.TESSERA_SECRETS_KEY, env2.TESSERA_SECRETS_KEY_FILE);
+  if (typeof secretsKey === 'string') errors.push(secretsKey);
+  if (errors.length > 0 || typeof secretsKey === 'string') return { ok: false, errors };
   return {
     ok: true,
     config: {
@@ -360,6 +367,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ConfigRe
       introspectRateLimit: env2.TESSERA_INTROSPECT_RATE_LIMIT,
       insecureDevelopment: env2.TESSERA_INSECURE_DEV,
       logLevel: env2.LOG_LEVEL,
+      secretsKey,
     },
   };
 }

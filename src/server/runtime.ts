@@ -1,5 +1,3 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type pg from 'pg';
 import { memoryRateLimiters, type RateLimiterFactory } from '../core/rate-limit/rate-limit.js';
@@ -18,6 +16,8 @@ import type { AccountStore } from './accounts/account-store.js';
 import { createPostgresAccountStore, migratePostgresAccounts } from './accounts/postgres-account-store.js';
 import { createSQLiteAccountStore } from './accounts/sqlite-account-store.js';
 import type { ServerConfig } from './config.js';
+import { prepareSQLiteFiles, tightenSQLiteFiles } from './data-files.js';
+import { resealSecrets, sealSecretsAtRest, type SecretsKey } from './secrets-at-rest.js';
 
 /** The migrations one schema of the database received while the runtime opened. */
 export interface AppliedMigrations {
@@ -27,9 +27,21 @@ export interface AppliedMigrations {
   applied: number[];
 }
 
+/** The encryption at rest of the database's signing keys and root secrets. */
+export interface SecretsAtRest {
+  /** The id of the key they are sealed under; `null` when they are stored in plain text. */
+  keyId: string | null;
+  /** Re-encrypts every sealed document under `next`; returns how many it re-wrote. This runtime keeps the old key. */
+  rekey(next: SecretsKey): Promise<number>;
+}
+
 /** The server's connections, opened from its configuration. */
 export interface ServerRuntime {
-  /** The database store: keys, server secrets, and sessions unless another store is configured. */
+  /**
+   * The database store: keys, server secrets, and sessions unless another
+   * store is configured. Private keys and root secrets are sealed under
+   * `TESSERA_SECRETS_KEY` on their way in (see {@link sealSecretsAtRest}).
+   */
   database: SessionStore;
   /** Where sessions, refresh tokens and the blocklist live. */
   sessions: SessionStore;
@@ -38,6 +50,7 @@ export interface ServerRuntime {
   rateLimiters: RateLimiterFactory;
   /** What opening migrated, for `tessera migrate`. */
   migrations: AppliedMigrations[];
+  secretsAtRest: SecretsAtRest;
   /** A short description for the start-up log line, with no credentials. */
   describe: { database: string; sessions: string };
   /** Closes every connection (stores first, then the clients they share). */
@@ -77,11 +90,13 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
     let databaseLimiters: () => Promise<RateLimiterFactory>;
     let migrations: AppliedMigrations[];
     if (config.database.kind === 'sqlite') {
-      mkdirSync(dirname(config.database.path), { recursive: true });
+      prepareSQLiteFiles(config.database.path, logger);
       const db = new BetterSqlite3(config.database.path);
       closers.push(() => {
         db.close();
       });
+      // Deleted and overwritten rows are zeroed, so a key that was re-encrypted or erased leaves no copy in free pages.
+      db.pragma('secure_delete = ON');
       // The SQLite stores migrate inside their constructors, so what they applied is read from their history.
       const before = SQLITE_HISTORY.map(({ table }) => sqliteVersions(db, table));
       database = createSQLiteStore(db, { logger });
@@ -91,6 +106,8 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
         applied: [...sqliteVersions(db, table)].filter((version) => !before[index]?.has(version)),
       }));
       databaseLimiters = async () => createSQLiteRateLimiters(db);
+      // Opening may have made the -wal and -shm files; SQLite gives them the database file's mode, this makes sure.
+      tightenSQLiteFiles(config.database.path, logger);
     } else {
       const pool: pg.Pool = connectPostgres(config.database.url);
       closers.push(() => pool.end());
@@ -102,6 +119,18 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
       accounts = createPostgresAccountStore(pool);
       databaseLimiters = () => createPostgresRateLimiters(pool);
     }
+
+    // A database from before the key was set has its secrets sealed now, before anything reads them.
+    const raw = database;
+    const sealedNow = await resealSecrets(raw, config.secretsKey, config.secretsKey);
+    if (sealedNow > 0) {
+      logger.info({ event: 'secrets.sealed', documents: sealedNow }, 'signing keys and secrets encrypted at rest');
+    }
+    database = sealSecretsAtRest(raw, config.secretsKey);
+    const secretsAtRest: SecretsAtRest = {
+      keyId: config.secretsKey?.id ?? null,
+      rekey: (next) => resealSecrets(raw, config.secretsKey, next),
+    };
 
     const location = config.sessionStore;
     let sessions: SessionStore = database;
@@ -140,6 +169,7 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
       accounts,
       rateLimiters,
       migrations,
+      secretsAtRest,
       describe: {
         database: config.database.kind === 'sqlite' ? `sqlite ${config.database.path}` : 'postgres',
         sessions: sessionsLabel,

@@ -28,6 +28,12 @@ export async function startServer(
   if (!loaded.ok) throw new ConfigurationError(loaded.errors);
   const config = loaded.config;
   const logger = createServerLogger(config.logLevel);
+  if (config.secretsKey === null) {
+    logger.warn(
+      { event: 'secrets.unencrypted' },
+      'TESSERA_SECRETS_KEY is not set: the signing keys and root secrets are stored unencrypted in the database. Set it (openssl rand -base64 32) to encrypt them at rest.',
+    );
+  }
   const runtime = await openServerRuntime(config, logger);
   let server: Awaited<ReturnType<typeof createTesseraServer>> | undefined;
   try {

@@ -20,10 +20,16 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Piped to stdin; without it stdin is /dev/null. */
   input?: string;
+  /** The child's umask (octal text, e.g. `"000"`); inherited when absent. */
+  umask?: string;
 }
 
 function spawnCLI(args: string[], options: RunOptions): ChildProcess {
-  return spawn(tsx, [cli, ...args], {
+  const command: [string, string[]] =
+    options.umask === undefined
+      ? [tsx, [cli, ...args]]
+      : ['/bin/sh', ['-c', `umask ${options.umask} && exec "$0" "$@"`, tsx, cli, ...args]];
+  return spawn(command[0], command[1], {
     cwd: options.cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...options.env },
     stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
@@ -56,6 +62,8 @@ export function parseJSONOutput<T>(result: CLIResult): T {
 /** A `tessera serve` child process and its URL. */
 export interface ServedCLI {
   url: string;
+  /** Everything it has written so far, stdout and stderr. */
+  output(): string;
   /** SIGTERM, then the exit code. */
   stop(): Promise<number | null>;
 }
@@ -80,6 +88,7 @@ export async function serveCLI(options: RunOptions): Promise<ServedCLI> {
   });
   return {
     url,
+    output: () => output,
     stop: async () => {
       child.kill('SIGTERM');
       return exited;

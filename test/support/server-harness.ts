@@ -15,6 +15,8 @@ export interface TestServer {
   metricsUrl: string | null;
   server: TesseraServer;
   config: ServerConfig;
+  /** The runtime the server was built on (its `database` is the sealing store, not behind the switch). */
+  runtime: ServerRuntime;
   /** The session store, behind a switch that takes it down. */
   sessions: FaultyStore;
   /** Every log line written so far. */
@@ -90,6 +92,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     metricsUrl,
     server,
     config,
+    runtime: opened,
     sessions,
     logs,
     advance: (ms) => {

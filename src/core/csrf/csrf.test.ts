@@ -37,6 +37,24 @@ describe('CSRF tokens', () => {
     expect(csrf.verifyCSRFToken('session-a', tampered)).toBe(false);
   });
 
+  it('takes its secrets from a function: a swapped list signs and verifies at once, without a new instance', () => {
+    const first = 'a'.repeat(32);
+    const second = 'b'.repeat(32);
+    let list: string[] = [first];
+    const rotating = createCSRFProtection({ secrets: () => list });
+    const old = rotating.generateCSRFToken('session-a');
+    list = [second, first];
+    const fresh = rotating.generateCSRFToken('session-a');
+    expect(createCSRFProtection({ secrets: [second] }).verifyCSRFToken('session-a', fresh)).toBe(true);
+    expect(rotating.verifyCSRFToken('session-a', old)).toBe(true);
+    list = [second];
+    expect(rotating.verifyCSRFToken('session-a', old)).toBe(false);
+    expect(rotating.verifyCSRFToken('session-a', fresh)).toBe(true);
+    list = ['short'];
+    expect(() => rotating.generateCSRFToken('session-a')).toThrow(/"secrets\[0\]" must be at least 32 bytes/);
+    expect(() => createCSRFProtection({ secrets: () => [] })).toThrow(/non-empty list/);
+  });
+
   it('keeps verifying tokens of a previous secret after rotation, and signs with the first', () => {
     const next = 'n'.repeat(32);
     const before = csrf.generateCSRFToken('session-a');

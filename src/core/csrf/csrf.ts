@@ -1,21 +1,26 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { InvalidOptionError } from '../errors/errors.js';
 import { secureRandom, type RandomSource } from '../../internal/crypto.js';
-import { secretListOption } from '../../internal/secrets.js';
+import { secretListResolver, type SecretList } from '../../internal/secrets.js';
 
 /** Options of {@link createCSRFProtection}. */
 export interface CSRFOptions {
   /**
    * Server secrets, each at least 32 bytes (a string counts its UTF-8 bytes).
    * The first signs; all verify, so a secret can be rotated in without
-   * breaking pages already open.
+   * breaking pages already open. A function is asked for the current list on
+   * every use, so secrets can change without a restart; return the same array
+   * while nothing changed (what is derived from a list is kept until it does).
    */
-  secrets: readonly (string | Uint8Array)[];
+  secrets: CSRFSecrets;
   /** Origins (`https://app.example.com`) allowed on state-changing cookie requests, besides the server's own. */
   allowedOrigins?: readonly string[];
   /** The random source for masks. Must be a CSPRNG outside tests. */
   random?: RandomSource;
 }
+
+/** An ordered list of CSRF secrets, or a function returning the current one. */
+export type CSRFSecrets = SecretList;
 
 /** Facts about a request that decide whether it may come from where it comes from. */
 export interface RequestSource {
@@ -77,7 +82,7 @@ function normalizeOrigin(origin: string): string | null {
  * `Sec-Fetch-Site` and `Origin`.
  */
 export function createCSRFProtection(options: CSRFOptions): CSRFProtection {
-  const keys = secretListOption('secrets', options.secrets);
+  const keys = secretListResolver('secrets', options.secrets);
   const random = options.random ?? secureRandom;
   const allowed = new Set<string>();
   for (const origin of options.allowedOrigins ?? []) {
@@ -95,7 +100,7 @@ export function createCSRFProtection(options: CSRFOptions): CSRFProtection {
 
   return Object.freeze({
     generateCSRFToken(sessionId: string): string {
-      const raw = derive(keys[0] as Buffer, sessionId);
+      const raw = derive(keys()[0] as Buffer, sessionId);
       const mask = Buffer.from(random(TOKEN_BYTES));
       const masked = Buffer.alloc(TOKEN_BYTES);
       for (let i = 0; i < TOKEN_BYTES; i++) masked[i] = (raw[i] as number) ^ (mask[i] as number);
@@ -110,7 +115,7 @@ export function createCSRFProtection(options: CSRFOptions): CSRFProtection {
       for (let i = 0; i < TOKEN_BYTES; i++) raw[i] = (bytes[i] as number) ^ (bytes[i + TOKEN_BYTES] as number);
       let valid = false;
       // Check every key, not just until the first match, so timing says nothing about which one signed.
-      for (const key of keys) valid = timingSafeEqual(raw, derive(key, sessionId)) || valid;
+      for (const key of keys()) valid = timingSafeEqual(raw, derive(key, sessionId)) || valid;
       return valid;
     },
 

@@ -3,6 +3,7 @@ export {
   isSafeMethod,
   type CSRFOptions,
   type CSRFProtection,
+  type CSRFSecrets,
   type RequestSource,
   type RequestSourceVerdict,
 } from './csrf.js';

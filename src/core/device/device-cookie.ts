@@ -2,15 +2,16 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { InvalidOptionError } from '../errors/errors.js';
 import { encodeBase64url, secureRandom, type RandomSource } from '../../internal/crypto.js';
 import { functionOption, positiveIntegerOption } from '../../internal/options.js';
-import { secretListOption } from '../../internal/secrets.js';
+import { secretListResolver, type SecretList } from '../../internal/secrets.js';
 
 /** Options of {@link createDeviceCookie}. */
 export interface DeviceCookieOptions {
   /**
    * Server secrets, each at least 32 bytes: the first signs, all verify, so a
-   * secret can be rotated in without forgetting every device.
+   * secret can be rotated in without forgetting every device. A function is
+   * asked on every use, so secrets can change without a restart.
    */
-  secrets: readonly (string | Uint8Array)[];
+  secrets: SecretList;
   /**
    * The cookie's name without prefix; `__Host-` is added whenever the cookie
    * is `Secure`.
@@ -74,7 +75,7 @@ const CLOCK_SKEW_SECONDS = 300;
  * const deviceId = devices.read(req.headers.cookie, email); // null: an unknown client
  */
 export function createDeviceCookie(options: DeviceCookieOptions): DeviceCookie {
-  const keys = secretListOption('secrets', options.secrets);
+  const keys = secretListResolver('secrets', options.secrets);
   const base = options.name ?? 'tessera-device';
   if (typeof base !== 'string' || !NAME_PATTERN.test(base) || base.startsWith('__')) {
     throw new InvalidOptionError('"name" must be 1–64 letters, digits, "_" or "-", without a "__" prefix');
@@ -103,7 +104,7 @@ export function createDeviceCookie(options: DeviceCookieOptions): DeviceCookie {
     const presented = Buffer.from(mac, 'base64url');
     let valid = false;
     // Every key, not just until the first match, so timing says nothing about which one signed.
-    for (const key of keys) valid = timingSafeEqual(presented, sign(key, account, deviceId, issuedAt)) || valid;
+    for (const key of keys()) valid = timingSafeEqual(presented, sign(key, account, deviceId, issuedAt)) || valid;
     return valid ? deviceId : null;
   };
 
@@ -126,7 +127,7 @@ export function createDeviceCookie(options: DeviceCookieOptions): DeviceCookie {
       const id = deviceId ?? encodeBase64url(random(ID_BYTES));
       if (!/^[A-Za-z0-9_-]{22}$/.test(id)) throw new InvalidOptionError('a device id has an unexpected shape');
       const issuedAt = Math.floor(now() / 1000);
-      const mac = sign(keys[0] as Buffer, account, id, issuedAt).toString('base64url');
+      const mac = sign(keys()[0] as Buffer, account, id, issuedAt).toString('base64url');
       const expires = new Date((issuedAt + maxAgeSeconds) * 1000);
       return {
         deviceId: id,

@@ -150,6 +150,60 @@ describe('key ring', () => {
     expect((await tokens.jwks()).keys.map((key) => key.kid)).toEqual([kid]);
   });
 
+  /** Every `d` (private key part) in the stored key-set documents, whichever versions are still there. */
+  const storedPrivateParts = async (store: SessionStore): Promise<string[]> => {
+    const found: string[] = [];
+    for (let version = 1; version <= 10; version++) {
+      const document = (await store.get(`token:keys:v${version}`)) as {
+        keys: { privateJwk: { d?: string } | null }[];
+      } | null;
+      for (const key of document?.keys ?? []) if (key.privateJwk?.d !== undefined) found.push(key.privateJwk.d);
+    }
+    return found;
+  };
+
+  it('erases the private half of a rotated key from the store, keeping the public half while its tokens live', async () => {
+    const { instance, login, store, advance } = cluster();
+    const tokens = instance();
+    const old = await tokens.issueTokens(await login());
+    const [oldPrivate] = await storedPrivateParts(store);
+    expect(oldPrivate).toEqual(expect.any(String));
+    const { kid } = await tokens.rotateKeys();
+    const after = await storedPrivateParts(store);
+    expect(after).toHaveLength(1);
+    expect(after).not.toContain(oldPrivate);
+    expect(JSON.stringify(await store.get('token:keys:v1'))).toBe('null');
+    // Another instance still verifies the old token with the public half, and signs with the new key.
+    const other = instance();
+    expect((await other.verifyAccessToken(old.accessToken)).claims).not.toBeNull();
+    expect(kidOf((await other.issueTokens(await login())).accessToken)).toBe(kid);
+    advance((900 + 5 + 60) * 1000 + 1);
+    expect((await instance().jwks()).keys.map((key) => key.kid)).toEqual([kid]);
+  });
+
+  it('erases a revoked key entirely: no document in the store still holds its private half', async () => {
+    const { instance, login, store } = cluster();
+    const tokens = instance();
+    await tokens.issueTokens(await login());
+    await tokens.rotateKeys();
+    const before = await storedPrivateParts(store);
+    await tokens.rotateKeys({ revokePrevious: true });
+    const after = await storedPrivateParts(store);
+    expect(after).toHaveLength(1);
+    for (const d of before) expect(after).not.toContain(d);
+  });
+
+  it('erases every retired private half under racing rotations on several instances', async () => {
+    const { instance, login, store } = cluster();
+    const first = instance();
+    await first.issueTokens(await login());
+    await Promise.all([first.rotateKeys(), instance().rotateKeys(), instance().rotateKeys({ revokePrevious: true })]);
+    expect(await storedPrivateParts(store)).toHaveLength(1);
+    const signer = instance();
+    const pair = await signer.issueTokens(await login());
+    expect((await instance().verifyAccessToken(pair.accessToken)).claims).not.toBeNull();
+  });
+
   it('concurrent rotations on two instances never lose a key', async () => {
     const { instance, login } = cluster();
     const first = instance();

@@ -83,7 +83,8 @@ interface StoredKey {
   alg: AsymmetricAlgorithm;
   createdAt: number;
   retiredAt: number | null;
-  privateJwk: JWK;
+  /** Erased (`null`) when the key is retired: a key that only verifies has no use for its private half. */
+  privateJwk: JWK | null;
   publicJwk: JWK;
 }
 
@@ -104,8 +105,19 @@ interface LoadedKey {
 }
 
 const ASYMMETRIC_ALGORITHMS: readonly string[] = ['EdDSA', 'ES256', 'RS256'];
-const headKey = 'token:keys:head';
-const versionKey = (version: number): string => `token:keys:v${version}`;
+/**
+ * The store keys of the key-set chain: `head` (a version number, a hint) and
+ * one document per version. For a store wrapper that treats key material
+ * specially (the server encrypts these documents at rest).
+ */
+export const KEY_SET_STORE_KEYS = Object.freeze({
+  head: 'token:keys:head',
+  version: (version: number): string => `token:keys:v${version}`,
+  /** Whether `key` names a key-set document (which holds private keys). */
+  isDocument: (key: string): boolean => /^token:keys:v\d+$/.test(key),
+});
+const headKey = KEY_SET_STORE_KEYS.head;
+const versionKey = KEY_SET_STORE_KEYS.version;
 
 function isStoredKey(value: unknown): value is StoredKey {
   if (typeof value !== 'object' || value === null) return false;
@@ -117,7 +129,7 @@ function isStoredKey(value: unknown): value is StoredKey {
     typeof key.createdAt === 'number' &&
     (key.retiredAt === null || typeof key.retiredAt === 'number') &&
     typeof key.privateJwk === 'object' &&
-    key.privateJwk !== null &&
+    (key.privateJwk !== null || key.retiredAt !== null) &&
     typeof key.publicJwk === 'object' &&
     key.publicJwk !== null
   );
@@ -158,7 +170,9 @@ async function generateStoredKey(alg: AsymmetricAlgorithm, at: number): Promise<
  * `token:keys:head` hint. The store has no compare-and-set, and this is one:
  * of instances racing to write version N+1 (first start, concurrent
  * rotations) exactly one wins and the others re-read and adopt it, so no
- * instance ever overwrites a key another one has already signed with.
+ * instance ever overwrites a key another one has already signed with. Only
+ * the latest document is kept, and in it only the current key has its private
+ * half: a rotation erases the retired key's, and `revokePrevious` the whole key.
  */
 export function createKeyRing(options: KeyRingOptions): KeyRing {
   const { store, algorithm, retentionMs, refreshIntervalMs, now, logger } = options;
@@ -214,9 +228,11 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
       // Imported keys are reused across reloads: importing costs several verifications' worth.
       const verifyKey = cached?.verifyKey ?? (await importJWK(stored.publicJwk, stored.alg, { extractable: false }));
       const isCurrent = stored.retiredAt === null && (signing === null || stored.createdAt > signing.createdAt);
+      // A retired key's private half is dropped from memory too, not only from the store.
       const signKey =
-        cached?.signKey ??
-        (stored.retiredAt === null ? await importJWK(stored.privateJwk, stored.alg, { extractable: false }) : null);
+        stored.retiredAt !== null || stored.privateJwk === null
+          ? null
+          : (cached?.signKey ?? (await importJWK(stored.privateJwk, stored.alg, { extractable: false })));
       const loaded: LoadedKey = {
         kid: stored.kid,
         alg: stored.alg,
@@ -249,9 +265,10 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
     );
     if (!won) return null;
     await callStore(store, 'set', () => store.set(headKey, version));
-    if (version > 2) {
-      // Superseded documents still hold retired private keys; keep only the previous one for lagging readers.
-      await callStore(store, 'delete', () => store.delete(versionKey(version - 2)));
+    // The superseded document still holds the private half of the key just retired (or revoked): erase it.
+    // A reader that still follows the old head finds it gone and probes forward to this one.
+    for (const old of [version - 1, version - 2]) {
+      if (old >= 1) await callStore(store, 'delete', () => store.delete(versionKey(old)));
     }
     return next;
   };
@@ -321,7 +338,7 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
         const at = now();
         const generated = await generateStoredKey(algorithm, at);
         const kept = (rotateOptions.revokePrevious === true ? [] : (document?.keys ?? []))
-          .map((key) => ({ ...key, retiredAt: key.retiredAt ?? at }))
+          .map((key) => ({ ...key, retiredAt: key.retiredAt ?? at, privateJwk: null }))
           .filter((key) => (key.retiredAt as number) + retentionMs > at);
         const written = await append(document, [...kept, generated]);
         if (written !== null) {

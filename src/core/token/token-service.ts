@@ -183,7 +183,9 @@ export interface TokenService {
    * Makes a new key the signing key; the previous ones keep verifying until
    * every token they signed has expired. `revokePrevious` drops them at once
    * (a leaked key): their tokens fail here immediately, and on other
-   * instances within `keyRefreshIntervalSeconds`.
+   * instances within `keyRefreshIntervalSeconds`. Either way the private half
+   * of every previous key is erased from the store: a retired key keeps only
+   * its public half, and only while tokens it signed may still be live.
    */
   rotateKeys(options?: { revokePrevious?: boolean }): Promise<{ kid: string }>;
   /**

@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { StoreUnavailableError } from '../../core/errors/errors.js';
+import { retryWhileBusy } from '../../stores/sqlite/busy.js';
 import { migrateSQLite } from '../../stores/sqlite/migrations.js';
 import { accountFromRow as toAccount, type Account, type AccountRow, type AccountStore } from './account-store.js';
 
@@ -25,9 +26,10 @@ export function createSQLiteAccountStore(db: Database): AccountStore {
   const all = db.prepare<[], AccountRow>('SELECT * FROM tessera_accounts ORDER BY created_at, id');
   const setHash = db.prepare<[string, string]>('UPDATE tessera_accounts SET password_hash = ? WHERE id = ?');
 
-  const guard = async <T>(run: () => T): Promise<T> => {
+  // Like the SQLite store: a locked database is retried asynchronously, never waited for on the event loop.
+  const guard = async <T>(run: () => T, readOnly = false): Promise<T> => {
     try {
-      return run();
+      return await retryWhileBusy(db, run, { readOnly });
     } catch (error) {
       throw new StoreUnavailableError('The account database failed', { cause: error });
     }
@@ -38,9 +40,9 @@ export function createSQLiteAccountStore(db: Database): AccountStore {
       guard(() =>
         insert.run(account.id, account.email, account.passwordHash, account.createdAt).changes === 1 ? account : null,
       ),
-    findAccountByEmail: (email) => guard(() => toAccount(byEmail.get(email))),
-    findAccountById: (id) => guard(() => toAccount(byId.get(id))),
+    findAccountByEmail: (email) => guard(() => toAccount(byEmail.get(email)), true),
+    findAccountById: (id) => guard(() => toAccount(byId.get(id)), true),
     setPasswordHash: (id, passwordHash) => guard(() => setHash.run(passwordHash, id).changes === 1),
-    listAccounts: () => guard(() => all.all().map((row) => toAccount(row) as Account)),
+    listAccounts: () => guard(() => all.all().map((row) => toAccount(row) as Account), true),
   };
 }

@@ -2,6 +2,7 @@ import type { Database } from 'better-sqlite3';
 import { RateLimiterSQLite } from 'rate-limiter-flexible';
 import { InvalidOptionError } from '../../core/errors/errors.js';
 import type { RateLimiterFactory } from '../../core/rate-limit/rate-limit.js';
+import { withStartupBusyTimeout } from './busy.js';
 
 /**
  * Rate-limit counters in the same SQLite database as the sessions, so limits
@@ -16,8 +17,10 @@ export function createSQLiteRateLimiters(db: Database, tableName = 'tessera_rate
   }
   // The table rate-limiter-flexible expects, made here synchronously: left to the library it is created
   // asynchronously and the first consume may race it ("Table is not created yet").
-  db.exec(
-    `CREATE TABLE IF NOT EXISTS ${tableName} (key TEXT PRIMARY KEY, points INTEGER NOT NULL DEFAULT 0, expire INTEGER)`,
+  withStartupBusyTimeout(db, () =>
+    db.exec(
+      `CREATE TABLE IF NOT EXISTS ${tableName} (key TEXT PRIMARY KEY, points INTEGER NOT NULL DEFAULT 0, expire INTEGER)`,
+    ),
   );
   return ({ keyPrefix, points, durationSeconds }) =>
     new RateLimiterSQLite({

@@ -91,6 +91,74 @@ describe('sqlite store', () => {
   });
 });
 
+describe('sqlite store beside another process holding the write lock', () => {
+  /** A second connection, as another process would have, holding the write lock until released. */
+  const holdWriteLock = (path: string) => {
+    const other = new BetterSqlite3(path);
+    other.exec('BEGIN IMMEDIATE');
+    return {
+      release: () => {
+        other.exec('ROLLBACK');
+        other.close();
+      },
+    };
+  };
+
+  it('waits for a short lock without blocking the event loop: a burst of writes all land after release', async () => {
+    const path = join(dir, 'short-lock.db');
+    const store = createSQLiteStore(path);
+    const lock = holdWriteLock(path);
+    let releasedAt = 0;
+    // Only a free event loop can run this timer while the writes wait for the lock.
+    setTimeout(() => {
+      releasedAt = Date.now();
+      lock.release();
+    }, 150);
+    const records = Array.from({ length: 20 }, (_, i) => makeSessionRecord(`user-${i}`, Date.now()));
+    const results = await Promise.all([
+      ...records.map((record) => store.createSession(record)),
+      ...records.map((record, i) => store.set(`key-${i}`, i)),
+    ]);
+    expect(releasedAt).toBeGreaterThan(0);
+    expect(results).toHaveLength(40);
+    for (const record of records) expect(await store.getSession(record.id)).toEqual(record);
+    expect(await store.get('key-19')).toBe(19);
+    await store.close();
+  });
+
+  it('gives up on a held lock with StoreUnavailableError, answering other work meanwhile, and recovers after', async () => {
+    const path = join(dir, 'held-lock.db');
+    const store = createSQLiteStore(path);
+    const record = makeSessionRecord('alice', Date.now());
+    await store.createSession(record);
+    const lock = holdWriteLock(path);
+    const order: string[] = [];
+    const writes = Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        store.set(`held-${i}`, i).then(
+          () => 'written',
+          (error: unknown) => (isTesseraError(error) ? error.code : String(error)),
+        ),
+      ),
+    ).then((outcomes) => {
+      order.push('writes');
+      return outcomes;
+    });
+    // Work that needs no lock finishes first: a timer and a read (WAL readers never wait for the writer).
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    order.push('timer');
+    expect(await store.getSession(record.id)).toEqual(record);
+    order.push('read');
+    expect(await writes).toEqual(Array.from({ length: 10 }, () => 'ERR_STORE_UNAVAILABLE'));
+    expect(order).toEqual(['timer', 'read', 'writes']);
+    expect(await store.get('held-0')).toBeNull();
+    lock.release();
+    await store.set('held-0', 0);
+    expect(await store.get('held-0')).toBe(0);
+    await store.close();
+  });
+});
+
 describe('sqlite rate limiters', () => {
   it('count in the database file, so a second process (a new connection) sees the same counts', async () => {
     const path = join(dir, 'limits.db');

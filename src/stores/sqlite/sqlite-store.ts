@@ -12,6 +12,7 @@ import type {
 import { fingerprint } from '../../internal/crypto.js';
 import { silentLogger, type Logger } from '../../internal/logger.js';
 import { functionOption, positiveIntegerOption } from '../../internal/options.js';
+import { retryWhileBusy, SQLITE_BUSY_TIMEOUT_MS, withStartupBusyTimeout } from './busy.js';
 import { migrateSQLite, type SQLiteMigration } from './migrations.js';
 
 /** Options of {@link createSQLiteStore}. */
@@ -78,6 +79,8 @@ interface SessionRow {
  * better-sqlite3 is synchronous, so every method runs to completion before any
  * other JavaScript does: each is atomic within the process, and multi-step
  * changes run in one transaction so they are atomic across processes too.
+ * While another process holds the write lock, a method retries for about a
+ * second without blocking the event loop, then fails with `StoreUnavailableError`.
  *
  * @param database a file path (`":memory:"` for a throwaway database) or an open better-sqlite3 `Database`
  *   (then the caller owns it and `close` leaves it open).
@@ -96,10 +99,13 @@ export function createSQLiteStore(database: string | Database, options: SQLiteSt
   const ownsDatabase = typeof database === 'string';
   let db: Database;
   try {
-    db = ownsDatabase ? new BetterSqlite3(database) : database;
-    db.pragma('journal_mode = WAL');
-    db.pragma('busy_timeout = 5000');
-    migrateSQLite(db, `${prefix}migrations`, sqliteStoreMigrations(prefix));
+    const opened = ownsDatabase ? new BetterSqlite3(database) : database;
+    db = opened;
+    withStartupBusyTimeout(opened, () => {
+      opened.pragma('journal_mode = WAL');
+      migrateSQLite(opened, `${prefix}migrations`, sqliteStoreMigrations(prefix));
+    });
+    opened.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
   } catch (error) {
     throw new StoreUnavailableError('Could not open the SQLite database', { cause: error });
   }
@@ -229,13 +235,17 @@ export function createSQLiteStore(database: string | Database, options: SQLiteSt
     return ttlMs === undefined ? null : now() + ttlMs;
   };
 
-  /** Runs a synchronous database step, turning driver failures into the typed store error. */
-  const guard = <T>(operation: string, run: () => T): Promise<T> => {
+  /**
+   * Runs a synchronous database step, turning driver failures into the typed
+   * store error. While another connection holds the write lock the step is
+   * retried asynchronously for about a second, never waited for on the event loop.
+   */
+  const guard = async <T>(operation: string, run: () => T, readOnly = false): Promise<T> => {
     try {
-      return Promise.resolve(run());
+      return await retryWhileBusy(db, run, { readOnly });
     } catch (error) {
-      if (isTesseraError(error)) return Promise.reject(error);
-      return Promise.reject(new StoreUnavailableError(`SQLite store failed during ${operation}`, { cause: error }));
+      if (isTesseraError(error)) throw error;
+      throw new StoreUnavailableError(`SQLite store failed during ${operation}`, { cause: error });
     }
   };
 
@@ -247,7 +257,7 @@ export function createSQLiteStore(database: string | Database, options: SQLiteSt
     },
 
     getSession(id: string) {
-      return guard('getSession', () => readSession(id));
+      return guard('getSession', () => readSession(id), true);
     },
 
     updateSession(id: string, patch: SessionPatch) {
@@ -276,14 +286,18 @@ export function createSQLiteStore(database: string | Database, options: SQLiteSt
     },
 
     listUserSessions(userId: string) {
-      return guard('listUserSessions', () => liveUserSessions(userId));
+      return guard('listUserSessions', () => liveUserSessions(userId), true);
     },
 
     get(key: string) {
-      return guard('get', () => {
-        const row = statements.getValue.get(key, now());
-        return row === undefined ? null : (JSON.parse(row.value) as JsonValue);
-      });
+      return guard(
+        'get',
+        () => {
+          const row = statements.getValue.get(key, now());
+          return row === undefined ? null : (JSON.parse(row.value) as JsonValue);
+        },
+        true,
+      );
     },
 
     set(key: string, value: JsonValue, ttlSeconds?: number) {
@@ -308,10 +322,14 @@ export function createSQLiteStore(database: string | Database, options: SQLiteSt
     },
 
     countLiveSessions() {
-      return guard('countLiveSessions', () => {
-        const at = now();
-        return statements.countLiveSessions.get(at, at, at)?.live ?? 0;
-      });
+      return guard(
+        'countLiveSessions',
+        () => {
+          const at = now();
+          return statements.countLiveSessions.get(at, at, at)?.live ?? 0;
+        },
+        true,
+      );
     },
 
     async deleteExpired() {

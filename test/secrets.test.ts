@@ -1,0 +1,507 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { isTesseraError } from '../src/core/errors/errors.js';
+import { createSessionManager } from '../src/core/session/session-manager.js';
+import { createTokenService } from '../src/core/token/token-service.js';
+import type { JsonValue, SessionStore } from '../src/core/store/types.js';
+import { createMemoryStore } from '../src/stores/memory/memory-store.js';
+import { connectPostgres, createPostgresStore } from '../src/stores/postgres/postgres-store.js';
+import { migratePostgres } from '../src/stores/postgres/migrations.js';
+import { createSQLiteStore } from '../src/stores/sqlite/sqlite-store.js';
+import { loadServerConfig, type ServerConfig } from '../src/server/config.js';
+import { createServerLogger } from '../src/server/logging.js';
+import { openServerRuntime, type ServerRuntime } from '../src/server/runtime.js';
+import { parseSecretsKey, readSecretsKey, resealSecrets, type SecretsKey } from '../src/server/secrets-at-rest.js';
+import { CSRF_OVERLAP_SECONDS, loadServerSecrets, rotateServerSecrets } from '../src/server/secrets.js';
+import { createServerServices } from '../src/server/services.js';
+import { createPostgresDatabase } from './support/cli-harness.js';
+import { startTestServer } from './support/server-harness.js';
+
+const postgresUrl = inject('postgresUrl');
+const logger = createServerLogger('error');
+const PASSWORD = 'correct horse battery';
+const newKeyText = (): string => randomBytes(32).toString('base64');
+const keyOf = (text: string): SecretsKey => parseSecretsKey(text, 'TESSERA_SECRETS_KEY') as SecretsKey;
+
+const dirs: string[] = [];
+const tempDir = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-secrets-'));
+  dirs.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('TESSERA_SECRETS_KEY', () => {
+  it('accepts 32 random bytes as base64 or hex, and names a key by an id that reveals nothing', () => {
+    const bytes = randomBytes(32);
+    const fromBase64 = keyOf(bytes.toString('base64'));
+    const fromHex = keyOf(` ${bytes.toString('hex')}\n`);
+    expect(fromBase64.id).toMatch(/^[A-Za-z0-9_-]{11}$/);
+    expect(fromHex.id).toBe(fromBase64.id);
+    expect(keyOf(bytes.toString('base64url')).id).toBe(fromBase64.id);
+    expect(JSON.stringify(fromBase64)).not.toContain(bytes.toString('base64').slice(0, 20));
+  });
+
+  it('refuses a weak or malformed key, saying how to make a good one and never echoing it', () => {
+    for (const weak of [
+      'password',
+      'correct horse battery staple, a passphrase!',
+      Buffer.alloc(32).toString('base64'),
+      Buffer.alloc(32, 'ab').toString('base64'),
+      randomBytes(16).toString('base64'),
+      randomBytes(48).toString('base64'),
+    ]) {
+      const loaded = loadServerConfig({ TESSERA_SECRETS_KEY: weak });
+      expect(loaded.ok).toBe(false);
+      const message = loaded.ok ? '' : loaded.errors.join('\n');
+      expect(message).toContain('TESSERA_SECRETS_KEY');
+      expect(message).toContain('openssl rand -base64 32');
+      expect(message).not.toContain(weak);
+    }
+  });
+
+  it('reads the key from TESSERA_SECRETS_KEY_FILE, and refuses both at once or an unreadable file', () => {
+    const dir = tempDir();
+    const text = newKeyText();
+    writeFileSync(join(dir, 'kek'), `${text}\n`, { mode: 0o600 });
+    const loaded = loadServerConfig({ TESSERA_SECRETS_KEY_FILE: join(dir, 'kek') });
+    expect(loaded.ok && loaded.config.secretsKey?.id).toBe(keyOf(text).id);
+    const none = loadServerConfig({});
+    expect(none.ok && none.config.secretsKey).toBeNull();
+    expect(readSecretsKey('TESSERA_SECRETS_KEY', text, join(dir, 'kek'))).toBe(
+      'Set TESSERA_SECRETS_KEY or TESSERA_SECRETS_KEY_FILE, not both',
+    );
+    expect(readSecretsKey('TESSERA_SECRETS_KEY', undefined, join(dir, 'missing'))).toMatch(
+      /^TESSERA_SECRETS_KEY_FILE must name a readable file holding the key \(ENOENT/,
+    );
+  });
+});
+
+/** A database for the runtime, reopened with whatever key a step asks for. */
+interface Database {
+  env: Record<string, string>;
+  /** The raw store under the runtime, to see what is really stored. */
+  raw(): Promise<{ store: SessionStore; close(): Promise<void> }>;
+  /** Every byte of the database's files, for a plain-text search (SQLite only). */
+  bytes?(): Buffer;
+  destroy(): Promise<void>;
+}
+
+type OpenedRuntime = ServerRuntime & { config: ServerConfig };
+
+async function openRuntime(database: Database, key: string | null): Promise<OpenedRuntime> {
+  const loaded = loadServerConfig({ ...database.env, ...(key === null ? {} : { TESSERA_SECRETS_KEY: key }) });
+  if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
+  return { ...(await openServerRuntime(loaded.config, logger)), config: loaded.config };
+}
+
+/** Everything secret in the stored documents of a runtime opened without a key: private `d`s and root secrets. */
+async function plainSecrets(runtime: ServerRuntime): Promise<string[]> {
+  const found: string[] = [];
+  const secrets = (await runtime.database.get('server:secrets')) as { roots: { secret: string }[]; stable: string };
+  found.push(secrets.stable, ...secrets.roots.map((root) => root.secret));
+  const head = (await runtime.database.get('token:keys:head')) as number;
+  const document = (await runtime.database.get(`token:keys:v${head}`)) as {
+    keys: { privateJwk: { d: string } | null }[];
+  };
+  for (const key of document.keys) if (key.privateJwk !== null) found.push(key.privateJwk.d);
+  return found;
+}
+
+function describeSecretsAtRest(name: string, open: (() => Promise<Database>) | null): void {
+  describe.skipIf(open === null)(`secrets at rest on ${name}`, () => {
+    it('a database started without a key gets its secrets sealed when started with one, and only opens with that key', async () => {
+      const database = await (open as () => Promise<Database>)();
+      try {
+        const plain = await openRuntime(database, null);
+        const { tokens } = createServerServices(plain.config, plain, { logger });
+        const before = await tokens.listKeys();
+        await loadServerSecrets(plain.database);
+        await tokens.rotateKeys();
+        const secrets = await plainSecrets(plain);
+        expect(secrets.length).toBeGreaterThanOrEqual(3);
+        await plain.close();
+
+        const text = newKeyText();
+        const sealed = await openRuntime(database, text);
+        expect(sealed.secretsAtRest.keyId).toBe(keyOf(text).id);
+        const sealedTokens = createServerServices(sealed.config, sealed, { logger }).tokens;
+        const after = await sealedTokens.listKeys();
+        expect(after.map((key) => key.kid)).toContain(before[0]?.kid);
+        await sealedTokens.rotateKeys();
+        const newest = (await sealedTokens.listKeys())[0]?.kid;
+        await sealed.close();
+
+        const { store, close } = await database.raw();
+        try {
+          for (const key of ['server:secrets', `token:keys:v${String(await store.get('token:keys:head'))}`]) {
+            const stored = JSON.stringify(await store.get(key));
+            expect(stored).toContain('"format":"tessera.sealed.v1"');
+            for (const secret of secrets) expect(stored).not.toContain(secret);
+          }
+        } finally {
+          await close();
+        }
+        const bytes = database.bytes?.();
+        if (bytes !== undefined) for (const secret of secrets) expect(bytes.includes(secret)).toBe(false);
+
+        const messages = await Promise.all(
+          [null, newKeyText()].map((key) =>
+            openRuntime(database, key).then(
+              async (runtime) => {
+                await runtime.close();
+                return 'opened';
+              },
+              (error: unknown) => (error as Error).message,
+            ),
+          ),
+        );
+        expect(messages[0]).toContain(`are encrypted (key id ${keyOf(text).id}): set TESSERA_SECRETS_KEY`);
+        expect(messages[1]).toContain(`were encrypted with another key (id ${keyOf(text).id})`);
+
+        const next = newKeyText();
+        const again = await openRuntime(database, text);
+        expect(await again.secretsAtRest.rekey(keyOf(next))).toBe(2);
+        await again.close();
+        const rekeyed = await openRuntime(database, next);
+        expect((await createServerServices(rekeyed.config, rekeyed, { logger }).tokens.listKeys())[0]?.kid).toBe(
+          newest,
+        );
+        await rekeyed.close();
+        await expect(openRuntime(database, text)).rejects.toThrow(/were encrypted with another key/);
+      } finally {
+        await database.destroy();
+      }
+    });
+
+    it('sealing an old database while instances rotate keys leaves no private key in plain text, and none resurrected', async () => {
+      const database = await (open as () => Promise<Database>)();
+      try {
+        const plain = await openRuntime(database, null);
+        const plainTokens = createServerServices(plain.config, plain, { logger }).tokens;
+        await plainTokens.listKeys();
+        const text = newKeyText();
+        // Instances with the key start (each one seals what it finds) while an old one keeps rotating.
+        const starts: OpenedRuntime[] = [];
+        await Promise.all([
+          (async () => {
+            for (let i = 0; i < 6; i++) await plainTokens.rotateKeys({ revokePrevious: i % 2 === 0 });
+          })(),
+          (async () => {
+            for (let i = 0; i < 4; i++) starts.push(await openRuntime(database, text));
+          })(),
+        ]);
+        for (const runtime of starts) await runtime.close();
+        await plain.close();
+        // What a plain writer raced in is sealed by the next start.
+        (await openRuntime(database, text)).close();
+        const { store, close } = await database.raw();
+        try {
+          const head = (await store.get('token:keys:head')) as number;
+          expect(head).toBe(7);
+          for (let version = 1; version <= head + 3; version++) {
+            const stored = (await store.get(`token:keys:v${version}`)) as { format?: string } | null;
+            if (version === head) expect(stored?.format).toBe('tessera.sealed.v1');
+            else expect(stored).toBeNull();
+          }
+        } finally {
+          await close();
+        }
+      } finally {
+        await database.destroy();
+      }
+    });
+  });
+}
+
+describeSecretsAtRest('SQLite', async () => {
+  const dir = tempDir();
+  const file = join(dir, 'tessera.db');
+  return {
+    env: { TESSERA_DATABASE: `sqlite:${file}` },
+    raw: async () => {
+      const store = createSQLiteStore(file);
+      return { store, close: () => store.close() };
+    },
+    bytes: () =>
+      Buffer.concat([file, `${file}-wal`].filter((path) => existsSync(path)).map((path) => readFileSync(path))),
+    destroy: async () => undefined,
+  };
+});
+
+describeSecretsAtRest(
+  'PostgreSQL',
+  postgresUrl === null
+    ? null
+    : async () => {
+        const database = await createPostgresDatabase(postgresUrl);
+        return {
+          env: { TESSERA_DATABASE: database.url },
+          raw: async () => {
+            const pool = connectPostgres(database.url);
+            await migratePostgres(pool);
+            const store = createPostgresStore(pool);
+            return {
+              store,
+              close: async () => {
+                await store.close();
+                await pool.end();
+              },
+            };
+          },
+          destroy: () => database.drop(),
+        };
+      },
+);
+
+describe('re-sealing racing key rotations', () => {
+  it('never brings back a superseded key-set document that a rotation erased', async () => {
+    const raw = createMemoryStore();
+    const sessions = createSessionManager(raw);
+    const tokens = createTokenService({ sessions, store: raw, issuer: 'i', audience: 'a' });
+    await tokens.listKeys();
+    const key = keyOf(newKeyText());
+    let rotating = true;
+    await Promise.all([
+      (async () => {
+        try {
+          for (let i = 0; i < 30; i++) await tokens.rotateKeys({ revokePrevious: i % 3 === 0 });
+        } finally {
+          rotating = false;
+        }
+      })(),
+      (async () => {
+        while (rotating) {
+          await resealSecrets(raw, key, key);
+          // Key generation finishes on the thread pool: let it, or this loop of resolved promises starves it.
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      })(),
+    ]);
+    await resealSecrets(raw, key, key);
+    const head = (await raw.get('token:keys:head')) as number;
+    expect(head).toBe(31);
+    const present: number[] = [];
+    for (let version = 1; version <= head + 3; version++) {
+      if ((await raw.get(`token:keys:v${version}`)) !== null) present.push(version);
+    }
+    expect(present).toEqual([head]);
+    expect(((await raw.get(`token:keys:v${head}`)) as { format: string }).format).toBe('tessera.sealed.v1');
+  });
+});
+
+describe('re-sealing beside a rotation that supersedes the document it is re-writing', () => {
+  it('deletes the document it re-wrote again, so the erased private key does not come back', async () => {
+    const raw = createMemoryStore();
+    const tokens = createTokenService({ sessions: createSessionManager(raw), store: raw, issuer: 'i', audience: 'a' });
+    await tokens.listKeys();
+    let interleaved = false;
+    // Between re-sealing's read of version 1 and its write, a rotation writes version 2 and erases version 1.
+    const racing: SessionStore = {
+      ...raw,
+      set: async (key, value, ttlSeconds) => {
+        if (!interleaved && key === 'token:keys:v1') {
+          interleaved = true;
+          await tokens.rotateKeys();
+          expect(await raw.get('token:keys:v1')).toBeNull();
+        }
+        return raw.set(key, value, ttlSeconds);
+      },
+    };
+    const key = keyOf(newKeyText());
+    expect(await resealSecrets(racing, key, key)).toBe(2);
+    expect(interleaved).toBe(true);
+    expect(await raw.get('token:keys:v1')).toBeNull();
+    expect(((await raw.get('token:keys:v2')) as { format: string }).format).toBe('tessera.sealed.v1');
+  });
+});
+
+function describeRotation(name: string, open: (() => Promise<{ store: SessionStore; close(): Promise<void> }>) | null) {
+  describe.skipIf(open === null)(`root secret rotation on ${name}`, () => {
+    it('makes a new CSRF root, keeps the previous one for the overlap, and keeps rate-limit and fingerprint keys', async () => {
+      const { store, close } = await (open as NonNullable<typeof open>)();
+      try {
+        let clock = Date.now();
+        const now = (): number => clock;
+        const before = await loadServerSecrets(store, now);
+        const rotation = await rotateServerSecrets(store, now);
+        expect(rotation.previousVerifiesUntil.getTime()).toBe(clock + CSRF_OVERLAP_SECONDS * 1000);
+        const after = await loadServerSecrets(store, now);
+        expect(after.csrf).toHaveLength(2);
+        expect(after.csrf[0]?.equals(before.csrf[0] as Buffer)).toBe(false);
+        expect(after.csrf[1]?.equals(before.csrf[0] as Buffer)).toBe(true);
+        expect(after.rateLimit.equals(before.rateLimit)).toBe(true);
+        expect(after.fingerprint.equals(before.fingerprint)).toBe(true);
+        clock += CSRF_OVERLAP_SECONDS * 1000;
+        const later = await loadServerSecrets(store, now);
+        expect(later.csrf).toHaveLength(1);
+        expect(later.csrf[0]?.equals(after.csrf[0] as Buffer)).toBe(true);
+        // The expired root is erased from the document at the next rotation.
+        await rotateServerSecrets(store, now);
+        const document = (await store.get('server:secrets')) as { roots: { secret: string }[] };
+        expect(document.roots).toHaveLength(2);
+      } finally {
+        await close();
+      }
+    });
+
+    it('concurrent rotations never lose a root: each one that proceeds adds its own, the others are told to try again', async () => {
+      const { store, close } = await (open as NonNullable<typeof open>)();
+      try {
+        const before = await loadServerSecrets(store);
+        const outcomes = await Promise.all(
+          Array.from({ length: 8 }, () =>
+            rotateServerSecrets(store).then(
+              () => 'rotated',
+              (error: unknown) => (isTesseraError(error) ? error.code : String(error)),
+            ),
+          ),
+        );
+        const rotated = outcomes.filter((outcome) => outcome === 'rotated').length;
+        expect(rotated).toBeGreaterThanOrEqual(1);
+        expect(outcomes.filter((outcome) => outcome === 'ERR_STORE_CONFLICT')).toHaveLength(8 - rotated);
+        const after = await loadServerSecrets(store);
+        expect(after.csrf).toHaveLength(1 + rotated);
+        expect(after.csrf.at(-1)?.equals(before.csrf[0] as Buffer)).toBe(true);
+        // The lock is released: the next rotation proceeds.
+        await rotateServerSecrets(store);
+        expect((await loadServerSecrets(store)).csrf).toHaveLength(2 + rotated);
+      } finally {
+        await close();
+      }
+    });
+
+    it('reads a version 1 document with the same rate-limit and fingerprint keys it had', async () => {
+      const { store, close } = await (open as NonNullable<typeof open>)();
+      try {
+        const root = randomBytes(32).toString('base64url');
+        await store.set('server:secrets', { version: 1, roots: [root] } as JsonValue);
+        const before = await loadServerSecrets(store);
+        await rotateServerSecrets(store);
+        const after = await loadServerSecrets(store);
+        expect(after.rateLimit.equals(before.rateLimit)).toBe(true);
+        expect(after.csrf[1]?.equals(before.csrf[0] as Buffer)).toBe(true);
+      } finally {
+        await close();
+      }
+    });
+  });
+}
+
+describeRotation('memory', async () => {
+  const store = createMemoryStore();
+  return { store, close: () => store.close() };
+});
+describeRotation('SQLite', async () => {
+  const store = createSQLiteStore(join(tempDir(), 'rotation.db'));
+  return { store, close: () => store.close() };
+});
+describeRotation(
+  'PostgreSQL',
+  postgresUrl === null
+    ? null
+    : async () => {
+        const database = await createPostgresDatabase(postgresUrl);
+        const pool = connectPostgres(database.url);
+        await migratePostgres(pool);
+        const store = createPostgresStore(pool);
+        return {
+          store,
+          close: async () => {
+            await store.close();
+            await pool.end();
+            await database.drop();
+          },
+        };
+      },
+);
+
+describe('a running server and a secrets rotation', () => {
+  it('adopts the new root within a minute; a CSRF token from before works through the overlap, then stops', async () => {
+    const server = await startTestServer();
+    try {
+      const signup = await server.call('POST', '/auth/signup', {
+        body: { email: `rotate-${randomUUID()}@example.com`, password: PASSWORD },
+      });
+      expect(signup.status).toBe(201);
+      const cookie = signup.setCookie as string;
+      const before = signup.json.csrfToken as string;
+      const revokeOthers = (csrf: string) => server.call('DELETE', '/auth/sessions', { cookie, csrf });
+      expect((await revokeOthers(before)).status).toBe(204);
+
+      await rotateServerSecrets(server.runtime.database);
+      // Not re-read yet: new tokens still come from the old root.
+      const stale = (await server.call('GET', '/auth/csrf', { cookie })).json.csrfToken as string;
+      server.advance(61_000);
+      const fresh = (await server.call('GET', '/auth/csrf', { cookie })).json.csrfToken as string;
+      for (const token of [before, stale, fresh]) expect((await revokeOthers(token)).status).toBe(204);
+
+      // Through the overlap, the session kept alive by use: the old tokens keep working until it ends.
+      const step = 20 * 60_000;
+      for (let elapsed = 61_000; elapsed + step < CSRF_OVERLAP_SECONDS * 1000; elapsed += step) {
+        server.advance(step);
+        expect((await server.call('GET', '/auth/me', { cookie })).status).toBe(200);
+      }
+      expect((await revokeOthers(before)).status).toBe(204);
+      server.advance(step);
+      expect((await server.call('GET', '/auth/me', { cookie })).status).toBe(200);
+      for (const token of [before, stale]) {
+        const refused = await revokeOthers(token);
+        expect(refused.status).toBe(403);
+        expect(refused.json.error.code).toBe('csrf_failed');
+      }
+      expect((await revokeOthers(fresh)).status).toBe(204);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('a server beside another process holding the SQLite write lock', () => {
+  it('answers /healthz at once, answers a database write 503 instead of freezing, and recovers after release', async () => {
+    const server = await startTestServer();
+    try {
+      const signup = await server.call('POST', '/auth/signup', {
+        body: { email: `lock-${randomUUID()}@example.com`, password: PASSWORD, transport: 'token' },
+      });
+      expect(signup.status).toBe(201);
+      const bearer = signup.json.access_token as string;
+      const path = server.config.database.kind === 'sqlite' ? server.config.database.path : '';
+      const other = new BetterSqlite3(path);
+      other.exec('BEGIN IMMEDIATE');
+      let released = false;
+      try {
+        const finished: string[] = [];
+        const logout = server.call('POST', '/auth/logout', { bearer }).then((result) => {
+          finished.push('logout');
+          return result;
+        });
+        // Sent after the write: on a frozen event loop it could only finish after it.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const health = await server.call('GET', '/healthz');
+        finished.push('healthz');
+        expect(health.status).toBe(200);
+        const refused = await logout;
+        expect(finished).toEqual(['healthz', 'logout']);
+        expect(refused.status).toBe(503);
+        expect(refused.json.error.code).toBe('unavailable');
+        expect((await server.call('GET', '/auth/me', { bearer })).status).toBe(200);
+        other.exec('ROLLBACK');
+        released = true;
+        expect((await server.call('POST', '/auth/logout', { bearer })).status).toBe(204);
+        expect((await server.call('GET', '/auth/me', { bearer })).status).toBe(401);
+      } finally {
+        if (!released) other.exec('ROLLBACK');
+        other.close();
+      }
+    } finally {
+      await server.close();
+    }
+  });
+});
