@@ -115,7 +115,9 @@ function describeCLI(name: string, open: (() => Promise<Backend>) | null): void 
       expect(taken).toMatchObject({ code: 1, stdout: '' });
       expect(taken.stderr).toContain(`An account with the email ${email} already exists.`);
       expect(weak).toMatchObject({ code: 1, stdout: '' });
-      expect(weak.stderr).toContain('Password refused: This password is too common');
+      expect(weak.stderr).toContain(
+        'Password refused: This password is too easy to guess. This is a heavily used password.',
+      );
       expect(none).toMatchObject({ code: 1, stdout: '' });
       expect(none.stderr).toContain('No password on stdin');
     });

@@ -10,15 +10,17 @@ import Fastify, {
 import type { Logger as PinoLogger } from 'pino';
 import type { z } from 'zod';
 import { tesseraFastify, sendApiError } from '../adapters/fastify/fastify-adapter.js';
-import { createLoginThrottle } from '../core/rate-limit/rate-limit.js';
+import { createLoginThrottle, type RateLimitVerdict } from '../core/rate-limit/rate-limit.js';
 import type { Session, SessionEvent } from '../core/session/session-manager.js';
+import type { JsonObject } from '../core/store/types.js';
 import type { TokenEvent, TokenService } from '../core/token/token-service.js';
 import { constantTimeEqual } from '../internal/crypto.js';
 import { apiError, apiErrorFromException } from '../http/api-error.js';
-import { createHttpAuth, type HttpAuthEvent } from '../http/http-auth.js';
+import { createHttpAuth, type HttpAuthEvent, type LoginResult } from '../http/http-auth.js';
 import type { Account } from './accounts/account-store.js';
 import { normalizeEmail } from './accounts/email.js';
 import { checkPasswordPolicy, hashPassword, verifyPassword, verifyPasswordForNoOne } from './accounts/password.js';
+import { createSignupGuard } from './accounts/signup-guard.js';
 import { credentialsBody, describeBodyError, introspectBody, passwordBody, refreshBody } from './api-schemas.js';
 import type { ServerConfig } from './config.js';
 import { createFingerprint, pathOnly } from './logging.js';
@@ -122,6 +124,18 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
     maxAttemptsPerAccount: config.loginMaxAttempts,
     maxAttemptsPerIP: config.loginMaxAttemptsPerIP,
   });
+  /** Replies that answered 503 `overloaded` (a full work queue): busy, not a store outage. */
+  const overloadedReplies = new WeakSet<FastifyReply>();
+  const overloaded = (reply: FastifyReply, message: string): FastifyReply => {
+    overloadedReplies.add(reply);
+    return sendApiError(reply, apiError('overloaded', message, { 'Retry-After': '2' }));
+  };
+  const signupGuard = createSignupGuard({
+    limiters: runtime.rateLimiters,
+    keySecret: secrets.rateLimit,
+    maxPerIP: config.signupMaxPerIP,
+    maxPerEmail: config.signupMaxPerEmail,
+  });
   const auth = createHttpAuth({
     sessions,
     tokens,
@@ -182,8 +196,8 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
   });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    // Routes answer 503 only when a store could not answer, whether the HTTP layer or the error handler said so.
-    if (reply.statusCode === 503) metrics.storeErrors.inc({ route });
+    // A 503 is a store that could not answer (HTTP layer or error handler), unless it is a full queue's `overloaded`.
+    if (reply.statusCode === 503 && !overloadedReplies.has(reply)) metrics.storeErrors.inc({ route });
     metrics.requestDuration.observe(
       { method: request.method, route, status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
@@ -246,23 +260,55 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
       const email = normalizeEmail(body.email);
       if (email === null)
         return sendApiError(reply, apiError('invalid_request', '"email" is not a valid email address.'));
-      const policy = checkPasswordPolicy(body.password);
+      // Both budgets are spent before any hashing, whether or not the email is taken: no free oracle, no free CPU.
+      const throttled = (limit: 'signup_ip' | 'signup_email', verdict: RateLimitVerdict): FastifyReply | null => {
+        if (verdict.allowed) return null;
+        logger.info({ event: 'rate_limit.exceeded', limit, ip: request.ip }, 'auth event');
+        const seconds = String(verdict.retryAfterSeconds);
+        const message = `Too many sign-ups; try again in ${seconds} seconds.`;
+        return sendApiError(reply, apiError('rate_limited', message, { 'Retry-After': seconds }));
+      };
+      const byIP = throttled('signup_ip', await signupGuard.consumeIP(request.ip));
+      if (byIP !== null) return byIP;
+      const policy = checkPasswordPolicy(body.password, { email });
       if (policy !== null) return sendApiError(reply, apiError('invalid_request', `"password": ${policy}`));
+      const byEmail = throttled('signup_email', await signupGuard.consumeEmail(email));
+      if (byEmail !== null) return byEmail;
+      const hashing = signupGuard.hash(() => hashPassword(body.password));
+      if (hashing === null) return overloaded(reply, 'Too many sign-ups at once; try again shortly.');
       const account = await runtime.accounts.createAccount({
         id: randomUUID(),
         email,
-        passwordHash: await hashPassword(body.password),
+        passwordHash: await hashing,
         createdAt: now(),
       });
       if (account === null)
         return sendApiError(reply, apiError('conflict', 'An account with this email already exists.'));
       logger.info({ event: 'account.created', userId: account.id }, 'auth event');
-      return loginAnswer(
-        reply,
-        { account: email, verify: async () => account.id, transport: body.transport ?? 'cookie' },
-        () => account,
-        201,
-      );
+      // A sign-up whose session cannot start (store down) leaves no account behind, so a retry can succeed.
+      const rollBack = async (): Promise<void> => {
+        try {
+          await runtime.accounts.deleteAccount(account.id);
+          logger.info({ event: 'account.signup_rolled_back', userId: account.id }, 'auth event');
+        } catch (error) {
+          logger.error({ err: error, userId: account.id }, 'a failed sign-up could not remove its account');
+        }
+      };
+      let started: LoginResult<JsonObject> | null;
+      try {
+        started = await reply.tesseraStartSession(account.id, { transport: body.transport ?? 'cookie' });
+      } catch (error) {
+        await rollBack();
+        throw error;
+      }
+      if (started === null) {
+        await rollBack();
+        return reply;
+      }
+      metrics.sessionsCreated.inc({ transport: started.transport });
+      const user = publicUser(account);
+      if (started.transport === 'token') return reply.code(201).send({ ...started.tokens, user });
+      return reply.code(201).send({ user, session: publicSession(started.session), csrfToken: started.csrfToken });
     },
 
     async login(request, reply) {
@@ -361,7 +407,7 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
         await loginThrottle.recordFailure(account.email, request.ip);
         return sendApiError(reply, apiError('reauth_required', 'The current password is wrong.'));
       }
-      const policy = checkPasswordPolicy(body.newPassword);
+      const policy = checkPasswordPolicy(body.newPassword, { email: account.email });
       if (policy !== null) return sendApiError(reply, apiError('invalid_request', `"newPassword": ${policy}`));
       await runtime.accounts.setPasswordHash(account.id, await hashPassword(body.newPassword));
       await loginThrottle.recordSuccess(account.email);
