@@ -14,7 +14,7 @@ export const credentialsBody = z
     password: z
       .string()
       .max(PASSWORD_MAX_LENGTH * 4)
-      .describe('8–256 characters.'),
+      .describe('8–256 characters (at sign-up: not easy to guess, see the README).'),
     transport: z
       .enum(['cookie', 'token'])
       .optional()

@@ -270,12 +270,15 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
       };
       const byIP = throttled('signup_ip', await signupGuard.consumeIP(request.ip));
       if (byIP !== null) return byIP;
+      const busy = 'Too many sign-ups at once; try again shortly.';
+      // A flood answered before the strength check, whose CPU would otherwise be the new bottleneck.
+      if (signupGuard.busy()) return overloaded(reply, busy);
       const policy = checkPasswordPolicy(body.password, { email });
       if (policy !== null) return sendApiError(reply, apiError('invalid_request', `"password": ${policy}`));
       const byEmail = throttled('signup_email', await signupGuard.consumeEmail(email));
       if (byEmail !== null) return byEmail;
       const hashing = signupGuard.hash(() => hashPassword(body.password));
-      if (hashing === null) return overloaded(reply, 'Too many sign-ups at once; try again shortly.');
+      if (hashing === null) return overloaded(reply, busy);
       const account = await runtime.accounts.createAccount({
         id: randomUUID(),
         email,

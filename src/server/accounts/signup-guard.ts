@@ -9,6 +9,8 @@ import { hmacBase64url } from '../../internal/crypto.js';
 export interface WorkQueue {
   /** Runs `task` when a slot frees up; `null` at once, running nothing, when the queue is full. */
   run<T>(task: () => Promise<T>): Promise<T> | null;
+  /** Whether {@link WorkQueue.run} would refuse a task right now. */
+  full(): boolean;
 }
 
 /** Creates a {@link WorkQueue}. */
@@ -37,6 +39,7 @@ export function createWorkQueue(options: { concurrency: number; maxWaiting: numb
       if (waiting.length >= options.maxWaiting) return null;
       return new Promise<void>((resolve) => waiting.push(resolve)).then(() => settle(task));
     },
+    full: () => running >= options.concurrency && waiting.length >= options.maxWaiting,
   };
 }
 
@@ -62,6 +65,8 @@ export interface SignupGuard {
    * cannot take the hashing capacity logins need. `null` when the queue is full.
    */
   hash(run: () => Promise<string>): Promise<string> | null;
+  /** Whether {@link SignupGuard.hash} would refuse right now: a cheap early 503, before the strength check's CPU. */
+  busy(): boolean;
 }
 
 /** Hashes running at once for sign-ups: one, leaving the rest of libuv's pool (4 threads by default) to logins. */
@@ -91,5 +96,6 @@ export function createSignupGuard(options: SignupGuardOptions): SignupGuard {
     consumeIP: (ip) => perIP.consume(key('signup-ip', ip ?? 'unknown')),
     consumeEmail: (email) => perEmail.consume(key('signup-email', email)),
     hash: (run) => queue.run(run),
+    busy: () => queue.full(),
   };
 }
