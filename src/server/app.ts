@@ -270,21 +270,25 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
       };
       const byIP = throttled('signup_ip', await signupGuard.consumeIP(request.ip));
       if (byIP !== null) return byIP;
-      const busy = 'Too many sign-ups at once; try again shortly.';
-      // A flood answered before the strength check, whose CPU would otherwise be the new bottleneck.
-      if (signupGuard.busy()) return overloaded(reply, busy);
-      const policy = checkPasswordPolicy(body.password, { email });
-      if (policy !== null) return sendApiError(reply, apiError('invalid_request', `"password": ${policy}`));
       const byEmail = throttled('signup_email', await signupGuard.consumeEmail(email));
       if (byEmail !== null) return byEmail;
-      const hashing = signupGuard.hash(() => hashPassword(body.password));
-      if (hashing === null) return overloaded(reply, busy);
-      const account = await runtime.accounts.createAccount({
-        id: randomUUID(),
-        email,
-        passwordHash: await hashing,
-        createdAt: now(),
-      });
+      // A place in the hash queue before the strength check: a flood gets its 503 without spending that CPU either.
+      const slot = signupGuard.reserveHash();
+      if (slot === null) return overloaded(reply, 'Too many sign-ups at once; try again shortly.');
+      let passwordHash: string;
+      try {
+        const policy = checkPasswordPolicy(body.password, { email });
+        if (policy !== null) {
+          slot.release();
+          // Refused before anything about the email was looked at: a weak password does not spend its budget.
+          await signupGuard.refundEmail(email);
+          return sendApiError(reply, apiError('invalid_request', `"password": ${policy}`));
+        }
+        passwordHash = await slot.run(() => hashPassword(body.password));
+      } finally {
+        slot.release();
+      }
+      const account = await runtime.accounts.createAccount({ id: randomUUID(), email, passwordHash, createdAt: now() });
       if (account === null)
         return sendApiError(reply, apiError('conflict', 'An account with this email already exists.'));
       logger.info({ event: 'account.created', userId: account.id }, 'auth event');
