@@ -1,7 +1,8 @@
+import { createRequire } from 'node:module';
 import { hash, verify } from '@node-rs/argon2';
-import { ZxcvbnFactory } from '@zxcvbn-ts/core';
-import { adjacencyGraphs, dictionary as commonDictionary } from '@zxcvbn-ts/language-common';
-import { dictionary as englishDictionary, translations } from '@zxcvbn-ts/language-en';
+import type * as Zxcvbn from '@zxcvbn-ts/core';
+import type * as CommonLanguage from '@zxcvbn-ts/language-common';
+import type * as EnglishLanguage from '@zxcvbn-ts/language-en';
 
 /** OWASP's argon2id parameters: 19 MiB of memory, 2 passes, 1 lane. */
 const ARGON2_OPTIONS = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
@@ -24,14 +25,21 @@ const MIN_SCORE = 2;
  */
 const RATED_LENGTH = 64;
 
-let estimator: ZxcvbnFactory | undefined;
+// Loaded on first use, synchronously: the dictionaries take a few hundred ms to load, which a server start or a
+// CLI command that never checks a new password should not pay.
+const load = createRequire(import.meta.url);
+let estimator: Zxcvbn.ZxcvbnFactory | undefined;
 
-/** The estimator, with the common and English dictionaries, built once on first use (it takes a few hundred ms). */
-function passwordEstimator(): ZxcvbnFactory {
-  estimator ??= new ZxcvbnFactory({
-    translations,
-    graphs: adjacencyGraphs,
-    dictionary: { ...commonDictionary, ...englishDictionary },
+/** The estimator, with the common and English dictionaries, loaded and built once, on first use. */
+function passwordEstimator(): Zxcvbn.ZxcvbnFactory {
+  if (estimator !== undefined) return estimator;
+  const { ZxcvbnFactory } = load('@zxcvbn-ts/core') as typeof Zxcvbn;
+  const common = load('@zxcvbn-ts/language-common') as typeof CommonLanguage;
+  const english = load('@zxcvbn-ts/language-en') as typeof EnglishLanguage;
+  estimator = new ZxcvbnFactory({
+    translations: english.translations,
+    graphs: common.adjacencyGraphs,
+    dictionary: { ...common.dictionary, ...english.dictionary },
     maxLength: RATED_LENGTH,
     // The default (100) lets one l33t-heavy password take hundreds of ms; 5 still sees "p@ssw0rd" and "4l1c3".
     l33tMaxSubstitutions: 5,
