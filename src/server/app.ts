@@ -280,7 +280,7 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
         const policy = checkPasswordPolicy(body.password, { email });
         if (policy !== null) {
           slot.release();
-          // Refused before anything about the email was looked at: a weak password does not spend its budget.
+          // Refused before the email is looked up or a hash is made: the attempt goes back to the email's budget.
           await signupGuard.refundEmail(email);
           return sendApiError(reply, apiError('invalid_request', `"password": ${policy}`));
         }
