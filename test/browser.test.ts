@@ -88,7 +88,11 @@ describe.skipIf(!available)('the pages in Chromium', { timeout: 60_000 }, () => 
     expect(await page.evaluate('document.activeElement.id')).toBe('sign-up-password');
     await page.keyboard.type('password123');
     await page.keyboard.press('Enter');
-    await expect.poll(textOf(page, '#sign-up-error')).toBe('This password is too common; choose another.');
+    await expect
+      .poll(textOf(page, '#sign-up-error'))
+      .toBe(
+        'This password is too easy to guess. This is a commonly used password. Try a longer one, e.g. a few unrelated words.',
+      );
     expect(await form.getByLabel('Password').getAttribute('aria-invalid')).toBe('true');
     await page.screenshot({ path: `${ARTIFACTS}sign-up-error.png`, fullPage: true });
 

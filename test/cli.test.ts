@@ -109,15 +109,21 @@ function describeCLI(name: string, open: (() => Promise<Backend>) | null): void 
       expect(parseJSONOutput<{ email: string }>(created)).toMatchObject({ email, id: expect.any(String) });
       expect(created.stdout).not.toContain(PASSWORD);
 
-      const [taken, weak, none] = await Promise.all([
+      const [taken, weak, fromEmail, none] = await Promise.all([
         tessera(['user', 'create', email], `${PASSWORD}\n`),
         tessera(['user', 'create', `weak-${email}`], 'password\n'),
+        tessera(['user', 'create', 'zorbulax.quintrel@example.com'], 'Zorbulax1\n'),
         tessera(['user', 'create', `none-${email}`]),
       ]);
       expect(taken).toMatchObject({ code: 1, stdout: '' });
       expect(taken.stderr).toContain(`An account with the email ${email} already exists.`);
       expect(weak).toMatchObject({ code: 1, stdout: '' });
-      expect(weak.stderr).toContain('Password refused: This password is too common');
+      expect(weak.stderr).toContain(
+        'Password refused: This password is too easy to guess. This is a heavily used password.',
+      );
+      // The server's policy, the email included.
+      expect(fromEmail).toMatchObject({ code: 1, stdout: '' });
+      expect(fromEmail.stderr).toContain('There should not be any personal or page related data.');
       expect(none).toMatchObject({ code: 1, stdout: '' });
       expect(none.stderr).toContain('No password on stdin');
     });

@@ -1,14 +1,20 @@
 import { z } from 'zod';
+import { CONTROL_CHARACTERS } from './accounts/email.js';
 import { PASSWORD_MAX_LENGTH } from './accounts/password.js';
 
 /** Request bodies: validated with these, and documented from them in the OpenAPI document. */
 export const credentialsBody = z
   .object({
-    email: z.string().max(254).describe('The account email; compared case-insensitively.'),
+    email: z
+      .string()
+      .max(254)
+      // Refused here, before any store sees it: sign-up and login alike.
+      .refine((email) => !CONTROL_CHARACTERS.test(email), 'must not contain control characters')
+      .describe('The account email; compared case-insensitively.'),
     password: z
       .string()
       .max(PASSWORD_MAX_LENGTH * 4)
-      .describe('8–256 characters.'),
+      .describe('8–256 characters (at sign-up: not easy to guess, see the README).'),
     transport: z
       .enum(['cookie', 'token'])
       .optional()

@@ -12,13 +12,15 @@ import type { z } from 'zod';
 import { tesseraFastify, sendApiError } from '../adapters/fastify/fastify-adapter.js';
 import { createLoginThrottle, createRequestLimit, type RateLimitVerdict } from '../core/rate-limit/rate-limit.js';
 import type { Session, SessionEvent } from '../core/session/session-manager.js';
+import type { JsonObject } from '../core/store/types.js';
 import type { TokenEvent, TokenService } from '../core/token/token-service.js';
 import { constantTimeEqual, hmacBase64url } from '../internal/crypto.js';
 import { apiError, apiErrorFromException, type ApiError } from '../http/api-error.js';
-import { createHttpAuth, type HttpAuthEvent } from '../http/http-auth.js';
+import { createHttpAuth, type HttpAuthEvent, type LoginResult } from '../http/http-auth.js';
 import type { Account } from './accounts/account-store.js';
 import { normalizeEmail } from './accounts/email.js';
 import { checkPasswordPolicy, hashPassword, verifyPassword, verifyPasswordForNoOne } from './accounts/password.js';
+import { createSignupGuard } from './accounts/signup-guard.js';
 import { credentialsBody, describeBodyError, introspectBody, passwordBody, refreshBody } from './api-schemas.js';
 import type { ServerConfig } from './config.js';
 import {
@@ -174,6 +176,18 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
   const introspectLimit = limit('introspect-client', config.introspectRateLimit);
   /** The origin users reach: configured, or the address this server bound (asked per request, once listening). */
   const publicOrigin = (): string => config.publicURL ?? listeningURL(app, config.host, config.port);
+  /** Replies that answered 503 `overloaded` (a full work queue): busy, not a store outage. */
+  const overloadedReplies = new WeakSet<FastifyReply>();
+  const overloaded = (reply: FastifyReply, message: string): FastifyReply => {
+    overloadedReplies.add(reply);
+    return sendApiError(reply, apiError('overloaded', message, { 'Retry-After': '2' }));
+  };
+  const signupGuard = createSignupGuard({
+    limiters: runtime.rateLimiters,
+    keySecret: secrets.rateLimit,
+    maxPerIP: config.signupMaxPerIP,
+    maxPerEmail: config.signupMaxPerEmail,
+  });
   const auth = createHttpAuth({
     sessions,
     tokens,
@@ -252,8 +266,8 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
   });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    // Routes answer 503 only when a store could not answer, whether the HTTP layer or the error handler said so.
-    if (reply.statusCode === 503) metrics.storeErrors.inc({ route });
+    // A 503 is a store that could not answer (HTTP layer or error handler), unless it is a full queue's `overloaded`.
+    if (reply.statusCode === 503 && !overloadedReplies.has(reply)) metrics.storeErrors.inc({ route });
     metrics.requestDuration.observe(
       { method: request.method, route, status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
@@ -331,23 +345,62 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
       const email = normalizeEmail(body.email);
       if (email === null)
         return sendApiError(reply, apiError('invalid_request', '"email" is not a valid email address.'));
-      const policy = checkPasswordPolicy(body.password);
-      if (policy !== null) return sendApiError(reply, apiError('invalid_request', `"password": ${policy}`));
-      const account = await runtime.accounts.createAccount({
-        id: randomUUID(),
-        email,
-        passwordHash: await hashPassword(body.password),
-        createdAt: now(),
-      });
+      // Both budgets are spent before any hashing, whether or not the email is taken: no free oracle, no free CPU.
+      const throttled = (limit: 'signup_ip' | 'signup_email', verdict: RateLimitVerdict): FastifyReply | null => {
+        if (verdict.allowed) return null;
+        logger.info({ event: 'rate_limit.exceeded', limit, ip: request.ip }, 'auth event');
+        const seconds = String(verdict.retryAfterSeconds);
+        const message = `Too many sign-ups; try again in ${seconds} seconds.`;
+        return sendApiError(reply, apiError('rate_limited', message, { 'Retry-After': seconds }));
+      };
+      const byIP = throttled('signup_ip', await signupGuard.consumeIP(request.ip));
+      if (byIP !== null) return byIP;
+      const byEmail = throttled('signup_email', await signupGuard.consumeEmail(email));
+      if (byEmail !== null) return byEmail;
+      // A place in the hash queue before the strength check: a flood gets its 503 without spending that CPU either.
+      const slot = signupGuard.reserveHash();
+      if (slot === null) return overloaded(reply, 'Too many sign-ups at once; try again shortly.');
+      let passwordHash: string;
+      try {
+        const policy = checkPasswordPolicy(body.password, { email });
+        if (policy !== null) {
+          slot.release();
+          // Refused before the email is looked up or a hash is made: the attempt goes back to the email's budget.
+          await signupGuard.refundEmail(email);
+          return sendApiError(reply, apiError('invalid_request', `"password": ${policy}`));
+        }
+        passwordHash = await slot.run(() => hashPassword(body.password));
+      } finally {
+        slot.release();
+      }
+      const account = await runtime.accounts.createAccount({ id: randomUUID(), email, passwordHash, createdAt: now() });
       if (account === null)
         return sendApiError(reply, apiError('conflict', 'An account with this email already exists.'));
       logger.info({ event: 'account.created', userId: account.id }, 'auth event');
-      return loginAnswer(
-        reply,
-        { account: email, verify: async () => account.id, transport: body.transport ?? 'cookie' },
-        () => account,
-        201,
-      );
+      // A sign-up whose session cannot start (store down) leaves no account behind, so a retry can succeed.
+      const rollBack = async (): Promise<void> => {
+        try {
+          await runtime.accounts.deleteAccount(account.id);
+          logger.info({ event: 'account.signup_rolled_back', userId: account.id }, 'auth event');
+        } catch (error) {
+          logger.error({ err: error, userId: account.id }, 'a failed sign-up could not remove its account');
+        }
+      };
+      let started: LoginResult<JsonObject> | null;
+      try {
+        started = await reply.tesseraStartSession(account.id, { transport: body.transport ?? 'cookie' });
+      } catch (error) {
+        await rollBack();
+        throw error;
+      }
+      if (started === null) {
+        await rollBack();
+        return reply;
+      }
+      metrics.sessionsCreated.inc({ transport: started.transport });
+      const user = publicUser(account);
+      if (started.transport === 'token') return reply.code(201).send({ ...started.tokens, user });
+      return reply.code(201).send({ user, session: publicSession(started.session), csrfToken: started.csrfToken });
     },
 
     async login(request, reply) {
@@ -443,7 +496,7 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
       const session = sessionOf(request);
       const account = await currentAccount(request);
       if (account === null) return sendApiError(reply, apiError('unauthenticated'));
-      const policy = checkPasswordPolicy(body.newPassword);
+      const policy = checkPasswordPolicy(body.newPassword, { email: account.email });
       if (policy !== null) return sendApiError(reply, apiError('invalid_request', `"newPassword": ${policy}`));
       // The login throttle's budget (per account or known device, and per IP), charged before the check:
       // 429 when spent, 401 invalid_credentials for a wrong current password.

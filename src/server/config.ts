@@ -226,6 +226,9 @@ const envSchema = z.object({
   TESSERA_REFRESH_GRACE: wholeNumber('TESSERA_REFRESH_GRACE', 10, { min: 0, max: 60, unit: 'seconds' }),
   TESSERA_LOGIN_MAX_ATTEMPTS: wholeNumber('TESSERA_LOGIN_MAX_ATTEMPTS', 10),
   TESSERA_LOGIN_MAX_ATTEMPTS_PER_IP: wholeNumber('TESSERA_LOGIN_MAX_ATTEMPTS_PER_IP', 100),
+  TESSERA_SIGNUP_MAX_PER_IP: wholeNumber('TESSERA_SIGNUP_MAX_PER_IP', 100),
+  TESSERA_SIGNUP_MAX_PER_EMAIL: wholeNumber('TESSERA_SIGNUP_MAX_PER_EMAIL', 5),
+  TESSERA_MAX_SESSIONS_PER_USER: wholeNumber('TESSERA_MAX_SESSIONS_PER_USER', 50),
   TESSERA_ALLOWED_ORIGINS: origins,
   TESSERA_INTROSPECT_SECRET: introspectSecret,
   TESSERA_TRUST_PROXY: trustProxy,
@@ -265,6 +268,12 @@ export interface ServerConfig {
   refreshGraceSeconds: number;
   loginMaxAttempts: number;
   loginMaxAttemptsPerIP: number;
+  /** Sign-up attempts per client IP per hour. */
+  signupMaxPerIP: number;
+  /** Sign-up attempts per email address per hour (taken or not). */
+  signupMaxPerEmail: number;
+  /** Live sessions per user; creating one more signs the oldest out. */
+  maxSessionsPerUser: number;
   allowedOrigins: string[];
   introspectSecret: string | null;
   /** Whose `X-Forwarded-For` / `-Proto` / `-Host` count: these proxy addresses or CIDRs, or this many hops (0: nobody). */
@@ -355,6 +364,9 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ConfigRe
       refreshGraceSeconds: env2.TESSERA_REFRESH_GRACE,
       loginMaxAttempts: env2.TESSERA_LOGIN_MAX_ATTEMPTS,
       loginMaxAttemptsPerIP: env2.TESSERA_LOGIN_MAX_ATTEMPTS_PER_IP,
+      signupMaxPerIP: env2.TESSERA_SIGNUP_MAX_PER_IP,
+      signupMaxPerEmail: env2.TESSERA_SIGNUP_MAX_PER_EMAIL,
+      maxSessionsPerUser: env2.TESSERA_MAX_SESSIONS_PER_USER,
       allowedOrigins: env2.TESSERA_ALLOWED_ORIGINS,
       introspectSecret: env2.TESSERA_INTROSPECT_SECRET,
       trustProxy: env2.TESSERA_TRUST_PROXY,

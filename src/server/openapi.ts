@@ -72,7 +72,7 @@ export const ROUTES: readonly RouteSpec[] = [
       schema: z.union([cookieLoginResponse, tokenLoginResponse]),
       description: 'Signed up and in',
     },
-    errors: [...bodyErrors, 'conflict', 'csrf_failed', 'rate_limited', 'unavailable'],
+    errors: [...bodyErrors, 'conflict', 'csrf_failed', 'rate_limited', 'unavailable', 'overloaded'],
   },
   {
     id: 'login',

@@ -27,6 +27,7 @@ export function createServerServices(
     idleTimeoutSeconds: config.idleTimeoutSeconds,
     absoluteTimeoutSeconds: config.absoluteTimeoutSeconds,
     renewalIntervalSeconds: Math.min(60, Math.floor(config.idleTimeoutSeconds / 2)),
+    maxSessionsPerUser: config.maxSessionsPerUser,
     ...hooks,
   });
   const tokens = createTokenService({

@@ -83,4 +83,33 @@ describe('tesseraFastify', () => {
     expect(other.statusCode).toBe(500);
     expect(other.json()).not.toHaveProperty('error.code', 'invalid_request');
   });
+
+  it('starts a session for a user just signed up, without the login throttle, refusing another site', async () => {
+    const sessions = createSessionManager(createMemoryStore());
+    const app = Fastify();
+    // A throttle that refuses every login: a new account's first session must not go through it.
+    const loginThrottle = { attempt: async () => ({ allowed: false as const, retryAfterSeconds: 60 }) };
+    await app.register(tesseraFastify, { auth: createHttpAuth({ sessions, csrfSecrets: [secret], loginThrottle }) });
+    app.post('/signup', async (_request, reply) => {
+      const started = await reply.tesseraStartSession('new-user');
+      if (started?.transport !== 'cookie') return reply;
+      return { csrfToken: started.csrfToken, userId: started.session.userId };
+    });
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        app.inject({ method: 'POST', url: '/signup', headers: { 'user-agent': 'X'.repeat(2000) } }),
+      ),
+    );
+    for (const answer of answers) {
+      expect(answer.statusCode).toBe(200);
+      expect(answer.json()).toMatchObject({ userId: 'new-user', csrfToken: expect.any(String) });
+      expect(answer.headers['set-cookie']).toMatch(/^__Host-tessera=/);
+    }
+    const listed = await sessions.listUserSessions('new-user');
+    expect(listed).toHaveLength(5);
+    expect(listed[0]?.userAgent).toHaveLength(512);
+    const crossSite = await app.inject({ method: 'POST', url: '/signup', headers: { 'sec-fetch-site': 'cross-site' } });
+    expect([crossSite.statusCode, crossSite.json().error.code]).toEqual([403, 'csrf_failed']);
+    expect(await sessions.listUserSessions('new-user')).toHaveLength(5);
+  });
 });

@@ -70,6 +70,15 @@ declare module 'fastify' {
      * when it has already answered with an error (missing token 400, reuse 401 `refresh_reused`, …).
      */
     tesseraRefresh(refreshToken: unknown): Promise<TokenResponse | null>;
+    /**
+     * Starts a fresh session for a user the app has already verified (right after sign-up), with no
+     * login throttle, and sets its cookie. Resolves to the result, or to `null` when it has already
+     * answered with an error (cross-site, store down).
+     */
+    tesseraStartSession(
+      userId: string,
+      options?: { transport?: 'cookie' | 'token'; data?: JsonObject },
+    ): Promise<LoginResult<JsonObject> | null>;
   }
   interface FastifyInstance {
     tessera: TesseraFastify;
@@ -164,6 +173,30 @@ const plugin: FastifyPluginAsync<TesseraFastifyOptions> = async (fastify, option
     sendApiError(this, result.error);
     return null;
   });
+
+  fastify.decorateReply(
+    'tesseraStartSession',
+    async function (
+      this: FastifyReply,
+      userId: string,
+      options?: { transport?: 'cookie' | 'token'; data?: JsonObject },
+    ) {
+      const facts = requestFacts(this.request);
+      const refused = auth.verifyRequestSource(facts);
+      if (refused !== null) {
+        sendApiError(this, refused);
+        return null;
+      }
+      const result = await auth.startSession(facts, stateOf(this.request), userId, options);
+      if (!result.ok) {
+        sendApiError(this, result.error);
+        return null;
+      }
+      setCookies(this, result.value.setCookies);
+      this.request.tessera = result.value.state;
+      return result.value;
+    },
+  );
 
   // onRequest, not preHandler: authentication needs no body, so a token in the URL or a store outage is answered before one is read.
   fastify.addHook('onRequest', async (request, reply) => {

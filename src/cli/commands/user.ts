@@ -25,7 +25,7 @@ export function registerUserCommand(program: Command): void {
         // Checked first so no one types a password for nothing; createAccount still decides a race.
         if ((await runtime.accounts.findAccountByEmail(email)) !== null) throw conflict;
         const password = await readNewPassword();
-        const refused = checkPasswordPolicy(password);
+        const refused = checkPasswordPolicy(password, { email });
         if (refused !== null) throw new CommandFailure(`Password refused: ${refused}`);
         const account = await runtime.accounts.createAccount({
           id: randomUUID(),

@@ -350,6 +350,58 @@ describe('options', () => {
     expect(() => createSessionManager(store, options as SessionManagerOptions)).toThrow(message);
   });
 });
+describe('untrusted request input', () => {
+  it('stores at most 512 characters of a user agent, at creation and at renewal, never half a surrogate pair', async () => {
+    const { sessions, store, advance } = setup({ renewalIntervalSeconds: 60 });
+    const { token, session } = await sessions.createSession('alice', { userAgent: 'A'.repeat(16_000) });
+    expect(session.userAgent).toBe('A'.repeat(512));
+    expect((await store.getSession(session.id))?.userAgent).toBe('A'.repeat(512));
+    advance(61 * SECOND);
+    const emoji = 'B'.repeat(511) + '🦊'.repeat(10);
+    const renewed = await sessions.validateSessionToken(token, { userAgent: emoji });
+    expect(renewed.renewed).toBe(true);
+    expect((await store.getSession(session.id))?.userAgent).toBe('B'.repeat(511));
+    expect((await sessions.listUserSessions('alice'))[0]?.userAgent).toBe('B'.repeat(511));
+    const short = await sessions.createSession('alice', { userAgent: 'UA/1 ' + '🦊'.repeat(300) });
+    expect(short.session.userAgent).toHaveLength(511);
+    const exact = await sessions.createSession('alice', { userAgent: 'C'.repeat(512) });
+    expect(exact.session.userAgent).toBe('C'.repeat(512));
+  });
+
+  it('answers an id that cannot be a session id as "not found" without asking the store', async () => {
+    const { sessions, store } = setup();
+    const { session } = await sessions.createSession('alice');
+    const junk = [
+      '',
+      '\u0000',
+      session.id.slice(0, 25) + '\u0000',
+      session.id + '\u0000',
+      '\u0000' + session.id,
+      session.id + 'x',
+      session.id.slice(0, 25),
+      'x'.repeat(4096),
+      '../../etc/passwd',
+      session.id.slice(0, 25) + '\u0085',
+      session.id.slice(0, 25) + 'é',
+    ];
+    // Down: any store call would throw, so a plain negative answer proves none was made.
+    store.down = true;
+    const before = Object.values(store.calls).reduce((sum, count) => sum + count, 0);
+    for (const id of junk) {
+      expect(await sessions.revokeUserSession('alice', id), JSON.stringify(id)).toBe(false);
+      expect(await sessions.revokeSession(id)).toBe(false);
+      expect(await sessions.deleteSession(id)).toBe(false);
+      expect(await sessions.getSession(id)).toEqual({ session: null, renewed: false, reason: 'not_found' });
+      expect(await sessions.touchSession(id)).toEqual({ session: null, renewed: false, reason: 'not_found' });
+      expect(await sessions.rotateSession(id)).toBeNull();
+      expect(await sessions.updateSessionData(id, {})).toBe(false);
+    }
+    expect(Object.values(store.calls).reduce((sum, count) => sum + count, 0)).toBe(before);
+    store.down = false;
+    expect((await sessions.getSession(session.id)).session?.id).toBe(session.id);
+  });
+});
+
 describe('touchSession', () => {
   const setup = () => {
     let clock = 1_700_000_000_000;

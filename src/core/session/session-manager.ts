@@ -5,7 +5,13 @@ import { silentLogger, type Logger } from '../../internal/logger.js';
 import { createEmitter } from '../../internal/events.js';
 import { functionOption, positiveIntegerOption } from '../../internal/options.js';
 import { callStore } from '../../internal/store-call.js';
-import { formatSessionToken, generateSessionId, generateSessionSecret, parseSessionToken } from './session-token.js';
+import {
+  formatSessionToken,
+  generateSessionId,
+  generateSessionSecret,
+  isSessionId,
+  parseSessionToken,
+} from './session-token.js';
 
 /** A live session as the engine hands it to callers. */
 export interface Session<Data extends JsonObject = JsonObject> {
@@ -70,10 +76,23 @@ export type SessionEvent =
   | { type: 'session.expired'; sessionId: string; userId: string; at: number }
   | { type: 'session.deleted'; sessionId: string; userId: string; at: number };
 
+/** Characters of a `User-Agent` a session keeps; the rest is dropped (a header may be kilobytes long). */
+export const MAX_USER_AGENT_LENGTH = 512;
+
 /** Request facts recorded on a session at creation and on renewal. */
 export interface SessionContext {
   ip?: string | null;
+  /** The client's `User-Agent`; only its first {@link MAX_USER_AGENT_LENGTH} (512) characters are stored. */
   userAgent?: string | null;
+}
+
+/** A user agent cut to {@link MAX_USER_AGENT_LENGTH} characters, never in the middle of a surrogate pair. */
+function clipUserAgent(userAgent: string | null): string | null {
+  if (userAgent === null || userAgent.length <= MAX_USER_AGENT_LENGTH) return userAgent;
+  const end = /[\uD800-\uDBFF]/.test(userAgent.charAt(MAX_USER_AGENT_LENGTH - 1))
+    ? MAX_USER_AGENT_LENGTH - 1
+    : MAX_USER_AGENT_LENGTH;
+  return userAgent.slice(0, end);
 }
 
 /** Options of {@link createSessionManager}. */
@@ -245,6 +264,7 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
   };
 
   const sessionBelongsTo = async (userId: string, sessionId: string): Promise<boolean> => {
+    if (!isSessionId(sessionId)) return false;
     const record = await callStore(store, 'getSession', () => store.getSession(sessionId));
     return record !== null && record.userId === userId;
   };
@@ -261,7 +281,7 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
       idleExpiresAt,
       expiresAt: idleExpiresAt + retentionMs,
       ip: context.ip === undefined ? record.ip : context.ip,
-      userAgent: context.userAgent === undefined ? record.userAgent : context.userAgent,
+      userAgent: context.userAgent === undefined ? record.userAgent : clipUserAgent(context.userAgent),
     };
     const updated = await callStore(store, 'updateSession', () => store.updateSession(record.id, patch));
     // Revoked or deleted between the read and the write: the revocation wins.
@@ -282,7 +302,7 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
           createdAt: at,
           absoluteExpiresAt: at + absoluteTimeoutMs,
           ip: createOptions.ip ?? null,
-          userAgent: createOptions.userAgent ?? null,
+          userAgent: clipUserAgent(createOptions.userAgent ?? null),
           data: createOptions.data ?? ({} as Data),
         },
         at,
@@ -307,17 +327,20 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
     },
 
     async getSession(sessionId) {
+      if (!isSessionId(sessionId)) return { session: null, renewed: false, reason: 'not_found' };
       const record = await callStore(store, 'getSession', () => store.getSession(sessionId));
       return check(record, now());
     },
 
     async touchSession(sessionId, context = {}) {
+      if (!isSessionId(sessionId)) return { session: null, renewed: false, reason: 'not_found' };
       const record = await callStore(store, 'getSession', () => store.getSession(sessionId));
       if (record === null) return { session: null, renewed: false, reason: 'not_found' };
       return renew(record, context);
     },
 
     async rotateSession(sessionId, rotateOptions = {}) {
+      if (!isSessionId(sessionId)) return null;
       const old = await callStore(store, 'getSession', () => store.getSession(sessionId));
       const at = now();
       if (old === null || invalidReason(old, at) !== null) return null;
@@ -332,10 +355,12 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
     },
 
     async updateSessionData(sessionId, data) {
+      if (!isSessionId(sessionId)) return false;
       return callStore(store, 'updateSession', () => store.updateSession(sessionId, { data }));
     },
 
     async revokeSession(sessionId, reason = 'revoked') {
+      if (!isSessionId(sessionId)) return false;
       const record = await callStore(store, 'getSession', () => store.getSession(sessionId));
       if (record === null) return false;
       const at = now();
@@ -360,6 +385,7 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
     },
 
     async deleteSession(sessionId) {
+      if (!isSessionId(sessionId)) return false;
       const record = await callStore(store, 'getSession', () => store.getSession(sessionId));
       if (record === null) return false;
       const deleted = await callStore(store, 'deleteSession', () => store.deleteSession(sessionId));

@@ -8,6 +8,7 @@ const SECRET_BYTES = 32;
 const ID_LENGTH = SHARD_TAG_LENGTH + 22;
 const SECRET_LENGTH = 43;
 const TOKEN_PATTERN = /^([A-Za-z0-9_-]{26})\.([A-Za-z0-9_-]{43})$/;
+const ID_PATTERN = /^[A-Za-z0-9_-]{26}$/;
 
 /**
  * The shard tag of a user: 4 base64url characters of SHA-256(userId). Every
@@ -44,4 +45,13 @@ export function parseSessionToken(token: unknown): { id: string; secret: string 
   const match = TOKEN_PATTERN.exec(token);
   if (match === null) return null;
   return { id: match[1] as string, secret: match[2] as string };
+}
+
+/**
+ * Whether `value` has the shape of a session id Tessera issues (26 base64url
+ * characters). Anything else cannot name a session, so it never reaches a store:
+ * a NUL or other junk from a URL is "not found", not a database error.
+ */
+export function isSessionId(value: unknown): value is string {
+  return typeof value === 'string' && ID_PATTERN.test(value);
 }

@@ -13,6 +13,8 @@ export interface AccountStore {
   createAccount(account: Account): Promise<Account | null>;
   findAccountByEmail(email: string): Promise<Account | null>;
   findAccountById(id: string): Promise<Account | null>;
+  /** Deletes an account (a sign-up whose first session could not start); `false` when there is none. */
+  deleteAccount(id: string): Promise<boolean>;
   /** Replaces the password hash; `false` when there is no such account. */
   setPasswordHash(id: string, passwordHash: string): Promise<boolean>;
   /** Every account, in creation order, for the CLI. */

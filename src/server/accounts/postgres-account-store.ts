@@ -42,6 +42,9 @@ export function createPostgresAccountStore(pool: pg.Pool): AccountStore {
     async findAccountById(id) {
       return toAccount((await query<AccountRow>('SELECT * FROM tessera_accounts WHERE id = $1', [id])).rows[0]);
     },
+    async deleteAccount(id) {
+      return (await query('DELETE FROM tessera_accounts WHERE id = $1', [id])).rowCount === 1;
+    },
     async setPasswordHash(id, passwordHash) {
       const result = await query('UPDATE tessera_accounts SET password_hash = $1 WHERE id = $2', [passwordHash, id]);
       return result.rowCount === 1;

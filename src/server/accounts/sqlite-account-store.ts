@@ -24,6 +24,7 @@ export function createSQLiteAccountStore(db: Database): AccountStore {
   const byEmail = db.prepare<[string], AccountRow>('SELECT * FROM tessera_accounts WHERE email = ?');
   const byId = db.prepare<[string], AccountRow>('SELECT * FROM tessera_accounts WHERE id = ?');
   const all = db.prepare<[], AccountRow>('SELECT * FROM tessera_accounts ORDER BY created_at, id');
+  const remove = db.prepare<[string]>('DELETE FROM tessera_accounts WHERE id = ?');
   const setHash = db.prepare<[string, string]>('UPDATE tessera_accounts SET password_hash = ? WHERE id = ?');
 
   // Like the SQLite store: a locked database is retried asynchronously, never waited for on the event loop.
@@ -42,6 +43,7 @@ export function createSQLiteAccountStore(db: Database): AccountStore {
       ),
     findAccountByEmail: (email) => guard(() => toAccount(byEmail.get(email)), true),
     findAccountById: (id) => guard(() => toAccount(byId.get(id)), true),
+    deleteAccount: (id) => guard(() => remove.run(id).changes === 1),
     setPasswordHash: (id, passwordHash) => guard(() => setHash.run(passwordHash, id).changes === 1),
     listAccounts: () => guard(() => all.all().map((row) => toAccount(row) as Account), true),
   };

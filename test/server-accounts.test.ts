@@ -1,0 +1,10 @@
+import { inject } from 'vitest';
+import { describeAccountDefenses } from './server-accounts-e2e.js';
+
+const redisURL = inject('redisURL');
+const postgresUrl = inject('postgresUrl');
+
+describeAccountDefenses('SQLite (the default)', () => ({}));
+describeAccountDefenses('Redis + PostgreSQL', () =>
+  redisURL === null || postgresUrl === null ? null : { TESSERA_SESSION_STORE: redisURL, TESSERA_DATABASE: postgresUrl },
+);
