@@ -5,6 +5,9 @@ import { startTestServer, type CallResult, type TestServer } from './support/ser
 const PASSWORD = 'correct horse battery';
 const SIGNUP_MAX_PER_IP = 20;
 const MAX_SESSIONS = 5;
+// Above the session burst below: the login throttle charges in-flight attempts too.
+const LOGIN_MAX_ATTEMPTS = 25;
+const METRICS_TOKEN = 'metrics-token-0123456789-abcdefghijklmnop';
 
 /**
  * Sign-up, credentials and session limits over HTTP, raced with `Promise.all`
@@ -48,7 +51,7 @@ export function describeAccountDefenses(name: string, env: () => Record<string, 
       return counts;
     };
     const storeErrors = async (route: string): Promise<number> => {
-      const text = (await server.call('GET', '/metrics')).text;
+      const text = (await server.call('GET', '/metrics', { bearer: METRICS_TOKEN })).text;
       const escaped = route.replace(/[/.*+?^${}()|[\]\\]/g, '\\$&');
       return Number(new RegExp(`tessera_store_errors_total\\{route="${escaped}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
     };
@@ -59,8 +62,9 @@ export function describeAccountDefenses(name: string, env: () => Record<string, 
       server = await startTestServer({
         TESSERA_TRUST_PROXY: '1',
         TESSERA_SIGNUP_MAX_PER_IP: String(SIGNUP_MAX_PER_IP),
-        TESSERA_LOGIN_MAX_ATTEMPTS: '3',
-        TESSERA_LOGIN_MAX_ATTEMPTS_PER_IP: '5',
+        TESSERA_LOGIN_MAX_ATTEMPTS: String(LOGIN_MAX_ATTEMPTS),
+        TESSERA_LOGIN_MAX_ATTEMPTS_PER_IP: String(LOGIN_MAX_ATTEMPTS),
+        TESSERA_METRICS_TOKEN: METRICS_TOKEN,
         TESSERA_MAX_SESSIONS_PER_USER: String(MAX_SESSIONS),
         ...chosen,
       });
@@ -101,13 +105,13 @@ export function describeAccountDefenses(name: string, env: () => Record<string, 
     it('a client blocked for logins is not blocked from signing up, nor an account blocked for logins from its 409', async () => {
       const client = ip();
       // One at a time: this is about the budgets being separate, not about the login throttle's own races.
-      for (let i = 0; i < 6; i++) await login(email(), { client, password: 'not the password' });
+      for (let i = 0; i < LOGIN_MAX_ATTEMPTS; i++) await login(email(), { client, password: 'not the password' });
       expect((await login(email(), { client })).status).toBe(429);
       expect((await signup(email(), { client })).status).toBe(201);
 
       const address = email();
       await signup(address);
-      for (let i = 0; i < 4; i++) await login(address, { password: 'not the password' });
+      for (let i = 0; i < LOGIN_MAX_ATTEMPTS; i++) await login(address, { password: 'not the password' });
       expect((await login(address)).status).toBe(429);
       expect((await signup(address)).status).toBe(409);
     });

@@ -222,12 +222,16 @@ export interface HttpAuth<Data extends JsonObject = JsonObject> {
    * for a wrong password.
    */
   verifyCredentials(request: RequestFacts, attempt: CredentialsAttempt): Promise<HttpResult<VerifiedCredentials>>;
-  /** Starts a fresh session for an already-verified user (after sign-up), ending any session the client had. */
+  /**
+   * Starts a fresh session for an already-verified user (after sign-up), ending any session the client had.
+   * With `account` (the name a login would use) a cookie session also gets that account's device cookie:
+   * the client that created the account is a known device from then on.
+   */
   startSession(
     request: RequestFacts,
     state: AuthState<Data>,
     userId: string,
-    options?: { transport?: 'cookie' | 'token'; data?: Data },
+    options?: { transport?: 'cookie' | 'token'; data?: Data; account?: string },
   ): Promise<HttpResult<LoginResult<Data>>>;
   /**
    * Ends the request's session server-side, blocklists its access token, and clears the cookie.
@@ -469,7 +473,10 @@ export function createHttpAuth<Data extends JsonObject = JsonObject>(options: Ht
       await endPreviousSession(state);
       const opened = await openSession(request, state, userId, transport, startOptions.data);
       emit({ type: 'login.succeeded', userId, sessionId: opened.session.id, ip: request.ip, newDevice: true });
-      return { ok: true, value: { ...opened, newDevice: true } };
+      const { account } = startOptions;
+      const deviceCookies =
+        transport === 'cookie' && account !== undefined ? [devices.serialize(account).setCookie] : [];
+      return { ok: true, value: { ...opened, setCookies: [...opened.setCookies, ...deviceCookies], newDevice: true } };
     });
 
   const http: HttpAuth<Data> = {

@@ -388,7 +388,10 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
       };
       let started: LoginResult<JsonObject> | null;
       try {
-        started = await reply.tesseraStartSession(account.id, { transport: body.transport ?? 'cookie' });
+        started = await reply.tesseraStartSession(account.id, {
+          transport: body.transport ?? 'cookie',
+          account: account.email,
+        });
       } catch (error) {
         await rollBack();
         throw error;

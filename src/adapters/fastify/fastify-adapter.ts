@@ -77,7 +77,7 @@ declare module 'fastify' {
      */
     tesseraStartSession(
       userId: string,
-      options?: { transport?: 'cookie' | 'token'; data?: JsonObject },
+      options?: { transport?: 'cookie' | 'token'; data?: JsonObject; account?: string },
     ): Promise<LoginResult<JsonObject> | null>;
   }
   interface FastifyInstance {
@@ -179,7 +179,7 @@ const plugin: FastifyPluginAsync<TesseraFastifyOptions> = async (fastify, option
     async function (
       this: FastifyReply,
       userId: string,
-      options?: { transport?: 'cookie' | 'token'; data?: JsonObject },
+      options?: { transport?: 'cookie' | 'token'; data?: JsonObject; account?: string },
     ) {
       const facts = requestFacts(this.request);
       const refused = auth.verifyRequestSource(facts);
