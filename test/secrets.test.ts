@@ -18,7 +18,8 @@ import { openServerRuntime, type ServerRuntime } from '../src/server/runtime.js'
 import { parseSecretsKey, readSecretsKey, resealSecrets, type SecretsKey } from '../src/server/secrets-at-rest.js';
 import { CSRF_OVERLAP_SECONDS, loadServerSecrets, rotateServerSecrets } from '../src/server/secrets.js';
 import { createServerServices } from '../src/server/services.js';
-import { createPostgresDatabase } from './support/cli-harness.js';
+import { createPostgresDatabase, runCLI } from './support/cli-harness.js';
+import { makeSessionRecord } from './support/session-records.js';
 import { startTestServer } from './support/server-harness.js';
 
 const postgresUrl = inject('postgresUrl');
@@ -461,6 +462,44 @@ describe('a running server and a secrets rotation', () => {
       await server.close();
     }
   });
+});
+
+describe('a server beside tessera cleanup in another process', () => {
+  it(
+    'answers every write while the cleanup deletes thousands of rows in batches: no 503',
+    { timeout: 180_000 },
+    async () => {
+      const server = await startTestServer();
+      try {
+        const path = server.config.database.kind === 'sqlite' ? server.config.database.path : '';
+        const past = createSQLiteStore(path, { now: () => Date.now() - 7_200_000 });
+        for (let i = 0; i < 3000; i++) {
+          await past.createSession(makeSessionRecord(`expired-${i % 50}`, Date.now() - 7_200_000));
+          await past.set(`expired-${i}`, i, 60);
+        }
+        await past.close();
+        const signup = await server.call('POST', '/auth/signup', {
+          body: { email: `cleanup-${randomUUID()}@example.com`, password: PASSWORD, transport: 'token' },
+        });
+        const bearer = signup.json.access_token as string;
+        let done = false;
+        const cleanup = runCLI(['cleanup', '--json'], { cwd: tempDir(), env: { TESSERA_DATABASE: `sqlite:${path}` } });
+        void cleanup.finally(() => {
+          done = true;
+        });
+        const statuses: number[] = [];
+        // Each call takes the write lock (revoking the other sessions is one immediate transaction).
+        while (!done) statuses.push((await server.call('DELETE', '/auth/sessions', { bearer })).status);
+        const result = await cleanup;
+        expect(result.code).toBe(0);
+        expect(JSON.parse(result.stdout)).toMatchObject({ removed: 6000 });
+        expect(statuses.length).toBeGreaterThan(0);
+        expect(statuses.filter((status) => status !== 204)).toEqual([]);
+      } finally {
+        await server.close();
+      }
+    },
+  );
 });
 
 describe('a server beside another process holding the SQLite write lock', () => {
