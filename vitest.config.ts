@@ -6,6 +6,10 @@ export default defineConfig({
     reporters: ['default', './test/support/summary-reporter.ts'],
     testTimeout: 20_000,
     hookTimeout: 60_000,
-    globalSetup: ['test/support/redis-global-setup.ts', 'test/support/postgres-global-setup.ts'],
+    globalSetup: [
+      'test/support/build-global-setup.ts',
+      'test/support/redis-global-setup.ts',
+      'test/support/postgres-global-setup.ts',
+    ],
   },
 });

@@ -3,14 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { cliBinary } from './support/cli-harness.js';
 
-const tsx = new URL('../node_modules/.bin/tsx', import.meta.url).pathname;
-const cli = new URL('../src/cli/index.ts', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'tessera-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function run(args: string[], env: Record<string, string>) {
-  const child = spawn(tsx, [cli, ...args], {
+  const child = spawn(process.execPath, [cliBinary, ...args], {
     cwd: dir,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

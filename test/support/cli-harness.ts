@@ -2,8 +2,9 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
-const tsx = new URL('../../node_modules/.bin/tsx', import.meta.url).pathname;
-const cli = new URL('../../src/cli/index.ts', import.meta.url).pathname;
+/** The built `tessera` binary (`dist/`, built once per run by `build-global-setup.ts`). */
+export const cliBinary = new URL('../../dist/cli/index.js', import.meta.url).pathname;
+const node = process.execPath;
 
 /** How a run of the `tessera` binary ended. */
 export interface CLIResult {
@@ -27,8 +28,8 @@ export interface RunOptions {
 function spawnCLI(args: string[], options: RunOptions): ChildProcess {
   const command: [string, string[]] =
     options.umask === undefined
-      ? [tsx, [cli, ...args]]
-      : ['/bin/sh', ['-c', `umask ${options.umask} && exec "$0" "$@"`, tsx, cli, ...args]];
+      ? [node, [cliBinary, ...args]]
+      : ['/bin/sh', ['-c', `umask ${options.umask} && exec "$0" "$@"`, node, cliBinary, ...args]];
   return spawn(command[0], command[1], {
     cwd: options.cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...options.env },
@@ -36,7 +37,7 @@ function spawnCLI(args: string[], options: RunOptions): ChildProcess {
   });
 }
 
-/** Runs `tessera <args>` through tsx, as an operator would, and waits for it to exit. */
+/** Runs the built `tessera <args>`, as an operator would, and waits for it to exit. */
 export function runCLI(args: string[], options: RunOptions): Promise<CLIResult> {
   const child = spawnCLI(args, options);
   let stdout = '';
@@ -141,7 +142,7 @@ export async function runCLIInTerminal(
   answers: { prompt: string; answer: string }[],
 ): Promise<{ code: number | null; screen: string }> {
   const quote = (value: string): string => `'${value.replaceAll("'", "'\\''")}'`;
-  const child = spawn('script', ['-qec', [tsx, cli, ...args].map(quote).join(' '), '/dev/null'], {
+  const child = spawn('script', ['-qec', [node, cliBinary, ...args].map(quote).join(' '), '/dev/null'], {
     cwd: options.cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
