@@ -155,11 +155,13 @@ const startHono: StartTestApp = async ({ auth, counter }) => {
       verify: async () => checkTestUser(body.email, body.password),
       ...(body.transport === undefined ? {} : { transport: body.transport }),
     });
-    if (result instanceof Response) return result;
     if (result.transport === 'token') return c.json(result.tokens);
     return c.json({ userId: result.session.userId, sessionId: result.session.id, csrfToken: result.csrfToken });
   });
-  app.post('/logout', tessera.csrf, tessera.requireAuth, async (c) => (await tessera.logout(c)) ?? c.body(null, 204));
+  app.post('/logout', tessera.csrf, tessera.requireAuth, async (c) => {
+    await tessera.logout(c);
+    return c.body(null, 204);
+  });
   app.get('/me', tessera.rateLimit, tessera.requireAuth, (c) =>
     c.json({ userId: c.get('tessera').session?.userId, sessionId: c.get('tessera').session?.id }),
   );
@@ -169,8 +171,7 @@ const startHono: StartTestApp = async ({ auth, counter }) => {
   app.get('/csrf', tessera.requireAuth, (c) => c.json({ csrfToken: tessera.csrfToken(c) }));
   app.post('/refresh', async (c) => {
     const body = await c.req.json<{ refresh_token?: unknown } | null>().catch(() => null);
-    const pair = await tessera.refresh(c, body?.refresh_token);
-    return pair instanceof Response ? pair : c.json(pair);
+    return c.json(await tessera.refresh(c, body?.refresh_token));
   });
   return listen(serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server);
 };
