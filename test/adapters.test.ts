@@ -11,7 +11,7 @@ import { createTesseraExpress, sendApiError as sendExpressError } from '../src/a
 import { sendApiError as sendFastifyError, tesseraFastify } from '../src/adapters/fastify/index.js';
 import { createTesseraHono, sendApiError as sendHonoError, type TesseraEnv } from '../src/adapters/hono/index.js';
 import { apiError } from '../src/http/api-error.js';
-import { checkTestUser, describeAdapters, type RunningApp, type StartTestApp } from './adapter-behaviour.js';
+import { TEST_USER, checkTestUser, describeAdapters, type RunningApp, type StartTestApp } from './adapter-behaviour.js';
 
 // The npm alias has no types of its own; its API is Express 5's as far as these apps use it.
 const express4 = createRequire(import.meta.url)('express4') as typeof express;
@@ -32,6 +32,19 @@ function loginBody(body: unknown): LoginBody | null {
 }
 
 const badLogin = () => apiError('invalid_request', 'Send {email, password} as JSON.');
+
+/** The password check of /verify, under the login throttle. */
+const credentialsCheck = (body: LoginBody) => ({
+  account: body.email,
+  verify: async () => checkTestUser(body.email, body.password),
+});
+
+/** What /login and /signup answer for a cookie session. */
+const sessionAnswer = (result: { session: { userId: string; id: string }; csrfToken: string }) => ({
+  userId: result.session.userId,
+  sessionId: result.session.id,
+  csrfToken: result.csrfToken,
+});
 
 async function listen(server: Server): Promise<RunningApp> {
   if (!server.listening) await once(server, 'listening');
@@ -63,6 +76,24 @@ const startExpress =
         if (result === null) return;
         if (result.transport === 'token') return void res.json(result.tokens);
         res.json({ userId: result.session.userId, sessionId: result.session.id, csrfToken: result.csrfToken });
+      } catch (error) {
+        next(error);
+      }
+    });
+    app.post('/signup', async (req, res, next) => {
+      try {
+        const result = await tessera.startSession(req, res, TEST_USER.id, { account: TEST_USER.email });
+        if (result?.transport === 'cookie') res.json(sessionAnswer(result));
+      } catch (error) {
+        next(error);
+      }
+    });
+    app.post('/verify', async (req, res, next) => {
+      try {
+        const body = loginBody(req.body);
+        if (body === null) return sendExpressError(res, badLogin());
+        const verified = await tessera.verifyCredentials(req, res, credentialsCheck(body));
+        if (verified !== null) res.json({ userId: verified.userId, newDevice: verified.newDevice });
       } catch (error) {
         next(error);
       }
@@ -119,6 +150,16 @@ const startFastify: StartTestApp = async ({ auth, counter }) => {
     if (result.transport === 'token') return result.tokens;
     return { userId: result.session.userId, sessionId: result.session.id, csrfToken: result.csrfToken };
   });
+  app.post('/signup', async (_request, reply) => {
+    const result = await reply.tesseraStartSession(TEST_USER.id, { account: TEST_USER.email });
+    return result?.transport === 'cookie' ? sessionAnswer(result) : reply;
+  });
+  app.post('/verify', async (request, reply) => {
+    const body = loginBody(request.body);
+    if (body === null) return sendFastifyError(reply, badLogin());
+    const verified = await reply.tesseraVerifyCredentials(credentialsCheck(body));
+    return verified === null ? reply : { userId: verified.userId, newDevice: verified.newDevice };
+  });
   app.post('/logout', { preHandler: [csrf, requireAuth] }, async (_request, reply) => {
     if (await reply.tesseraLogout()) return reply.code(204).send();
     return reply;
@@ -157,6 +198,16 @@ const startHono: StartTestApp = async ({ auth, counter }) => {
     });
     if (result.transport === 'token') return c.json(result.tokens);
     return c.json({ userId: result.session.userId, sessionId: result.session.id, csrfToken: result.csrfToken });
+  });
+  app.post('/signup', async (c) => {
+    const result = await tessera.startSession(c, TEST_USER.id, { account: TEST_USER.email });
+    return result.transport === 'cookie' ? c.json(sessionAnswer(result)) : c.body(null, 500);
+  });
+  app.post('/verify', async (c) => {
+    const body = loginBody(await c.req.json<unknown>().catch(() => undefined));
+    if (body === null) return sendHonoError(c, badLogin());
+    const verified = await tessera.verifyCredentials(c, credentialsCheck(body));
+    return c.json({ userId: verified.userId, newDevice: verified.newDevice });
   });
   app.post('/logout', tessera.csrf, tessera.requireAuth, async (c) => {
     await tessera.logout(c);
