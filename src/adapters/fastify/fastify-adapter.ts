@@ -65,9 +65,9 @@ export function sendApiError(reply: FastifyReply, error: ApiError): FastifyReply
 
 function stateOf(request: FastifyRequest): AuthState {
   // Absent when the route lives outside the context the plugin was registered in: a wiring bug, not "anonymous".
-  if ((request.tessera as AuthState | null | undefined) == null)
-    throw new InvalidOptionError('tesseraFastify is not registered for this route');
-  return request.tessera;
+  const state = request.tessera as AuthState | null | undefined;
+  if (state == null) throw new InvalidOptionError('tesseraFastify is not registered for this route');
+  return state;
 }
 
 const plugin: FastifyPluginAsync<TesseraFastifyOptions> = async (fastify, options) => {
@@ -94,10 +94,10 @@ const plugin: FastifyPluginAsync<TesseraFastifyOptions> = async (fastify, option
   fastify.decorateRequest('tessera', null as unknown as AuthState);
   // onRequest, not preHandler: authentication needs no body, so a token in the URL or a store outage is answered before one is read.
   fastify.addHook('onRequest', preHandler(bound.session));
-  const flows = { Login: 'login', StartSession: 'startSession', VerifyCredentials: 'verifyCredentials' } as const;
-  for (const [suffix, name] of Object.entries({ ...flows, Logout: 'logout', Refresh: 'refresh' } as const)) {
-    const flow = bound[name] as (reply: FastifyReply, ...args: unknown[]) => Promise<unknown>;
-    fastify.decorateReply(`tessera${suffix}`, function (this: FastifyReply, ...args: unknown[]) {
+  const { login: Login, startSession: StartSession, verifyCredentials: VerifyCredentials } = bound;
+  const flows = { Login, StartSession, VerifyCredentials, Logout: bound.logout, Refresh: bound.refresh };
+  for (const [name, flow] of Object.entries(flows) as [string, (reply: FastifyReply, ...args: never[]) => unknown][]) {
+    fastify.decorateReply(`tessera${name}`, function (this: FastifyReply, ...args: never[]) {
       return flow(this, ...args);
     });
   }
