@@ -66,11 +66,17 @@ export interface TesseraBinding<Ctx, Data extends JsonObject, Answered> {
   requireAuth(ctx: Ctx): Promise<boolean>;
   /** Lets only a request from this site through (for routes with no session yet). */
   sameOrigin(ctx: Ctx): Promise<boolean>;
+  /** {@link HttpAuth.login}: sets the cookies and moves the request to the new session. */
   login(ctx: Ctx, attempt: LoginAttempt<Data>): Promise<LoginResult<Data> | Answered>;
+  /** {@link HttpAuth.startSession}: sign-up's first session (no login throttle), with the device cookie given `account`. */
   startSession(ctx: Ctx, userId: string, options?: StartSessionOptions<Data>): Promise<LoginResult<Data> | Answered>;
+  /** {@link HttpAuth.verifyCredentials}: a password re-check under the login throttle; refreshes a known device's cookie. */
   verifyCredentials(ctx: Ctx, attempt: CredentialsAttempt): Promise<VerifiedCredentials | Answered>;
+  /** {@link HttpAuth.logout}: clears the cookie; the request is nobody from then on. */
   logout(ctx: Ctx): Promise<LogoutResult<Data> | Answered>;
+  /** {@link HttpAuth.refresh}: a new token pair for a refresh token. */
   refresh(ctx: Ctx, refreshToken: unknown): Promise<TokenResponse | Answered>;
+  /** A fresh CSRF token for the request's cookie session; `null` without one. */
   csrfToken(ctx: Ctx): string | null;
 }
 
