@@ -5,7 +5,7 @@ import type { RateLimiterFactory } from '../src/core/rate-limit/rate-limit.js';
 import { createSessionManager } from '../src/core/session/session-manager.js';
 import type { SessionStore } from '../src/core/store/types.js';
 import { createTokenService } from '../src/core/token/token-service.js';
-import { createHttpAuth, type HttpAuth, type TokenResponse } from '../src/http/http-auth.js';
+import { createHttpAuth, type HttpAuth, type HttpAuthEvent, type TokenResponse } from '../src/http/http-auth.js';
 import { createMemoryStore } from '../src/stores/memory/memory-store.js';
 import { createSQLiteRateLimiters, createSQLiteStore } from '../src/stores/sqlite/index.js';
 import { createFaultyStore, type FaultyStore } from './support/failing-store.js';
@@ -45,6 +45,10 @@ export interface RunningApp {
  *   for GET, as in an app that honours method override.
  * - `GET /csrf` (requireAuth) → 200 `{csrfToken}`
  * - `POST /refresh` JSON `{refresh_token}` → 200 with the new pair
+ * - `POST /signup` → `startSession` for the test user (cookie, with `account`) → 200 `{userId, sessionId, csrfToken}`
+ * - `POST /verify` JSON `{email, password}` → `verifyCredentials` → 200 `{userId, newDevice}`
+ *
+ * No route calls `auth.verifyRequestSource`: sign-in flows refuse another site inside the HTTP layer.
  */
 export type StartTestApp = (deps: TestAppDeps) => Promise<RunningApp>;
 
@@ -99,6 +103,9 @@ function scenarios(start: StartTestApp, makeStore: (now: () => number) => StoreK
   let store: FaultyStore;
   let counter: { value: number };
   let clock: number;
+  let events: HttpAuthEvent[];
+  /** Calls of the HTTP layer's public request-source check (which lets everything through here). */
+  let sourceChecks: number;
 
   beforeEach(async () => {
     clock = Date.now();
@@ -106,8 +113,11 @@ function scenarios(start: StartTestApp, makeStore: (now: () => number) => StoreK
     kit = makeStore(now);
     store = createFaultyStore(kit.store);
     counter = { value: 0 };
+    events = [];
+    sourceChecks = 0;
     const sessions = createSessionManager(store, { now, renewalIntervalSeconds: RENEWAL_SECONDS });
-    const auth = createHttpAuth({
+    const real = createHttpAuth({
+      onEvent: (event) => events.push(event),
       sessions,
       tokens: createTokenService({
         sessions,
@@ -130,6 +140,9 @@ function scenarios(start: StartTestApp, makeStore: (now: () => number) => StoreK
         durationSeconds: 60,
       }),
     });
+    // An adapter that leaned on this check would let another site sign in: only the flows' own check may refuse it.
+    const verifyRequestSource = (): null => (sourceChecks++, null);
+    const auth: HttpAuth = Object.freeze({ ...real, verifyRequestSource });
     app = await start({ auth, counter });
   });
 
@@ -262,6 +275,93 @@ function scenarios(start: StartTestApp, makeStore: (now: () => number) => StoreK
       const response = await call('/login', { body: { email: TEST_USER.email } });
       expect(response.status).toBe(400);
       expect(await errorCode(response)).toBe('invalid_request');
+    });
+  });
+
+  describe('sign-in from another site', () => {
+    const foreign: Record<string, string>[] = [
+      { 'sec-fetch-site': 'cross-site' },
+      { origin: 'https://evil.example' },
+      { origin: 'null' },
+    ];
+
+    it('refuses a burst of logins, sign-ups and password checks with 403 csrf_failed, the adapter never calling the check', async () => {
+      const answers = await Promise.all(
+        foreign.flatMap((headers) =>
+          ['/login', '/signup', '/verify', '/login'].map((path) => call(path, { body: credentials, headers })),
+        ),
+      );
+      for (const answer of answers) {
+        expect(answer.status).toBe(403);
+        expect(await errorCode(answer)).toBe('csrf_failed');
+        expect(answer.headers.getSetCookie()).toEqual([]);
+      }
+      expect(sourceChecks).toBe(0);
+      expect(events.filter((event) => event.type === 'csrf.rejected')).toHaveLength(answers.length);
+      expect(events.some((event) => event.type !== 'csrf.rejected')).toBe(false);
+      // Nothing was charged to the login throttle: the account signs in at once.
+      await login();
+    });
+  });
+
+  describe('startSession (sign-up)', () => {
+    it('starts a burst of fresh sessions with the device cookie, outside the login throttle', async () => {
+      for (let i = 0; i < MAX_LOGIN_FAILURES; i++) await call('/login', { body: { ...credentials, password: 'x' } });
+      expect((await call('/login', { body: credentials })).status).toBe(429);
+      const answers = await Promise.all(Array.from({ length: 4 }, () => call('/signup', { body: {} })));
+      const ids = new Set<string>();
+      for (const answer of answers) {
+        expect(answer.status).toBe(200);
+        const body = (await answer.json()) as { userId: string; sessionId: string };
+        expect(body.userId).toBe(TEST_USER.id);
+        ids.add(body.sessionId);
+        const cookies = answer.headers.getSetCookie();
+        expect(cookies.some((value) => value.startsWith('__Host-tessera-device='))).toBe(true);
+        const session = cookiePair(cookies.find((value) => value.startsWith('__Host-tessera='))!);
+        expect(await (await call('/me', { cookie: session })).json()).toMatchObject({ sessionId: body.sessionId });
+      }
+      expect(ids.size).toBe(answers.length);
+    });
+
+    it('ends the session the client came with (fixation)', async () => {
+      const before = await login();
+      const signedUp = await call('/signup', { body: {}, cookie: before.cookie });
+      expect(signedUp.status).toBe(200);
+      expect((await call('/me', { cookie: before.cookie })).status).toBe(401);
+    });
+  });
+
+  describe('verifyCredentials (password re-check)', () => {
+    const verify = (password: string, cookie?: string) =>
+      call('/verify', { body: { ...credentials, password }, ...(cookie === undefined ? {} : { cookie }) });
+
+    it('spends the login budget: of a burst of wrong passwords only the budget is checked, the rest and the right one after get 429', async () => {
+      const statuses = await Promise.all(
+        Array.from({ length: 3 * MAX_LOGIN_FAILURES }, async () => (await verify('x')).status),
+      );
+      expect(statuses.filter((status) => status === 401)).toHaveLength(MAX_LOGIN_FAILURES);
+      expect(statuses.filter((status) => status === 429)).toHaveLength(2 * MAX_LOGIN_FAILURES);
+      const refused = await verify(TEST_USER.password);
+      expect(refused.status).toBe(429);
+      expect(await errorCode(refused)).toBe('rate_limited');
+      expect((await call('/login', { body: credentials })).status).toBe(429);
+    });
+
+    it('answers the right password with the user; only a known device gets its cookie refreshed', async () => {
+      const unknown = await verify(TEST_USER.password);
+      expect(unknown.status).toBe(200);
+      expect(await unknown.json()).toEqual({ userId: TEST_USER.id, newDevice: true });
+      expect(unknown.headers.getSetCookie()).toEqual([]);
+      const first = await call('/login', { body: credentials });
+      const device = cookiePair(
+        first.headers.getSetCookie().find((value) => value.startsWith('__Host-tessera-device='))!,
+      );
+      const known = await verify(TEST_USER.password, device);
+      expect(await known.json()).toEqual({ userId: TEST_USER.id, newDevice: false });
+      expect(known.headers.getSetCookie()).toEqual([expect.stringMatching(/^__Host-tessera-device=/)]);
+      const wrong = await verify('x');
+      expect(wrong.status).toBe(401);
+      expect(await errorCode(wrong)).toBe('invalid_credentials');
     });
   });
 

@@ -11,7 +11,7 @@ import { createTesseraExpress, sendApiError as sendExpressError } from '../src/a
 import { sendApiError as sendFastifyError, tesseraFastify } from '../src/adapters/fastify/index.js';
 import { createTesseraHono, sendApiError as sendHonoError, type TesseraEnv } from '../src/adapters/hono/index.js';
 import { apiError } from '../src/http/api-error.js';
-import { checkTestUser, describeAdapters, type RunningApp, type StartTestApp } from './adapter-behaviour.js';
+import { TEST_USER, checkTestUser, describeAdapters, type RunningApp, type StartTestApp } from './adapter-behaviour.js';
 
 // The npm alias has no types of its own; its API is Express 5's as far as these apps use it.
 const express4 = createRequire(import.meta.url)('express4') as typeof express;
@@ -32,6 +32,19 @@ function loginBody(body: unknown): LoginBody | null {
 }
 
 const badLogin = () => apiError('invalid_request', 'Send {email, password} as JSON.');
+
+/** The password check of /verify, under the login throttle. */
+const credentialsCheck = (body: LoginBody) => ({
+  account: body.email,
+  verify: async () => checkTestUser(body.email, body.password),
+});
+
+/** What /login and /signup answer for a cookie session. */
+const sessionAnswer = (result: { session: { userId: string; id: string }; csrfToken: string }) => ({
+  userId: result.session.userId,
+  sessionId: result.session.id,
+  csrfToken: result.csrfToken,
+});
 
 async function listen(server: Server): Promise<RunningApp> {
   if (!server.listening) await once(server, 'listening');
@@ -63,6 +76,24 @@ const startExpress =
         if (result === null) return;
         if (result.transport === 'token') return void res.json(result.tokens);
         res.json({ userId: result.session.userId, sessionId: result.session.id, csrfToken: result.csrfToken });
+      } catch (error) {
+        next(error);
+      }
+    });
+    app.post('/signup', async (req, res, next) => {
+      try {
+        const result = await tessera.startSession(req, res, TEST_USER.id, { account: TEST_USER.email });
+        if (result?.transport === 'cookie') res.json(sessionAnswer(result));
+      } catch (error) {
+        next(error);
+      }
+    });
+    app.post('/verify', async (req, res, next) => {
+      try {
+        const body = loginBody(req.body);
+        if (body === null) return sendExpressError(res, badLogin());
+        const verified = await tessera.verifyCredentials(req, res, credentialsCheck(body));
+        if (verified !== null) res.json({ userId: verified.userId, newDevice: verified.newDevice });
       } catch (error) {
         next(error);
       }
@@ -119,6 +150,16 @@ const startFastify: StartTestApp = async ({ auth, counter }) => {
     if (result.transport === 'token') return result.tokens;
     return { userId: result.session.userId, sessionId: result.session.id, csrfToken: result.csrfToken };
   });
+  app.post('/signup', async (_request, reply) => {
+    const result = await reply.tesseraStartSession(TEST_USER.id, { account: TEST_USER.email });
+    return result?.transport === 'cookie' ? sessionAnswer(result) : reply;
+  });
+  app.post('/verify', async (request, reply) => {
+    const body = loginBody(request.body);
+    if (body === null) return sendFastifyError(reply, badLogin());
+    const verified = await reply.tesseraVerifyCredentials(credentialsCheck(body));
+    return verified === null ? reply : { userId: verified.userId, newDevice: verified.newDevice };
+  });
   app.post('/logout', { preHandler: [csrf, requireAuth] }, async (_request, reply) => {
     if (await reply.tesseraLogout()) return reply.code(204).send();
     return reply;
@@ -155,11 +196,23 @@ const startHono: StartTestApp = async ({ auth, counter }) => {
       verify: async () => checkTestUser(body.email, body.password),
       ...(body.transport === undefined ? {} : { transport: body.transport }),
     });
-    if (result instanceof Response) return result;
     if (result.transport === 'token') return c.json(result.tokens);
     return c.json({ userId: result.session.userId, sessionId: result.session.id, csrfToken: result.csrfToken });
   });
-  app.post('/logout', tessera.csrf, tessera.requireAuth, async (c) => (await tessera.logout(c)) ?? c.body(null, 204));
+  app.post('/signup', async (c) => {
+    const result = await tessera.startSession(c, TEST_USER.id, { account: TEST_USER.email });
+    return result.transport === 'cookie' ? c.json(sessionAnswer(result)) : c.body(null, 500);
+  });
+  app.post('/verify', async (c) => {
+    const body = loginBody(await c.req.json<unknown>().catch(() => undefined));
+    if (body === null) return sendHonoError(c, badLogin());
+    const verified = await tessera.verifyCredentials(c, credentialsCheck(body));
+    return c.json({ userId: verified.userId, newDevice: verified.newDevice });
+  });
+  app.post('/logout', tessera.csrf, tessera.requireAuth, async (c) => {
+    await tessera.logout(c);
+    return c.body(null, 204);
+  });
   app.get('/me', tessera.rateLimit, tessera.requireAuth, (c) =>
     c.json({ userId: c.get('tessera').session?.userId, sessionId: c.get('tessera').session?.id }),
   );
@@ -169,8 +222,7 @@ const startHono: StartTestApp = async ({ auth, counter }) => {
   app.get('/csrf', tessera.requireAuth, (c) => c.json({ csrfToken: tessera.csrfToken(c) }));
   app.post('/refresh', async (c) => {
     const body = await c.req.json<{ refresh_token?: unknown } | null>().catch(() => null);
-    const pair = await tessera.refresh(c, body?.refresh_token);
-    return pair instanceof Response ? pair : c.json(pair);
+    return c.json(await tessera.refresh(c, body?.refresh_token));
   });
   return listen(serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server);
 };

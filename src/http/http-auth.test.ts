@@ -214,6 +214,36 @@ describe('login and logout', () => {
     expect(auth.verifyRequestSource(request('POST', { origin: ORIGIN }))).toBeNull();
   });
 
+  it('refuses a burst of sign-ins from another site itself: login, startSession and verifyCredentials never check the password or start a session', async () => {
+    const { auth, sessions, events } = setup();
+    const anonymous = await auth.authenticate(request('POST'));
+    if (!anonymous.ok) throw new Error('unexpected');
+    let verified = 0;
+    const attempt = { account: 'alice@example.com', verify: async () => (verified++, 'user-alice') };
+    const foreign = [
+      { 'sec-fetch-site': 'cross-site' } as Record<string, string>,
+      { origin: 'https://evil.example' },
+      { origin: 'null' },
+      { 'sec-fetch-site': 'same-site' },
+    ].map((headers) => request('POST', headers));
+    const answers = await Promise.all(
+      foreign.flatMap((facts) => [
+        auth.login(facts, anonymous.value, attempt),
+        auth.login(facts, anonymous.value, { ...attempt, transport: 'token' }),
+        auth.startSession(facts, anonymous.value, 'user-alice', { account: 'alice@example.com' }),
+        auth.verifyCredentials(facts, attempt),
+      ]),
+    );
+    for (const answer of answers) expect(answer.ok ? 'ok' : answer.error.code).toBe('csrf_failed');
+    expect(verified).toBe(0);
+    expect(await sessions.listUserSessions('user-alice')).toEqual([]);
+    expect(events.filter((event) => event.type === 'csrf.rejected')).toHaveLength(answers.length);
+    expect(events.some((event) => event.type === 'login.failed' || event.type === 'rate_limit.exceeded')).toBe(false);
+    // The throttle was not charged: a same-site login right after goes through.
+    const same = await auth.login(request('POST', { origin: ORIGIN }), anonymous.value, attempt);
+    expect(same.ok).toBe(true);
+  });
+
   it('compares Origin with the configured own origin, never with the one the Host header made', async () => {
     const own = 'https://auth.example.com';
     const rebinding = 'http://evil.example:3000';

@@ -8,6 +8,13 @@ export {
   type ApiErrorCode,
 } from './api-error.js';
 export {
+  bindHttpAuth,
+  type FrameworkHooks,
+  type LogoutResult,
+  type StartSessionOptions,
+  type TesseraBinding,
+} from './binding.js';
+export {
   createHttpAuth,
   headerReader,
   type AuthFailure,

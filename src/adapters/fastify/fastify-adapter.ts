@@ -3,18 +3,8 @@ import fp from 'fastify-plugin';
 import { InvalidOptionError } from '../../core/errors/errors.js';
 import type { JsonObject } from '../../core/store/types.js';
 import { apiErrorBody, apiErrorForBodyFailure, type ApiError } from '../../http/api-error.js';
-import {
-  csrfFieldOf,
-  headerReader,
-  type AuthState,
-  type HttpAuth,
-  type CredentialsAttempt,
-  type LoginAttempt,
-  type LoginResult,
-  type VerifiedCredentials,
-  type RequestFacts,
-  type TokenResponse,
-} from '../../http/http-auth.js';
+import { bindHttpAuth, type TesseraBinding } from '../../http/binding.js';
+import { csrfFieldOf, headerReader, type AuthState, type HttpAuth, type LoginAttempt } from '../../http/http-auth.js';
 
 /** What `reply.tesseraLogin` needs: the account name, how to check the password, what to start. */
 export type FastifyLoginAttempt<Data extends JsonObject = JsonObject> = LoginAttempt<Data>;
@@ -22,63 +12,41 @@ export type FastifyLoginAttempt<Data extends JsonObject = JsonObject> = LoginAtt
 /** A preHandler of the plugin: answers with an API error, or lets the request through. */
 export type TesseraPreHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>;
 
-/** What the plugin puts on the instance as `fastify.tessera`. */
+/**
+ * What the plugin puts on the instance as `fastify.tessera`: the preHandlers `csrf` (token in `X-CSRF-Token`
+ * or a `_csrf` form field, e.g. with `@fastify/formbody`), `rateLimit`, `requireAuth` and `sameOrigin` (another
+ * site refused, for routes with no session yet); `csrfToken`; and `errorHandler`, for `setErrorHandler`, which
+ * answers Fastify's body errors in the API shape (400, 413, 415) and rethrows the rest.
+ */
 export interface TesseraFastify {
-  /**
-   * preHandler: refuses a state-changing cookie request from another site or without the session's CSRF token,
-   * sent as `X-CSRF-Token` or as the `_csrf` field of a form (needs a urlencoded parser, e.g. `@fastify/formbody`).
-   */
   csrf: TesseraPreHandler;
-  /** preHandler: spends one request of the session's budget (when the HTTP layer has a per-session limit). */
   rateLimit: TesseraPreHandler;
-  /** preHandler: answers 401 unless the request has a session. */
   requireAuth: TesseraPreHandler;
-  /** preHandler: refuses a request from another site (Fetch Metadata / `Origin`): for sign-up-like routes that have no session yet. */
   sameOrigin: TesseraPreHandler;
   /** A fresh CSRF token for the request's cookie session; `null` without one. */
   csrfToken(request: FastifyRequest): string | null;
-  /**
-   * An error handler for `fastify.setErrorHandler` that answers Fastify's body errors in the API's
-   * shape (bad JSON → 400 `invalid_request`, too large → 413, unsupported type → 415) and rethrows the rest.
-   */
   errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply;
 }
+
+type Bound = TesseraBinding<FastifyReply, JsonObject, null>;
+type OnReply<F> = F extends (reply: FastifyReply, ...args: infer A) => infer R ? (...args: A) => R : never;
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** Who the request is, loaded by the plugin's onRequest hook. */
     tessera: AuthState;
   }
+  /**
+   * The flows, each resolving to its result, or to `null` once it has answered the error (cross-site 403,
+   * throttled 429, bad credentials 401, store down 503…). `tesseraStartSession` is sign-up's first session
+   * (no login throttle); `tesseraVerifyCredentials` re-checks a password under the login throttle.
+   */
   interface FastifyReply {
-    /**
-     * Signs in with a fresh session and sets its cookie. Resolves to the result, or to `null`
-     * when it has already answered with an error (cross-site, throttled, bad credentials, store down).
-     */
-    tesseraLogin(attempt: FastifyLoginAttempt): Promise<LoginResult<JsonObject> | null>;
-    /**
-     * Checks a password under the login throttle without signing in (e.g. a password change) and refreshes
-     * the device cookie. Resolves to the user, or to `null` when it has already answered (429, 401, store down).
-     */
-    tesseraVerifyCredentials(attempt: CredentialsAttempt): Promise<VerifiedCredentials | null>;
-    /**
-     * Ends the session server-side, blocklists a bearer request's access token and clears the cookie.
-     * `false` when it has already answered with an error.
-     */
-    tesseraLogout(): Promise<boolean>;
-    /**
-     * Spends a refresh token (token transport) for a new pair. Resolves to the pair, or to `null`
-     * when it has already answered with an error (missing token 400, reuse 401 `refresh_reused`, …).
-     */
-    tesseraRefresh(refreshToken: unknown): Promise<TokenResponse | null>;
-    /**
-     * Starts a fresh session for a user the app has already verified (right after sign-up), with no
-     * login throttle, and sets its cookie. Resolves to the result, or to `null` when it has already
-     * answered with an error (cross-site, store down).
-     */
-    tesseraStartSession(
-      userId: string,
-      options?: { transport?: 'cookie' | 'token'; data?: JsonObject; account?: string },
-    ): Promise<LoginResult<JsonObject> | null>;
+    tesseraLogin: OnReply<Bound['login']>;
+    tesseraStartSession: OnReply<Bound['startSession']>;
+    tesseraVerifyCredentials: OnReply<Bound['verifyCredentials']>;
+    tesseraLogout: OnReply<Bound['logout']>;
+    tesseraRefresh: OnReply<Bound['refresh']>;
   }
   interface FastifyInstance {
     tessera: TesseraFastify;
@@ -95,144 +63,70 @@ export function sendApiError(reply: FastifyReply, error: ApiError): FastifyReply
   return reply.code(error.status).headers(error.headers).send(apiErrorBody(error));
 }
 
-function requestFacts(request: FastifyRequest): RequestFacts {
-  const body: unknown = request.body;
-  return {
-    method: request.method,
-    url: request.url,
-    headers: headerReader(request.headers),
-    ip: request.ip,
-    origin: `${request.protocol}://${request.host}`,
-    csrfField: csrfFieldOf(body),
-  };
-}
-
-function setCookies(reply: FastifyReply, values: readonly string[]): void {
-  // Fastify appends repeated Set-Cookie headers rather than replacing them.
-  for (const value of values) reply.header('set-cookie', value);
+function stateOf(request: FastifyRequest): AuthState {
+  // Absent when the route lives outside the context the plugin was registered in: a wiring bug, not "anonymous".
+  const state = request.tessera as AuthState | null | undefined;
+  if (state == null) throw new InvalidOptionError('tesseraFastify is not registered for this route');
+  return state;
 }
 
 const plugin: FastifyPluginAsync<TesseraFastifyOptions> = async (fastify, options) => {
-  const auth = options.auth;
-  if (typeof auth?.authenticate !== 'function') {
-    throw new InvalidOptionError('"auth" must be an HTTP layer (createHttpAuth)');
-  }
-
-  const stateOf = (request: FastifyRequest): AuthState => {
-    // Absent when the route lives outside the context the plugin was registered in: a wiring bug, not "anonymous".
-    const state = request.tessera as AuthState | null | undefined;
-    if (state === null || state === undefined) {
-      throw new InvalidOptionError('tesseraFastify is not registered for this route');
-    }
-    return state;
-  };
-
-  const answer = (reply: FastifyReply, error: ApiError | null): FastifyReply | undefined =>
-    error === null ? undefined : sendApiError(reply, error);
+  const bound: Bound = bindHttpAuth<FastifyReply, JsonObject, null>(options.auth, {
+    facts: ({ request }) => ({
+      method: request.method,
+      url: request.url,
+      headers: headerReader(request.headers),
+      ip: request.ip,
+      origin: `${request.protocol}://${request.host}`,
+    }),
+    csrfField: ({ request }) => csrfFieldOf(request.body),
+    // Fastify appends repeated Set-Cookie headers rather than replacing them.
+    setCookies: (reply, values) => values.forEach((value) => reply.header('set-cookie', value)),
+    sendError: (reply, error) => (sendApiError(reply, error), null),
+    state: { get: ({ request }) => stateOf(request), set: ({ request }, state) => void (request.tessera = state) },
+  });
+  const preHandler =
+    (guard: (reply: FastifyReply) => Promise<boolean>): TesseraPreHandler =>
+    async (_request, reply) =>
+      (await guard(reply)) ? undefined : reply;
 
   // Fastify refuses object defaults (they would be shared by every request); the onRequest hook sets the real value.
   fastify.decorateRequest('tessera', null as unknown as AuthState);
-  fastify.decorateReply('tesseraLogin', async function (this: FastifyReply, attempt: FastifyLoginAttempt) {
-    const facts = requestFacts(this.request);
-    const refused = auth.verifyRequestSource(facts);
-    if (refused !== null) {
-      sendApiError(this, refused);
-      return null;
-    }
-    const result = await auth.login(facts, stateOf(this.request), attempt);
-    if (!result.ok) {
-      sendApiError(this, result.error);
-      return null;
-    }
-    setCookies(this, result.value.setCookies);
-    this.request.tessera = result.value.state;
-    return result.value;
-  });
-  fastify.decorateReply('tesseraVerifyCredentials', async function (this: FastifyReply, attempt: CredentialsAttempt) {
-    const result = await auth.verifyCredentials(requestFacts(this.request), attempt);
-    if (!result.ok) {
-      sendApiError(this, result.error);
-      return null;
-    }
-    setCookies(this, result.value.setCookies);
-    return result.value;
-  });
-  fastify.decorateReply('tesseraLogout', async function (this: FastifyReply) {
-    const result = await auth.logout(stateOf(this.request));
-    if (!result.ok) {
-      sendApiError(this, result.error);
-      return false;
-    }
-    setCookies(this, result.value.setCookies);
-    this.request.tessera = result.value.state;
-    return true;
-  });
-  fastify.decorateReply('tesseraRefresh', async function (this: FastifyReply, refreshToken: unknown) {
-    const result = await auth.refresh(requestFacts(this.request), refreshToken);
-    if (result.ok) return result.value;
-    sendApiError(this, result.error);
-    return null;
-  });
-
-  fastify.decorateReply(
-    'tesseraStartSession',
-    async function (
-      this: FastifyReply,
-      userId: string,
-      options?: { transport?: 'cookie' | 'token'; data?: JsonObject; account?: string },
-    ) {
-      const facts = requestFacts(this.request);
-      const refused = auth.verifyRequestSource(facts);
-      if (refused !== null) {
-        sendApiError(this, refused);
-        return null;
-      }
-      const result = await auth.startSession(facts, stateOf(this.request), userId, options);
-      if (!result.ok) {
-        sendApiError(this, result.error);
-        return null;
-      }
-      setCookies(this, result.value.setCookies);
-      this.request.tessera = result.value.state;
-      return result.value;
-    },
-  );
-
   // onRequest, not preHandler: authentication needs no body, so a token in the URL or a store outage is answered before one is read.
-  fastify.addHook('onRequest', async (request, reply) => {
-    const result = await auth.authenticate(requestFacts(request));
-    if (!result.ok) return sendApiError(reply, result.error);
-    request.tessera = result.value;
-    setCookies(reply, result.value.setCookies);
-    return undefined;
-  });
-
-  const tessera: TesseraFastify = {
-    csrf: async (request, reply) => answer(reply, auth.verifyCSRF(requestFacts(request), stateOf(request))),
-    rateLimit: async (request, reply) =>
-      answer(reply, await auth.limitRequest(requestFacts(request), stateOf(request))),
-    requireAuth: async (request, reply) => answer(reply, auth.requireAuth(stateOf(request))),
-    sameOrigin: async (request, reply) => answer(reply, auth.verifyRequestSource(requestFacts(request))),
-    csrfToken: (request) => auth.csrfToken(stateOf(request)),
-    errorHandler(error, _request, reply) {
-      const mapped =
-        typeof error.code === 'string' && error.code.startsWith('FST_ERR_') && error.statusCode !== undefined
-          ? apiErrorForBodyFailure(error.statusCode)
-          : null;
-      if (mapped === null) throw error;
-      return sendApiError(reply, mapped);
-    },
-  };
-  fastify.decorate('tessera', Object.freeze(tessera));
+  fastify.addHook('onRequest', preHandler(bound.session));
+  const { login: Login, startSession: StartSession, verifyCredentials: VerifyCredentials } = bound;
+  const flows = { Login, StartSession, VerifyCredentials, Logout: bound.logout, Refresh: bound.refresh };
+  for (const [name, flow] of Object.entries(flows) as [string, (reply: FastifyReply, ...args: never[]) => unknown][]) {
+    fastify.decorateReply(`tessera${name}`, function (this: FastifyReply, ...args: never[]) {
+      return flow(this, ...args);
+    });
+  }
+  fastify.decorate(
+    'tessera',
+    Object.freeze({
+      csrf: preHandler(bound.csrf),
+      rateLimit: preHandler(bound.rateLimit),
+      requireAuth: preHandler(bound.requireAuth),
+      sameOrigin: preHandler(bound.sameOrigin),
+      csrfToken: (request) => options.auth.csrfToken(stateOf(request)),
+      errorHandler(error, _request, reply) {
+        const mapped =
+          typeof error.code === 'string' && error.code.startsWith('FST_ERR_') && error.statusCode !== undefined
+            ? apiErrorForBodyFailure(error.statusCode)
+            : null;
+        if (mapped === null) throw error;
+        return sendApiError(reply, mapped);
+      },
+    } satisfies TesseraFastify),
+  );
 };
 
 /**
- * Tessera for Fastify 5: register it with `{ auth }` (an HTTP layer from
- * `createHttpAuth`). Every request gets `request.tessera`; `fastify.tessera`
- * holds the preHandlers; `reply.tesseraLogin` / `reply.tesseraLogout` sign in
- * and out. The client IP is `request.ip` (Fastify's `trustProxy` applies) and
- * the own origin is `request.protocol` plus `request.host` unless the HTTP layer was given `ownOrigin`
- * (give it wherever the app answers a `Host` it does not check: a DNS-rebinding page chooses that).
+ * Tessera for Fastify 5: register it with `{ auth }` (an HTTP layer from `createHttpAuth`). Every request gets
+ * `request.tessera`; `fastify.tessera` holds the preHandlers; `reply.tesseraLogin` / `reply.tesseraLogout` (and
+ * the other flows) sign in and out. The client IP is `request.ip` (Fastify's `trustProxy` applies) and the own
+ * origin is `request.protocol` plus `request.host` unless the HTTP layer was given `ownOrigin` (give it wherever
+ * the app answers a `Host` it does not check: a DNS-rebinding page chooses that).
  *
  * @example
  * await app.register(tesseraFastify, { auth });

@@ -1,0 +1,70 @@
+import type { Session } from '../core/session/session-manager.js';
+import type { JsonObject } from '../core/store/types.js';
+import { apiError } from './api-error.js';
+import type { HttpAuthContext } from './context.js';
+import { accessTokenFailure, sessionFailure } from './failures.js';
+import { hasCredentialInURL } from './request-facts.js';
+import type { AuthState, HttpAuth } from './types.js';
+
+const BEARER = /^Bearer +([A-Za-z0-9_.~+/=-]+) *$/i;
+
+/** {@link HttpAuth.authenticate}: the bearer token or the session cookie, never a credential in the URL. */
+export function createAuthenticate<Data extends JsonObject>(
+  ctx: HttpAuthContext<Data>,
+): HttpAuth<Data>['authenticate'] {
+  const { sessions, tokens, cookie, anonymous } = ctx;
+
+  const authenticateBearer = async (token: string): Promise<AuthState<Data>> => {
+    if (tokens === undefined) return anonymous('invalid_token');
+    const verified = await tokens.verifyAccessToken(token);
+    if (verified.claims === null) return anonymous(accessTokenFailure(verified.reason));
+    // With revocationCheck "session" the token service has already read the session: no second round trip.
+    const session = (verified.session ??
+      (await sessions.getSession(verified.claims.sid)).session) as Session<Data> | null;
+    if (session === null || session.userId !== verified.claims.sub) return anonymous('invalid_token');
+    const state: AuthState<Data> = {
+      transport: 'bearer',
+      session,
+      failure: null,
+      accessToken: verified.claims,
+      setCookies: [],
+    };
+    ctx.bearerTokens.set(state, token);
+    return state;
+  };
+
+  const authenticateCookie = async (cookieHeader: string | undefined, ip: string | null, userAgent: string | null) => {
+    const token = cookie.read(cookieHeader);
+    if (token === null) {
+      // A cookie of ours that we cannot read (garbage, or tossed duplicates) is cleared, not trusted.
+      const present = cookieHeader?.includes(`${cookie.name}=`) === true;
+      return anonymous(null, present ? [cookie.serializeClear()] : []);
+    }
+    const result = await sessions.validateSessionToken(token, { ip, userAgent });
+    if (result.session === null) return anonymous(sessionFailure(result.reason), [cookie.serializeClear()]);
+    const state: AuthState<Data> = {
+      transport: 'cookie',
+      session: result.session,
+      failure: null,
+      accessToken: null,
+      setCookies: result.renewed ? [cookie.serialize(token, result.session.expiresAt)] : [],
+    };
+    return state;
+  };
+
+  return (request) =>
+    ctx.guarded<AuthState<Data>>(async () => {
+      if (hasCredentialInURL(request.url)) {
+        const message =
+          'Credentials are never accepted in a URL; send them in the Authorization header or the session cookie.';
+        return { ok: false, error: apiError('invalid_request', message) };
+      }
+      const authorization = request.headers('authorization');
+      if (authorization !== undefined && /^bearer\b/i.test(authorization)) {
+        const token = BEARER.exec(authorization)?.[1];
+        return { ok: true, value: token === undefined ? anonymous('invalid_token') : await authenticateBearer(token) };
+      }
+      const userAgent = request.headers('user-agent') ?? null;
+      return { ok: true, value: await authenticateCookie(request.headers('cookie'), request.ip, userAgent) };
+    });
+}

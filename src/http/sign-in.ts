@@ -1,0 +1,243 @@
+import { InvalidOptionError } from '../core/errors/errors.js';
+import type { JsonObject } from '../core/store/types.js';
+import type { TokenPair } from '../core/token/token-service.js';
+import { apiError, type ApiError } from './api-error.js';
+import type { HttpAuthContext } from './context.js';
+import { refreshFailureError, unauthenticatedError } from './failures.js';
+import type { RequestFacts } from './request-facts.js';
+import type {
+  AuthState,
+  CredentialsAttempt,
+  HttpAuth,
+  HttpResult,
+  LoginResult,
+  OpenedSession,
+  TokenResponse,
+  VerifiedCredentials,
+} from './types.js';
+
+/** The flows that start, check and end sign-ins. */
+export type SignInFlows<Data extends JsonObject> = Pick<
+  HttpAuth<Data>,
+  'login' | 'startSession' | 'verifyCredentials' | 'logout' | 'refresh'
+>;
+
+const toTokenResponse = (pair: TokenPair): TokenResponse => ({
+  access_token: pair.accessToken,
+  refresh_token: pair.refreshToken,
+  token_type: pair.tokenType,
+  expires_in: pair.expiresIn,
+});
+
+const TOKENS_OFF: HttpResult<never> = {
+  ok: false,
+  error: apiError('invalid_request', 'The token transport is not enabled.'),
+};
+
+/** Creates the session (and token pair) for `userId`; ending the old session and telling anyone are the caller's. */
+async function openSession<Data extends JsonObject>(
+  ctx: HttpAuthContext<Data>,
+  request: RequestFacts,
+  state: AuthState<Data>,
+  userId: string,
+  transport: 'cookie' | 'token',
+  data: Data | undefined,
+): Promise<OpenedSession<Data>> {
+  const { sessions, tokens, cookie, csrf, anonymous } = ctx;
+  const created = await sessions.createSession(userId, {
+    ip: request.ip,
+    userAgent: request.headers('user-agent') ?? null,
+    ...(data === undefined ? {} : { data }),
+  });
+  if (transport === 'token' && tokens !== undefined) {
+    const pair = toTokenResponse(await tokens.issueTokens(created.session));
+    // A bearer client has no use for a cookie it might still hold from a cookie session.
+    const setCookies = state.transport === 'cookie' ? [cookie.serializeClear()] : [];
+    return { transport: 'token', session: created.session, tokens: pair, setCookies, state: anonymous() };
+  }
+  return {
+    transport: 'cookie',
+    session: created.session,
+    csrfToken: csrf.generateCSRFToken(created.session.id),
+    setCookies: [cookie.serialize(created.token, created.session.expiresAt)],
+    state: { ...anonymous(), transport: 'cookie', session: created.session },
+  };
+}
+
+/**
+ * The password check every flow shares: charge the throttle first (a burst
+ * cannot outrun a counter that is spent before the check), then verify.
+ * `succeeded` is the caller's to call once the sign-in is really done.
+ */
+async function checkCredentials<Data extends JsonObject>(
+  ctx: HttpAuthContext<Data>,
+  request: RequestFacts,
+  attempt: CredentialsAttempt,
+  onFailure: () => void,
+): Promise<HttpResult<{ userId: string; deviceId: string | null; succeeded: () => Promise<void> }>> {
+  const { devices, emit } = ctx;
+  if (typeof attempt.account !== 'string' || typeof attempt.verify !== 'function') {
+    throw new InvalidOptionError('a login attempt needs "account" (a string) and "verify" (a function)');
+  }
+  const deviceId = devices.read(request.headers('cookie'), attempt.account);
+  let succeeded = async (): Promise<void> => undefined;
+  if (ctx.loginThrottle !== null) {
+    const verdict = await ctx.loginThrottle.attempt(attempt.account, request.ip, { device: deviceId });
+    if (!verdict.allowed) {
+      emit({ type: 'rate_limit.exceeded', limit: 'login', ip: request.ip });
+      const seconds = verdict.retryAfterSeconds;
+      const message = `Too many failed sign-in attempts; try again in ${seconds} seconds.`;
+      return { ok: false, error: apiError('rate_limited', message, { 'Retry-After': String(seconds) }) };
+    }
+    succeeded = verdict.succeeded;
+  }
+  const userId = await attempt.verify();
+  if (userId === null) {
+    onFailure();
+    return { ok: false, error: apiError('invalid_credentials') };
+  }
+  return { ok: true, value: { userId, deviceId, succeeded } };
+}
+
+/** Runs `confirm` on the new session; one that is not confirmed was never handed out, so it is deleted. */
+async function confirmed<Data extends JsonObject>(
+  ctx: HttpAuthContext<Data>,
+  confirm: (() => Promise<boolean>) | undefined,
+  sessionId: string,
+): Promise<boolean> {
+  if (confirm === undefined) return true;
+  let ok = false;
+  try {
+    ok = await confirm();
+  } finally {
+    if (!ok) await ctx.sessions.deleteSession(sessionId);
+  }
+  return ok;
+}
+
+/**
+ * Login, sign-up's first session and the password re-check. Each takes a
+ * password or starts a session, so each refuses a request from another site
+ * itself (login CSRF): no caller can forget it.
+ */
+function createCredentialFlows<Data extends JsonObject>(
+  ctx: HttpAuthContext<Data>,
+  verifyRequestSource: (request: RequestFacts) => ApiError | null,
+): Pick<HttpAuth<Data>, 'login' | 'startSession' | 'verifyCredentials'> {
+  const { sessions, tokens, devices, emit, guarded } = ctx;
+
+  /** The request-source check and the transport's availability: what every sign-in refuses before doing anything. */
+  const refuse = (request: RequestFacts, transport: 'cookie' | 'token' = 'cookie'): HttpResult<never> | null => {
+    const refused = verifyRequestSource(request);
+    if (refused !== null) return { ok: false, error: refused };
+    return transport === 'token' && tokens === undefined ? TOKENS_OFF : null;
+  };
+
+  const endPreviousSession = async (state: AuthState<Data>): Promise<void> => {
+    if (state.session !== null) await sessions.deleteSession(state.session.id);
+  };
+
+  return {
+    login: (request, state, attempt) =>
+      guarded<LoginResult<Data>>(async () => {
+        const transport = attempt.transport ?? 'cookie';
+        const refused = refuse(request, transport);
+        if (refused !== null) return refused;
+        const failed = (): void => emit({ type: 'login.failed', account: attempt.account, ip: request.ip });
+        const checked = await checkCredentials(ctx, request, attempt, failed);
+        if (!checked.ok) return checked;
+        const { userId, deviceId } = checked.value;
+        const newDevice = deviceId === null;
+        const opened = await openSession(ctx, request, state, userId, transport, attempt.data);
+        const confirm = attempt.confirm;
+        if (!(await confirmed(ctx, confirm && (() => confirm(opened.session)), opened.session.id))) {
+          failed();
+          return { ok: false, error: apiError('invalid_credentials') };
+        }
+        await endPreviousSession(state);
+        await checked.value.succeeded();
+        emit({ type: 'login.succeeded', userId, sessionId: opened.session.id, ip: request.ip, newDevice });
+        // A browser's sign-in makes (or keeps) its device known; the token transport sets no cookies.
+        const deviceCookies = transport === 'cookie' ? [devices.serialize(attempt.account, deviceId).setCookie] : [];
+        return { ok: true, value: { ...opened, setCookies: [...opened.setCookies, ...deviceCookies], newDevice } };
+      }),
+
+    startSession: (request, state, userId, options = {}) =>
+      guarded<LoginResult<Data>>(async () => {
+        const transport = options.transport ?? 'cookie';
+        const refused = refuse(request, transport);
+        if (refused !== null) return refused;
+        await endPreviousSession(state);
+        const opened = await openSession(ctx, request, state, userId, transport, options.data);
+        emit({ type: 'login.succeeded', userId, sessionId: opened.session.id, ip: request.ip, newDevice: true });
+        const { account } = options;
+        const deviceCookies =
+          transport === 'cookie' && account !== undefined ? [devices.serialize(account).setCookie] : [];
+        return {
+          ok: true,
+          value: { ...opened, setCookies: [...opened.setCookies, ...deviceCookies], newDevice: true },
+        };
+      }),
+
+    verifyCredentials: (request, attempt) =>
+      guarded<VerifiedCredentials>(async () => {
+        const refused = refuse(request);
+        if (refused !== null) return refused;
+        const checked = await checkCredentials(ctx, request, attempt, () => undefined);
+        if (!checked.ok) return checked;
+        const { userId, deviceId, succeeded } = checked.value;
+        await succeeded();
+        // A known device's cookie starts its lifetime again; an unknown client is not given one here.
+        const setCookies = deviceId === null ? [] : [devices.serialize(attempt.account, deviceId).setCookie];
+        return { ok: true, value: { userId, newDevice: deviceId === null, setCookies } };
+      }),
+  };
+}
+
+/** Logout and refresh: the flows that end or renew a session. */
+function createSessionFlows<Data extends JsonObject>(
+  ctx: HttpAuthContext<Data>,
+): Pick<HttpAuth<Data>, 'logout' | 'refresh'> {
+  const { sessions, tokens, cookie, emit, anonymous, guarded } = ctx;
+  return {
+    logout: (state) =>
+      guarded<{ setCookies: string[]; state: AuthState<Data> }>(async () => {
+        // A bearer that does not verify is refused, whatever cookie rides along: a 204 would tell the client it
+        // signed out while the session it meant lives on.
+        if (state.failure === 'invalid_token' || state.failure === 'token_expired') {
+          return { ok: false, error: unauthenticatedError(state.failure) };
+        }
+        const setCookies = state.transport === 'bearer' ? [] : [cookie.serializeClear()];
+        const rawAccessToken = ctx.bearerTokens.get(state);
+        if (state.session !== null) {
+          // The token service's logout blocklists the access token until it expires and deletes its session.
+          if (rawAccessToken !== undefined && tokens !== undefined) await tokens.logout(rawAccessToken);
+          else await sessions.deleteSession(state.session.id);
+          emit({ type: 'logout', userId: state.session.userId, sessionId: state.session.id });
+        }
+        return { ok: true, value: { setCookies, state: anonymous() } };
+      }),
+
+    refresh: (request, refreshToken) =>
+      guarded<TokenResponse>(async () => {
+        if (tokens === undefined) return TOKENS_OFF;
+        if (typeof refreshToken !== 'string' || refreshToken === '') {
+          return { ok: false, error: apiError('invalid_request', 'Send refresh_token in the JSON body.') };
+        }
+        const result = await tokens.refreshTokens(refreshToken, {
+          ip: request.ip,
+          userAgent: request.headers('user-agent') ?? null,
+        });
+        if (result.tokens !== null) return { ok: true, value: toTokenResponse(result.tokens) };
+        return { ok: false, error: refreshFailureError(result.reason) };
+      }),
+  };
+}
+
+/** Login, sign-up's first session, the password re-check, logout and refresh. */
+export function createSignInFlows<Data extends JsonObject>(
+  ctx: HttpAuthContext<Data>,
+  verifyRequestSource: (request: RequestFacts) => ApiError | null,
+): SignInFlows<Data> {
+  return { ...createCredentialFlows(ctx, verifyRequestSource), ...createSessionFlows(ctx) };
+}
