@@ -15,7 +15,13 @@ import type { TokenPair, TokenService } from '../core/token/token-service.js';
 import { secureRandom } from '../internal/crypto.js';
 import { createEmitter } from '../internal/events.js';
 import { silentLogger, type Logger } from '../internal/logger.js';
-import { apiError, apiErrorFromException, type ApiError } from './api-error.js';
+import {
+  apiError,
+  apiErrorForCredential,
+  apiErrorFromException,
+  type ApiError,
+  type AuthFailure,
+} from './api-error.js';
 
 /** Reads a request header by lower-case name. Node's `IncomingHttpHeaders` and Web `Headers` both fit through {@link headerReader}. */
 export type HeaderReader = (name: string) => string | undefined;
@@ -49,9 +55,6 @@ const toTokenResponse = (pair: TokenPair): TokenResponse => ({
   token_type: pair.tokenType,
   expires_in: pair.expiresIn,
 });
-
-/** Why presented credentials did not authenticate. */
-export type AuthFailure = 'session_expired' | 'session_revoked' | 'invalid_token' | 'token_expired';
 
 /** Who a request is, as far as its credentials say. */
 export interface AuthState<Data extends JsonObject = JsonObject> {
@@ -374,13 +377,16 @@ export function createHttpAuth<Data extends JsonObject = JsonObject>(options: Ht
   };
 
   const authenticateBearer = async (token: string): Promise<AuthState<Data>> => {
-    if (tokens === undefined) return anonymous('invalid_token');
+    if (tokens === undefined) return anonymous({ credential: 'access_token', reason: 'invalid' });
     const verified = await tokens.verifyAccessToken(token);
-    if (verified.claims === null) return anonymous(verified.reason === 'expired' ? 'token_expired' : 'invalid_token');
+    if (!verified.ok) return anonymous({ credential: 'access_token', reason: verified.reason });
     // With revocationCheck "session" the token service has already read the session: no second round trip.
     const session = (verified.session ??
-      (await sessions.getSession(verified.claims.sid)).session) as Session<Data> | null;
-    if (session === null || session.userId !== verified.claims.sub) return anonymous('invalid_token');
+      (await sessions.getSession(verified.claims.sid)).session ??
+      null) as Session<Data> | null;
+    if (session === null || session.userId !== verified.claims.sub) {
+      return anonymous({ credential: 'access_token', reason: 'invalid' });
+    }
     const state: AuthState<Data> = {
       transport: 'bearer',
       session,
@@ -498,7 +504,10 @@ export function createHttpAuth<Data extends JsonObject = JsonObject>(options: Ht
           const token = BEARER.exec(authorization)?.[1];
           return {
             ok: true,
-            value: token === undefined ? anonymous('invalid_token') : await authenticateBearer(token),
+            value:
+              token === undefined
+                ? anonymous({ credential: 'access_token', reason: 'malformed' })
+                : await authenticateBearer(token),
           };
         }
         const cookieHeader = request.headers('cookie');
@@ -512,10 +521,11 @@ export function createHttpAuth<Data extends JsonObject = JsonObject>(options: Ht
           ip: request.ip,
           userAgent: request.headers('user-agent') ?? null,
         });
-        if (result.session === null) {
-          const failure =
-            result.reason === 'expired' ? 'session_expired' : result.reason === 'revoked' ? 'session_revoked' : null;
-          return { ok: true, value: anonymous(failure, [cookie.serializeClear()]) };
+        if (!result.ok) {
+          return {
+            ok: true,
+            value: anonymous({ credential: 'session', reason: result.reason }, [cookie.serializeClear()]),
+          };
         }
         return {
           ok: true,
@@ -572,19 +582,8 @@ export function createHttpAuth<Data extends JsonObject = JsonObject>(options: Ht
 
     requireAuth(state) {
       if (state.session !== null) return null;
-      const bearerChallenge = { 'WWW-Authenticate': 'Bearer error="invalid_token"' };
-      switch (state.failure) {
-        case 'invalid_token':
-          return apiError('invalid_token', undefined, bearerChallenge);
-        case 'token_expired':
-          return apiError('token_expired', undefined, bearerChallenge);
-        case 'session_expired':
-          return apiError('session_expired');
-        case 'session_revoked':
-          return apiError('session_revoked');
-        default:
-          return apiError('unauthenticated');
-      }
+      if (state.failure === null) return apiError('unauthenticated');
+      return apiErrorForCredential(state.failure.credential, state.failure.reason);
     },
 
     async limitRequest(request, state) {
@@ -653,7 +652,7 @@ export function createHttpAuth<Data extends JsonObject = JsonObject>(options: Ht
       return guarded<{ setCookies: string[]; state: AuthState<Data> }>(async () => {
         // A bearer that does not verify is refused, whatever cookie rides along: a 204 would tell the client it
         // signed out while the session it meant lives on.
-        if (state.failure === 'invalid_token' || state.failure === 'token_expired') {
+        if (state.failure?.credential === 'access_token') {
           const refused = http.requireAuth(state);
           if (refused !== null) return { ok: false, error: refused };
         }
@@ -681,16 +680,8 @@ export function createHttpAuth<Data extends JsonObject = JsonObject>(options: Ht
           ip: request.ip,
           userAgent: request.headers('user-agent') ?? null,
         });
-        if (result.tokens !== null) return { ok: true, value: toTokenResponse(result.tokens) };
-        const code = (
-          {
-            invalid: 'invalid_token',
-            expired: 'session_expired',
-            revoked: 'session_revoked',
-            reused: 'refresh_reused',
-          } as const
-        )[result.reason];
-        return { ok: false, error: apiError(code, undefined, { 'WWW-Authenticate': 'Bearer error="invalid_token"' }) };
+        if (result.ok) return { ok: true, value: toTokenResponse(result.tokens) };
+        return { ok: false, error: apiErrorForCredential('refresh_token', result.reason) };
       });
     },
 

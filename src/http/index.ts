@@ -6,11 +6,12 @@ export {
   isApiError,
   type ApiError,
   type ApiErrorCode,
+  type AuthFailure,
+  type Credential,
 } from './api-error.js';
 export {
   createHttpAuth,
   headerReader,
-  type AuthFailure,
   type AuthState,
   type CredentialsAttempt,
   type HeaderReader,
