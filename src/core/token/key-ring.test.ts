@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isTesseraError } from '../errors/errors.js';
+import { isTesseraError, KeyInvalidError } from '../errors/errors.js';
 import { createSessionManager } from '../session/session-manager.js';
 import type { SessionStore } from '../store/types.js';
 import { createMemoryStore } from '../../stores/memory/memory-store.js';
@@ -224,6 +224,7 @@ describe('key ring', () => {
       .issueTokens(await login())
       .catch((caught: unknown) => caught);
     expect(isTesseraError(error) && error.code).toBe('ERR_KEY_INVALID');
+    expect(error).toBeInstanceOf(KeyInvalidError);
   });
 
   describe('HS256', () => {
