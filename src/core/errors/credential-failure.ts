@@ -23,3 +23,10 @@ export type CredentialResult<T extends object> =
 
 /** The failed branch of a {@link CredentialResult}. */
 export const refuse = (reason: CredentialFailure): { ok: false; reason: CredentialFailure } => ({ ok: false, reason });
+
+/**
+ * What a token says when the session behind it failed: the session is the
+ * token family, so one that is gone (deleted at logout) revoked its tokens with it.
+ */
+export const tokenFamilyFailure = (sessionFailure: CredentialFailure): CredentialFailure =>
+  sessionFailure === 'expired' ? 'expired' : 'revoked';

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto';
-import { refuse, type CredentialResult } from '../errors/credential-failure.js';
+import { refuse, tokenFamilyFailure, type CredentialResult } from '../errors/credential-failure.js';
 import type { Session, SessionContext, SessionManager } from '../session/session-manager.js';
 import type { JsonObject, JsonValue, SessionStore } from '../store/types.js';
 import { constantTimeEqual, encodeBase64url, sha256Base64url, type RandomSource } from '../../internal/crypto.js';
@@ -177,8 +177,7 @@ export function createRefreshTokens(config: RefreshTokenConfig) {
       const { id, secret, record } = presented;
 
       const checked = await sessions.touchSession(record.sid, context);
-      // The session is the token family: one that is gone (deleted at logout) revoked its tokens with it.
-      if (!checked.ok) return refuse(checked.reason === 'expired' ? 'expired' : 'revoked');
+      if (!checked.ok) return refuse(tokenFamilyFailure(checked.reason));
       const session = checked.session;
       if (session.userId !== record.uid) return refuse('invalid');
 

@@ -1,5 +1,5 @@
 import type { JSONWebKeySet } from 'jose';
-import { refuse, type CredentialResult } from '../errors/credential-failure.js';
+import { refuse, tokenFamilyFailure, type CredentialResult } from '../errors/credential-failure.js';
 import { InvalidOptionError } from '../errors/errors.js';
 import type { Session, SessionContext, SessionManager } from '../session/session-manager.js';
 import type { JsonObject, JsonValue, SessionStore } from '../store/types.js';
@@ -283,8 +283,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   /** The live session a token names, or why not: it must also belong to the token's subject. */
   const checkSession = async (claims: AccessTokenClaims): Promise<CredentialResult<{ session: Session }>> => {
     const result = await sessions.getSession(claims.sid);
-    // The session is the token family: one that is gone (deleted at logout) revoked its tokens with it.
-    if (!result.ok) return refuse(result.reason === 'expired' ? 'expired' : 'revoked');
+    if (!result.ok) return refuse(tokenFamilyFailure(result.reason));
     if (result.session.userId !== claims.sub) return refuse('invalid');
     return { ok: true, session: result.session };
   };
