@@ -24,7 +24,7 @@ const phone = await sessions.createSession('user-1', { ip: '127.0.0.2', userAgen
 console.log(`token  handed to the client once: ${laptop.token.slice(0, 8)}… (${laptop.token.length} chars)`);
 
 const check = await sessions.validateSessionToken(laptop.token);
-console.log(`valid  ${check.session !== null}, user ${check.session?.userId}, role ${check.session?.data.role}`);
+console.log(`valid  ${check.ok}, user ${check.session?.userId}, role ${check.session?.data.role}`);
 
 console.table(
   (await sessions.listUserSessions('user-1', { currentSessionId: laptop.session.id })).map((s) => ({

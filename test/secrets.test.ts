@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { isTesseraError } from '../src/core/errors/errors.js';
+import { KeyInvalidError, StoreConflictError } from '../src/core/errors/errors.js';
 import { createSessionManager } from '../src/core/session/session-manager.js';
 import { createTokenService } from '../src/core/token/token-service.js';
 import type { JsonValue, SessionStore } from '../src/core/store/types.js';
@@ -176,6 +176,7 @@ function describeSecretsAtRest(name: string, open: (() => Promise<Database>) | n
         );
         await rekeyed.close();
         await expect(openRuntime(database, text)).rejects.toThrow(/were encrypted with another key/);
+        await expect(openRuntime(database, text)).rejects.toBeInstanceOf(KeyInvalidError);
       } finally {
         await database.destroy();
       }
@@ -360,7 +361,8 @@ function describeRotation(name: string, open: (() => Promise<{ store: SessionSto
           Array.from({ length: 8 }, () =>
             rotateServerSecrets(store).then(
               () => 'rotated',
-              (error: unknown) => (isTesseraError(error) ? error.code : String(error)),
+              // Each refusal is its own class, not the bare base: `instanceof` and `code` agree.
+              (error: unknown) => (error instanceof StoreConflictError ? error.code : String(error)),
             ),
           ),
         );

@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { TesseraError } from '../core/errors/errors.js';
 import type { SessionManager } from '../core/session/session-manager.js';
 import type { TokenService } from '../core/token/token-service.js';
 import { createServerServices } from '../server/services.js';
@@ -20,10 +21,9 @@ export interface CommandContext {
 }
 
 /** An expected failure of a command (not found, conflict, refused input): its message is shown as is, exit code 1. */
-export class CommandFailure extends Error {
+export class CommandFailure extends TesseraError<'ERR_COMMAND_FAILED'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'CommandFailure';
+    super('ERR_COMMAND_FAILED', message);
   }
 }
 

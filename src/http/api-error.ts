@@ -1,3 +1,4 @@
+import type { CredentialFailure } from '../core/errors/credential-failure.js';
 import { isTesseraError } from '../core/errors/errors.js';
 
 /** The error codes of the HTTP contract (API.md), each with one status. */
@@ -73,6 +74,58 @@ export function apiError(code: ApiErrorCode, message?: string, headers: Record<s
 /** The JSON body of an error answer: `{"error": {"code", "message"}}`. */
 export function apiErrorBody(error: ApiError): { error: { code: ApiErrorCode; message: string } } {
   return { error: { code: error.code, message: error.message } };
+}
+
+/** The credential a failure is about: the same reason means different answers for a cookie and a token. */
+export type Credential = 'session' | 'access_token' | 'refresh_token';
+
+/** A presented credential that did not authenticate, and why. */
+export interface AuthFailure {
+  credential: Exclude<Credential, 'refresh_token'>;
+  reason: CredentialFailure;
+}
+
+/**
+ * The one table from a credential failure to its answer (API.md). A session
+ * cookie that is not ours or names no session is no credential at all
+ * (`unauthenticated`); a token that is gone, for whatever reason, is
+ * `invalid_token`, except when it merely expired.
+ */
+const CREDENTIAL_FAILURE_CODES: { readonly [C in Credential]: Readonly<Record<CredentialFailure, ApiErrorCode>> } = {
+  session: {
+    malformed: 'unauthenticated',
+    not_found: 'unauthenticated',
+    invalid: 'unauthenticated',
+    expired: 'session_expired',
+    revoked: 'session_revoked',
+    reused: 'session_revoked',
+  },
+  access_token: {
+    malformed: 'invalid_token',
+    not_found: 'invalid_token',
+    invalid: 'invalid_token',
+    expired: 'token_expired',
+    revoked: 'invalid_token',
+    reused: 'invalid_token',
+  },
+  refresh_token: {
+    malformed: 'invalid_token',
+    not_found: 'invalid_token',
+    invalid: 'invalid_token',
+    expired: 'session_expired',
+    revoked: 'session_revoked',
+    reused: 'refresh_reused',
+  },
+};
+
+/**
+ * The answer for a credential that did not authenticate. Token failures carry
+ * the RFC 6750 challenge `WWW-Authenticate: Bearer error="invalid_token"`.
+ */
+export function apiErrorForCredential(credential: Credential, reason: CredentialFailure): ApiError {
+  const headers: Record<string, string> =
+    credential === 'session' ? {} : { 'WWW-Authenticate': 'Bearer error="invalid_token"' };
+  return apiError(CREDENTIAL_FAILURE_CODES[credential][reason], undefined, headers);
 }
 
 /**

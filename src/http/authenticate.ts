@@ -1,12 +1,12 @@
 import type { Session } from '../core/session/session-manager.js';
 import type { JsonObject } from '../core/store/types.js';
-import { apiError } from './api-error.js';
+import { apiError, type AuthFailure } from './api-error.js';
 import type { HttpAuthContext } from './context.js';
-import { accessTokenFailure, sessionFailure } from './failures.js';
 import { hasCredentialInURL } from './request-facts.js';
 import type { AuthState, HttpAuth } from './types.js';
 
 const BEARER = /^Bearer +([A-Za-z0-9_.~+/=-]+) *$/i;
+const INVALID_BEARER: AuthFailure = { credential: 'access_token', reason: 'invalid' };
 
 /** {@link HttpAuth.authenticate}: the bearer token or the session cookie, never a credential in the URL. */
 export function createAuthenticate<Data extends JsonObject>(
@@ -15,13 +15,14 @@ export function createAuthenticate<Data extends JsonObject>(
   const { sessions, tokens, cookie, anonymous } = ctx;
 
   const authenticateBearer = async (token: string): Promise<AuthState<Data>> => {
-    if (tokens === undefined) return anonymous('invalid_token');
+    if (tokens === undefined) return anonymous(INVALID_BEARER);
     const verified = await tokens.verifyAccessToken(token);
-    if (verified.claims === null) return anonymous(accessTokenFailure(verified.reason));
+    if (!verified.ok) return anonymous({ credential: 'access_token', reason: verified.reason });
     // With revocationCheck "session" the token service has already read the session: no second round trip.
     const session = (verified.session ??
-      (await sessions.getSession(verified.claims.sid)).session) as Session<Data> | null;
-    if (session === null || session.userId !== verified.claims.sub) return anonymous('invalid_token');
+      (await sessions.getSession(verified.claims.sid)).session ??
+      null) as Session<Data> | null;
+    if (session === null || session.userId !== verified.claims.sub) return anonymous(INVALID_BEARER);
     const state: AuthState<Data> = {
       transport: 'bearer',
       session,
@@ -41,7 +42,7 @@ export function createAuthenticate<Data extends JsonObject>(
       return anonymous(null, present ? [cookie.serializeClear()] : []);
     }
     const result = await sessions.validateSessionToken(token, { ip, userAgent });
-    if (result.session === null) return anonymous(sessionFailure(result.reason), [cookie.serializeClear()]);
+    if (!result.ok) return anonymous({ credential: 'session', reason: result.reason }, [cookie.serializeClear()]);
     const state: AuthState<Data> = {
       transport: 'cookie',
       session: result.session,
@@ -62,7 +63,13 @@ export function createAuthenticate<Data extends JsonObject>(
       const authorization = request.headers('authorization');
       if (authorization !== undefined && /^bearer\b/i.test(authorization)) {
         const token = BEARER.exec(authorization)?.[1];
-        return { ok: true, value: token === undefined ? anonymous('invalid_token') : await authenticateBearer(token) };
+        return {
+          ok: true,
+          value:
+            token === undefined
+              ? anonymous({ credential: 'access_token', reason: 'malformed' })
+              : await authenticateBearer(token),
+        };
       }
       const userAgent = request.headers('user-agent') ?? null;
       return { ok: true, value: await authenticateCookie(request.headers('cookie'), request.ip, userAgent) };

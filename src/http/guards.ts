@@ -1,8 +1,7 @@
 import { isSafeMethod } from '../core/csrf/csrf.js';
 import type { JsonObject } from '../core/store/types.js';
-import { apiError, type ApiError } from './api-error.js';
+import { apiError, apiErrorForCredential, type ApiError } from './api-error.js';
 import type { HttpAuthContext } from './context.js';
-import { unauthenticatedError } from './failures.js';
 import type { RequestFacts } from './request-facts.js';
 import type { HttpAuth } from './types.js';
 
@@ -51,7 +50,12 @@ export function createGuards<Data extends JsonObject>(ctx: HttpAuthContext<Data>
       return null;
     },
 
-    requireAuth: (state) => (state.session === null ? unauthenticatedError(state.failure) : null),
+    requireAuth: (state) => {
+      if (state.session !== null) return null;
+      return state.failure === null
+        ? apiError('unauthenticated')
+        : apiErrorForCredential(state.failure.credential, state.failure.reason);
+    },
 
     async limitRequest(request, state) {
       const limit = ctx.options.sessionRequestLimit;

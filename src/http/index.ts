@@ -6,6 +6,8 @@ export {
   isApiError,
   type ApiError,
   type ApiErrorCode,
+  type AuthFailure,
+  type Credential,
 } from './api-error.js';
 export {
   bindHttpAuth,
@@ -17,7 +19,6 @@ export {
 export {
   createHttpAuth,
   headerReader,
-  type AuthFailure,
   type AuthState,
   type CredentialsAttempt,
   type HeaderReader,

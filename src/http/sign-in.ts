@@ -1,9 +1,8 @@
 import { InvalidOptionError } from '../core/errors/errors.js';
 import type { JsonObject } from '../core/store/types.js';
 import type { TokenPair } from '../core/token/token-service.js';
-import { apiError, type ApiError } from './api-error.js';
+import { apiError, apiErrorForCredential, type ApiError } from './api-error.js';
 import type { HttpAuthContext } from './context.js';
-import { refreshFailureError, unauthenticatedError } from './failures.js';
 import type { RequestFacts } from './request-facts.js';
 import type {
   AuthState,
@@ -204,8 +203,8 @@ function createSessionFlows<Data extends JsonObject>(
       guarded<{ setCookies: string[]; state: AuthState<Data> }>(async () => {
         // A bearer that does not verify is refused, whatever cookie rides along: a 204 would tell the client it
         // signed out while the session it meant lives on.
-        if (state.failure === 'invalid_token' || state.failure === 'token_expired') {
-          return { ok: false, error: unauthenticatedError(state.failure) };
+        if (state.failure?.credential === 'access_token') {
+          return { ok: false, error: apiErrorForCredential('access_token', state.failure.reason) };
         }
         const setCookies = state.transport === 'bearer' ? [] : [cookie.serializeClear()];
         const rawAccessToken = ctx.bearerTokens.get(state);
@@ -228,8 +227,8 @@ function createSessionFlows<Data extends JsonObject>(
           ip: request.ip,
           userAgent: request.headers('user-agent') ?? null,
         });
-        if (result.tokens !== null) return { ok: true, value: toTokenResponse(result.tokens) };
-        return { ok: false, error: refreshFailureError(result.reason) };
+        if (result.ok) return { ok: true, value: toTokenResponse(result.tokens) };
+        return { ok: false, error: apiErrorForCredential('refresh_token', result.reason) };
       }),
   };
 }

@@ -6,7 +6,7 @@ import type { JsonObject } from '../core/store/types.js';
 import type { AccessTokenClaims } from '../core/token/access-token.js';
 import type { TokenService } from '../core/token/token-service.js';
 import type { Logger } from '../internal/logger.js';
-import type { ApiError } from './api-error.js';
+import type { ApiError, AuthFailure } from './api-error.js';
 import type { RequestFacts } from './request-facts.js';
 
 /** The token transport's answer to login and refresh, in the shape of an OAuth token response (API.md). */
@@ -18,8 +18,7 @@ export interface TokenResponse {
   expires_in: number;
 }
 
-/** Why presented credentials did not authenticate. */
-export type AuthFailure = 'session_expired' | 'session_revoked' | 'invalid_token' | 'token_expired';
+export type { AuthFailure };
 
 /** Who a request is, as far as its credentials say. */
 export interface AuthState<Data extends JsonObject = JsonObject> {

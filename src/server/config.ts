@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { TesseraError } from '../core/errors/errors.js';
 import { readSecretsKey, type SecretsKey } from './secrets-at-rest.js';
 
 /** A whole-number variable with a default and bounds; `unit` names what it counts in the message. */
@@ -385,11 +386,10 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ConfigRe
 }
 
 /** The configuration is invalid: `errors` holds one readable line per problem. */
-export class ConfigurationError extends Error {
+export class ConfigurationError extends TesseraError<'ERR_CONFIGURATION'> {
   readonly errors: string[];
   constructor(errors: string[]) {
-    super(`Invalid configuration:\n${errors.map((line) => `  - ${line}`).join('\n')}`);
-    this.name = 'ConfigurationError';
+    super('ERR_CONFIGURATION', `Invalid configuration:\n${errors.map((line) => `  - ${line}`).join('\n')}`);
     this.errors = errors;
   }
 }

@@ -1,6 +1,7 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
+import { TesseraError } from '../core/errors/errors.js';
 import type { Logger } from '../internal/logger.js';
 
 /** The mode of the directory holding the SQLite database. */
@@ -14,10 +15,9 @@ export const sqliteFiles = (path: string): string[] => [path, `${path}-wal`, `${
 const octal = (mode: number): string => `0${(mode & 0o777).toString(8)}`;
 
 /** A data file or directory that could not be made private: the server must not start on it. */
-export class DataFileError extends Error {
+export class DataFileError extends TesseraError<'ERR_DATA_FILE'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'DataFileError';
+    super('ERR_DATA_FILE', message);
   }
 }
 

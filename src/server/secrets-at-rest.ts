@@ -7,7 +7,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { TesseraError } from '../core/errors/errors.js';
+import { KeyInvalidError } from '../core/errors/errors.js';
 import type { JsonValue, SessionStore } from '../core/store/types.js';
 import { KEY_SET_STORE_KEYS } from '../core/token/key-ring.js';
 import { callStore } from '../internal/store-call.js';
@@ -154,14 +154,12 @@ const SET_THE_KEY = 'TESSERA_SECRETS_KEY (or TESSERA_SECRETS_KEY_FILE)';
 export function openDocument(kek: SecretsKey | null, storeKey: string, stored: JsonValue | null): JsonValue | null {
   if (!isSealed(stored)) return stored;
   if (kek === null) {
-    throw new TesseraError(
-      'ERR_KEY_INVALID',
+    throw new KeyInvalidError(
       `The signing keys and secrets in the database are encrypted (key id ${stored.kek}): set ${SET_THE_KEY} to the key they were encrypted with`,
     );
   }
   if (stored.kek !== kek.id) {
-    throw new TesseraError(
-      'ERR_KEY_INVALID',
+    throw new KeyInvalidError(
       `The signing keys and secrets in the database were encrypted with another key (id ${stored.kek}), not ${SET_THE_KEY} (id ${kek.id})`,
     );
   }
@@ -170,8 +168,7 @@ export function openDocument(kek: SecretsKey | null, storeKey: string, stored: J
     dataKey = decrypt(kek.key, stored.dataKey, `tessera:data-key:${kek.id}:${storeKey}`);
     return JSON.parse(decrypt(dataKey, stored.data, `tessera:document:${storeKey}`).toString('utf8')) as JsonValue;
   } catch (error) {
-    throw new TesseraError(
-      'ERR_KEY_INVALID',
+    throw new KeyInvalidError(
       `The encrypted document "${storeKey}" does not decrypt with key id ${kek.id}: it was altered or is corrupt`,
       { cause: error },
     );

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { StoreUnavailableError, TesseraError } from '../core/errors/errors.js';
+import { StoreConflictError, StoreUnavailableError } from '../core/errors/errors.js';
 import type { JsonValue, SessionStore } from '../core/store/types.js';
 import type { Logger } from '../internal/logger.js';
 import { callStore } from '../internal/store-call.js';
@@ -144,7 +144,7 @@ export async function rotateServerSecrets(store: SessionStore, now: () => number
     store.setIfAbsent(ROTATION_LOCK_KEY, true, ROTATION_LOCK_SECONDS),
   );
   if (!locked) {
-    throw new TesseraError('ERR_STORE_CONFLICT', 'Another secrets rotation is in progress; try again in a minute');
+    throw new StoreConflictError('Another secrets rotation is in progress; try again in a minute');
   }
   try {
     const at = now();

@@ -4,7 +4,6 @@ export {
   type SessionContext,
   type SessionEvent,
   type SessionInfo,
-  type SessionInvalidReason,
   type SessionManager,
   type SessionManagerOptions,
   type SessionRevokeReason,

@@ -1,3 +1,4 @@
+import { refuse, type CredentialFailure, type CredentialResult } from '../errors/credential-failure.js';
 import { InvalidOptionError } from '../errors/errors.js';
 import type { JsonObject, SessionRecord, SessionStore } from '../store/types.js';
 import { constantTimeEqual, secureRandom, sha256Base64url, type RandomSource } from '../../internal/crypto.js';
@@ -45,18 +46,15 @@ export interface SessionInfo {
   current: boolean;
 }
 
-/** Why a token or id did not lead to a live session. */
-export type SessionInvalidReason = 'malformed' | 'not_found' | 'expired' | 'revoked';
-
-/** The outcome of {@link SessionManager.validateSessionToken}. */
-export type SessionValidationResult<Data extends JsonObject = JsonObject> =
-  | {
-      session: Session<Data>;
-      /** The session's expiry moved: a cookie carrying it must be sent again. */
-      renewed: boolean;
-      reason?: undefined;
-    }
-  | { session: null; renewed: false; reason: SessionInvalidReason };
+/**
+ * The outcome of {@link SessionManager.validateSessionToken}: the session, or
+ * why not (`malformed`, `not_found`, `expired` or `revoked`).
+ */
+export type SessionValidationResult<Data extends JsonObject = JsonObject> = CredentialResult<{
+  session: Session<Data>;
+  /** The session's expiry moved: a cookie carrying it must be sent again. */
+  renewed: boolean;
+}>;
 
 /** A new session and the token for the client. The token is shown once and never stored. */
 export interface SessionWithToken<Data extends JsonObject = JsonObject> {
@@ -187,7 +185,7 @@ export interface SessionManager<Data extends JsonObject = JsonObject> {
  * const sessions = createSessionManager(createMemoryStore(), { idleTimeoutSeconds: 1800 });
  * const { token } = await sessions.createSession(user.id, { ip, userAgent });
  * const result = await sessions.validateSessionToken(token);
- * if (result.session === null) return deny(result.reason);
+ * if (!result.ok) return deny(result.reason);
  */
 export function createSessionManager<Data extends JsonObject = JsonObject>(
   store: SessionStore,
@@ -249,18 +247,18 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
   };
 
   /** The reason a stored record is not a live session at `at`, or `null` when it is live. */
-  const invalidReason = (record: SessionRecord, at: number): SessionInvalidReason | null => {
+  const invalidReason = (record: SessionRecord, at: number): CredentialFailure | null => {
     if (record.revokedAt !== null) return 'revoked';
     if (at >= record.idleExpiresAt || at >= record.absoluteExpiresAt) return 'expired';
     return null;
   };
 
   const check = (record: SessionRecord | null, at: number): SessionValidationResult<Data> => {
-    if (record === null) return { session: null, renewed: false, reason: 'not_found' };
+    if (record === null) return refuse('not_found');
     const reason = invalidReason(record, at);
     if (reason === 'expired') emit({ type: 'session.expired', sessionId: record.id, userId: record.userId, at });
-    if (reason !== null) return { session: null, renewed: false, reason };
-    return { session: toSession(record), renewed: false };
+    if (reason !== null) return refuse(reason);
+    return { ok: true, session: toSession(record), renewed: false };
   };
 
   const sessionBelongsTo = async (userId: string, sessionId: string): Promise<boolean> => {
@@ -273,7 +271,7 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
   const renew = async (record: SessionRecord, context: SessionContext): Promise<SessionValidationResult<Data>> => {
     const at = now();
     const result = check(record, at);
-    if (result.session === null || at - record.lastSeenAt < renewalIntervalMs) return result;
+    if (!result.ok || at - record.lastSeenAt < renewalIntervalMs) return result;
 
     const idleExpiresAt = Math.min(at + idleTimeoutMs, record.absoluteExpiresAt);
     const patch = {
@@ -285,9 +283,9 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
     };
     const updated = await callStore(store, 'updateSession', () => store.updateSession(record.id, patch));
     // Revoked or deleted between the read and the write: the revocation wins.
-    if (!updated) return { session: null, renewed: false, reason: 'revoked' };
+    if (!updated) return refuse('revoked');
     emit({ type: 'session.renewed', sessionId: record.id, userId: record.userId, at });
-    return { session: toSession({ ...record, ...patch }), renewed: true };
+    return { ok: true, session: toSession({ ...record, ...patch }), renewed: true };
   };
 
   const manager: SessionManager<Data> = {
@@ -317,25 +315,25 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
 
     async validateSessionToken(token, context = {}) {
       const parsed = parseSessionToken(token);
-      if (parsed === null) return { session: null, renewed: false, reason: 'malformed' };
+      if (parsed === null) return refuse('malformed');
       const record = await callStore(store, 'getSession', () => store.getSession(parsed.id));
       // A wrong secret answers exactly like an unknown id: nothing tells an attacker the id exists.
       if (record === null || !constantTimeEqual(sha256Base64url(parsed.secret), record.secretHash)) {
-        return { session: null, renewed: false, reason: 'not_found' };
+        return refuse('not_found');
       }
       return renew(record, context);
     },
 
     async getSession(sessionId) {
-      if (!isSessionId(sessionId)) return { session: null, renewed: false, reason: 'not_found' };
+      if (!isSessionId(sessionId)) return refuse('not_found');
       const record = await callStore(store, 'getSession', () => store.getSession(sessionId));
       return check(record, now());
     },
 
     async touchSession(sessionId, context = {}) {
-      if (!isSessionId(sessionId)) return { session: null, renewed: false, reason: 'not_found' };
+      if (!isSessionId(sessionId)) return refuse('not_found');
       const record = await callStore(store, 'getSession', () => store.getSession(sessionId));
-      if (record === null) return { session: null, renewed: false, reason: 'not_found' };
+      if (record === null) return refuse('not_found');
       return renew(record, context);
     },
 

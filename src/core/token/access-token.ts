@@ -1,4 +1,5 @@
 import { SignJWT } from 'jose';
+import { refuse, type CredentialResult } from '../errors/credential-failure.js';
 import { InvalidOptionError } from '../errors/errors.js';
 import type { Session } from '../session/session-manager.js';
 import type { JsonValue } from '../store/types.js';
@@ -24,9 +25,6 @@ export interface AccessTokenClaims {
   /** Not before, epoch seconds (Tessera does not set it, but honours it). */
   nbf?: number;
 }
-
-/** Why an access token was refused. */
-export type AccessTokenInvalidReason = 'expired' | 'invalid' | 'revoked';
 
 /** The `typ` header of every Tessera access token (RFC 9068). */
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
@@ -105,8 +103,8 @@ function isAccessTokenType(typ: string | undefined): boolean {
 export async function verifyAccessTokenLocally(
   config: AccessTokenConfig,
   token: unknown,
-): Promise<{ claims: AccessTokenClaims; reason?: undefined } | { claims: null; reason: 'expired' | 'invalid' }> {
-  const invalid = { claims: null, reason: 'invalid' } as const;
+): Promise<CredentialResult<{ claims: AccessTokenClaims }>> {
+  const invalid = refuse('invalid');
   const parsed = parseCompactJWS(token, config.maxTokenLength);
   if (parsed === null) return invalid;
   const { kid, typ } = parsed.header;
@@ -132,8 +130,8 @@ export async function verifyAccessTokenLocally(
   if (iat > nowSeconds + leeway || (nbf !== undefined && nbf > nowSeconds + leeway)) return invalid;
   // Tessera never signs a longer life than its configured one: a longer one is a key used outside this service.
   if (exp - iat > config.ttlSeconds + leeway) return invalid;
-  if (exp <= nowSeconds - leeway) return { claims: null, reason: 'expired' };
-  return { claims: claims as AccessTokenClaims };
+  if (exp <= nowSeconds - leeway) return refuse('expired');
+  return { ok: true, claims: claims as AccessTokenClaims };
 }
 
 /** The KV key that blocklists one access token. */

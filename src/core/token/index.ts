@@ -1,8 +1,8 @@
-export { ACCESS_TOKEN_TYPE, type AccessTokenClaims, type AccessTokenInvalidReason } from './access-token.js';
+export { ACCESS_TOKEN_TYPE, type AccessTokenClaims } from './access-token.js';
 export type { IntrospectionResponse } from './introspect.js';
 export type { SigningAlgorithm } from './jws.js';
 export type { KeyInfo } from './key-ring.js';
-export { parseRefreshToken, type RefreshInvalidReason, type RefreshReuseKind } from './refresh-token.js';
+export { parseRefreshToken, type RefreshReuseKind } from './refresh-token.js';
 export {
   createTokenService,
   type AccessTokenVerificationResult,

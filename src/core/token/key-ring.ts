@@ -9,7 +9,7 @@ import {
   type JWK,
 } from 'jose';
 import { secretListOption } from '../../internal/secrets.js';
-import { InvalidOptionError, TesseraError } from '../errors/errors.js';
+import { InvalidOptionError, KeyInvalidError, StoreConflictError } from '../errors/errors.js';
 import type { JsonValue, SessionStore } from '../store/types.js';
 import type { Logger } from '../../internal/logger.js';
 import { callStore } from '../../internal/store-call.js';
@@ -146,7 +146,7 @@ function parseKeySet(value: JsonValue | null, version: number): KeySetDocument |
     !document.keys.every(isStoredKey)
   ) {
     // Fail closed: a key set we cannot read must not be silently replaced by a new one.
-    throw new TesseraError('ERR_KEY_INVALID', `The stored signing key set (version ${version}) is corrupt`);
+    throw new KeyInvalidError(`The stored signing key set (version ${version}) is corrupt`);
   }
   return document as KeySetDocument;
 }
@@ -246,10 +246,7 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
       if (isCurrent) signing = loaded;
     }
     if (signing === null) {
-      throw new TesseraError(
-        'ERR_KEY_INVALID',
-        `The stored signing key set (version ${document.version}) has no current key`,
-      );
+      throw new KeyInvalidError(`The stored signing key set (version ${document.version}) has no current key`);
     }
     keys = next;
     current = signing;
@@ -281,7 +278,7 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
       const written = await append(null, [generated]);
       if (written !== null) options.onRotated?.(generated.kid, at, true);
       document = written ?? (await loadLatest());
-      if (document === null) throw new TesseraError('ERR_KEY_INVALID', 'The signing key set vanished while loading');
+      if (document === null) throw new KeyInvalidError('The signing key set vanished while loading');
     }
     await apply(document);
   };
@@ -305,7 +302,7 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
       // up to one refresh interval.
       if (isStale()) await refresh();
       const key = current as LoadedKey | null;
-      if (key === null || key.signKey === null) throw new TesseraError('ERR_KEY_INVALID', 'No signing key is loaded');
+      if (key === null || key.signKey === null) throw new KeyInvalidError('No signing key is loaded');
       return { kid: key.kid, alg: key.alg, key: key.signKey };
     },
 
@@ -347,7 +344,7 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
           return { kid: generated.kid };
         }
       }
-      throw new TesseraError('ERR_STORE_CONFLICT', 'Key rotation kept losing to concurrent rotations; try again');
+      throw new StoreConflictError('Key rotation kept losing to concurrent rotations; try again');
     },
 
     async listKeys() {

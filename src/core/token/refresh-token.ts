@@ -1,12 +1,10 @@
 import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto';
+import { refuse, tokenFamilyFailure, type CredentialResult } from '../errors/credential-failure.js';
 import type { Session, SessionContext, SessionManager } from '../session/session-manager.js';
 import type { JsonObject, JsonValue, SessionStore } from '../store/types.js';
 import { constantTimeEqual, encodeBase64url, sha256Base64url, type RandomSource } from '../../internal/crypto.js';
 import type { Logger } from '../../internal/logger.js';
 import { callStore } from '../../internal/store-call.js';
-
-/** Why a refresh token did not lead to new tokens. */
-export type RefreshInvalidReason = 'invalid' | 'expired' | 'revoked' | 'reused';
 
 /** Which kind of replay revealed a stolen refresh token. */
 export type RefreshReuseKind = 'after_grace' | 'ancestor';
@@ -24,15 +22,12 @@ export interface RefreshTokenConfig {
 }
 
 /** The outcome of rotating a refresh token. */
-export type RefreshRotationResult =
-  | {
-      refreshToken: string;
-      session: Session;
-      /** `true` when this was a replay within the grace window, answered with the successor already issued. */
-      replayed: boolean;
-      reason?: undefined;
-    }
-  | { refreshToken: null; session: null; replayed: false; reason: RefreshInvalidReason };
+export type RefreshRotationResult = CredentialResult<{
+  refreshToken: string;
+  session: Session;
+  /** `true` when this was a replay within the grace window, answered with the successor already issued. */
+  replayed: boolean;
+}>;
 
 /** What introspection may say of a refresh token. */
 export interface RefreshTokenInfo {
@@ -166,13 +161,6 @@ export function createRefreshTokens(config: RefreshTokenConfig) {
     return { ...parsed, record };
   };
 
-  const failure = (reason: RefreshInvalidReason): RefreshRotationResult => ({
-    refreshToken: null,
-    session: null,
-    replayed: false,
-    reason,
-  });
-
   return {
     /** Issues the first refresh token of a session. */
     async issue(session: Session): Promise<string> {
@@ -185,13 +173,13 @@ export function createRefreshTokens(config: RefreshTokenConfig) {
     async rotate(token: unknown, context: SessionContext = {}): Promise<RefreshRotationResult> {
       const presented = await authenticate(token);
       // A wrong secret must never count as reuse: anyone who learned an id could then revoke its session.
-      if (presented === null) return failure('invalid');
+      if (presented === null) return refuse('invalid');
       const { id, secret, record } = presented;
 
       const checked = await sessions.touchSession(record.sid, context);
-      if (checked.session === null) return failure(checked.reason === 'expired' ? 'expired' : 'revoked');
+      if (!checked.ok) return refuse(tokenFamilyFailure(checked.reason));
       const session = checked.session;
-      if (session.userId !== record.uid) return failure('invalid');
+      if (session.userId !== record.uid) return refuse('invalid');
 
       const at = now();
       const successor = mint();
@@ -203,7 +191,7 @@ export function createRefreshTokens(config: RefreshTokenConfig) {
       );
       if (won) {
         config.onRotated(session);
-        return { refreshToken: successor.token, session, replayed: false };
+        return { ok: true, refreshToken: successor.token, session, replayed: false };
       }
 
       // Lost the race, or a replay: our successor is an orphan nobody holds the secret of.
@@ -213,7 +201,7 @@ export function createRefreshTokens(config: RefreshTokenConfig) {
         config.logger.warn({ err: error }, 'deleting an unused refresh token record failed');
       }
       const spent = parseMarker(await callStore(store, 'get', () => store.get(spentKey(id))));
-      if (spent === null) return failure('invalid');
+      if (spent === null) return refuse('invalid');
       const successorSpent = (await callStore(store, 'get', () => store.get(spentKey(spent.next)))) !== null;
       // The window is anchored at the first rotation and no replay moves it.
       const withinGrace = at - spent.at < config.graceMs;
@@ -221,11 +209,11 @@ export function createRefreshTokens(config: RefreshTokenConfig) {
         const kind: RefreshReuseKind = successorSpent ? 'ancestor' : 'after_grace';
         await sessions.revokeSession(session.id, 'refresh_reused');
         config.onReuse(kind, session.id, session.userId);
-        return failure('reused');
+        return refuse('reused');
       }
       const successorToken = open(spent.sealed, secret, id);
-      if (successorToken === null) return failure('invalid');
-      return { refreshToken: successorToken, session, replayed: true };
+      if (successorToken === null) return refuse('invalid');
+      return { ok: true, refreshToken: successorToken, session, replayed: true };
     },
 
     /** What a refresh token stands for, without spending it; `null` when it is not live and unspent. */
@@ -237,7 +225,7 @@ export function createRefreshTokens(config: RefreshTokenConfig) {
         callStore(store, 'get', () => store.get(spentKey(id))),
         sessions.getSession(record.sid),
       ]);
-      if (spent !== null || checked.session === null || checked.session.userId !== record.uid) return null;
+      if (spent !== null || !checked.ok || checked.session.userId !== record.uid) return null;
       return { sessionId: record.sid, userId: record.uid, expiresAt: record.exp };
     },
   };

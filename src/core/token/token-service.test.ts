@@ -79,7 +79,7 @@ describe('revocation', () => {
     expect(await tokens.revokeAccessToken(pair.accessToken)).toBe(true);
     expect(events).toContainEqual(expect.objectContaining({ type: 'access_token.revoked', sessionId: session.id }));
     expect((await tokens.verifyAccessToken(pair.accessToken)).reason).toBe('revoked');
-    expect((await tokens.verifyAccessToken(sibling.accessToken)).claims).not.toBeNull();
+    expect((await tokens.verifyAccessToken(sibling.accessToken)).ok).toBe(true);
     const jti = (await tokens.verifyAccessToken(sibling.accessToken)).claims!.jti;
     const revokedJti = JSON.parse(Buffer.from(pair.accessToken.split('.')[1]!, 'base64url').toString()).jti as string;
     expect(jti).not.toBe(revokedJti);
@@ -95,7 +95,7 @@ describe('revocation', () => {
       const { tokens, sessions, session, pair } = await setup({ revocationCheck });
       expect(await tokens.logout(pair.accessToken)).toBe(true);
       expect((await tokens.verifyAccessToken(pair.accessToken)).reason).toBe('revoked');
-      expect((await sessions.getSession(session.id)).session).toBeNull();
+      expect((await sessions.getSession(session.id)).ok).toBe(false);
       expect((await tokens.refreshTokens(pair.refreshToken)).reason).toBe('revoked');
     }
   });
@@ -121,7 +121,7 @@ describe('revocation', () => {
     await expect(onBroken.verifyAccessToken(pair.accessToken)).rejects.toBeInstanceOf(StoreUnavailableError);
     const verifying = createTokenService({ sessions, store: broken, issuer: 'x', audience: 'api' });
     await expect(verifying.refreshTokens(pair.refreshToken)).rejects.toBeInstanceOf(StoreUnavailableError);
-    expect((await tokens.verifyAccessToken(pair.accessToken)).claims).not.toBeNull();
+    expect((await tokens.verifyAccessToken(pair.accessToken)).ok).toBe(true);
   });
 
   it('ignores an event hook that throws', async () => {
@@ -130,7 +130,7 @@ describe('revocation', () => {
         throw new Error('hook bug');
       },
     });
-    expect((await tokens.refreshTokens(pair.refreshToken)).tokens).not.toBeNull();
+    expect((await tokens.refreshTokens(pair.refreshToken)).ok).toBe(true);
   });
 });
 

@@ -1,4 +1,5 @@
 import type { JSONWebKeySet } from 'jose';
+import { refuse, tokenFamilyFailure, type CredentialResult } from '../errors/credential-failure.js';
 import { InvalidOptionError } from '../errors/errors.js';
 import type { Session, SessionContext, SessionManager } from '../session/session-manager.js';
 import type { JsonObject, JsonValue, SessionStore } from '../store/types.js';
@@ -14,17 +15,11 @@ import {
   verifyAccessTokenLocally,
   type AccessTokenClaims,
   type AccessTokenConfig,
-  type AccessTokenInvalidReason,
 } from './access-token.js';
 import { introspectAccessToken, introspectRefreshToken, type IntrospectionResponse } from './introspect.js';
 import type { SigningAlgorithm } from './jws.js';
 import { createKeyRing, type KeyInfo } from './key-ring.js';
-import {
-  createRefreshTokens,
-  parseRefreshToken,
-  type RefreshInvalidReason,
-  type RefreshReuseKind,
-} from './refresh-token.js';
+import { createRefreshTokens, parseRefreshToken, type RefreshReuseKind } from './refresh-token.js';
 import { choiceOption, integerOption, stringOption } from './token-options.js';
 
 /**
@@ -135,20 +130,15 @@ export interface TokenPair {
   expiresIn: number;
 }
 
-/** The outcome of {@link TokenService.verifyAccessToken}. */
-export type AccessTokenVerificationResult =
-  | {
-      claims: AccessTokenClaims;
-      /** The live session, when `revocationCheck` is `session`; otherwise `null`. */
-      session: Session | null;
-      reason?: undefined;
-    }
-  | { claims: null; session: null; reason: AccessTokenInvalidReason };
+/** The outcome of {@link TokenService.verifyAccessToken}: the claims, or why not (`invalid`, `expired` or `revoked`). */
+export type AccessTokenVerificationResult = CredentialResult<{
+  claims: AccessTokenClaims;
+  /** The live session, when `revocationCheck` is `session`; otherwise `null`. */
+  session: Session | null;
+}>;
 
-/** The outcome of {@link TokenService.refreshTokens}. */
-export type RefreshResult =
-  | { tokens: TokenPair; session: Session; reason?: undefined }
-  | { tokens: null; session: null; reason: RefreshInvalidReason };
+/** The outcome of {@link TokenService.refreshTokens}: a new pair, or why not (`invalid`, `expired`, `revoked` or `reused`). */
+export type RefreshResult = CredentialResult<{ tokens: TokenPair; session: Session }>;
 
 /** Bearer tokens over the session engine. */
 export interface TokenService {
@@ -207,7 +197,7 @@ const REVOCATION_CHECKS: readonly RevocationCheck[] = ['session', 'blocklist', '
  * const { session } = await sessions.createSession(user.id);
  * const pair = await tokens.issueTokens(session);
  * const result = await tokens.verifyAccessToken(pair.accessToken);
- * if (result.claims === null) return reply.code(401).send(result.reason);
+ * if (!result.ok) return reply.code(401).send(result.reason);
  */
 export function createTokenService(options: TokenServiceOptions): TokenService {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options must be an object');
@@ -291,13 +281,11 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   };
 
   /** The live session a token names, or why not: it must also belong to the token's subject. */
-  const checkSession = async (
-    claims: AccessTokenClaims,
-  ): Promise<{ session: Session; reason?: undefined } | { session: null; reason: AccessTokenInvalidReason }> => {
+  const checkSession = async (claims: AccessTokenClaims): Promise<CredentialResult<{ session: Session }>> => {
     const result = await sessions.getSession(claims.sid);
-    if (result.session === null) return { session: null, reason: result.reason === 'expired' ? 'expired' : 'revoked' };
-    if (result.session.userId !== claims.sub) return { session: null, reason: 'invalid' };
-    return { session: result.session };
+    if (!result.ok) return refuse(tokenFamilyFailure(result.reason));
+    if (result.session.userId !== claims.sub) return refuse('invalid');
+    return { ok: true, session: result.session };
   };
 
   const service: TokenService = {
@@ -310,9 +298,10 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
 
     async refreshTokens(refreshToken, context) {
       const rotated = await refreshTokens.rotate(refreshToken, context);
-      if (rotated.refreshToken === null) return { tokens: null, session: null, reason: rotated.reason };
+      if (!rotated.ok) return refuse(rotated.reason);
       const { accessToken, expiresIn } = await issueAccessToken(rotated.session);
       return {
+        ok: true,
         tokens: { accessToken, refreshToken: rotated.refreshToken, tokenType: 'Bearer', expiresIn },
         session: rotated.session,
       };
@@ -320,34 +309,30 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
 
     async verifyAccessToken(accessToken) {
       const local = await verifyAccessTokenLocally(accessConfig, accessToken);
-      if (local.claims === null) return { claims: null, session: null, reason: local.reason };
+      if (!local.ok) return local;
       const { claims } = local;
       switch (revocationCheck) {
         case 'session': {
           const checked = await checkSession(claims);
-          return checked.session === null
-            ? { claims: null, session: null, reason: checked.reason }
-            : { claims, session: checked.session };
+          return checked.ok ? { ok: true, claims, session: checked.session } : checked;
         }
         case 'blocklist':
-          return (await isBlocklisted(claims.jti))
-            ? { claims: null, session: null, reason: 'revoked' }
-            : { claims, session: null };
+          return (await isBlocklisted(claims.jti)) ? refuse('revoked') : { ok: true, claims, session: null };
         case 'none':
-          return { claims, session: null };
+          return { ok: true, claims, session: null };
       }
     },
 
     async revokeAccessToken(accessToken) {
       const local = await verifyAccessTokenLocally(accessConfig, accessToken);
-      if (local.claims === null) return false;
+      if (!local.ok) return false;
       await blocklist(local.claims);
       return true;
     },
 
     async logout(accessToken) {
       const local = await verifyAccessTokenLocally(accessConfig, accessToken);
-      if (local.claims === null) return false;
+      if (!local.ok) return false;
       await blocklist(local.claims);
       await sessions.deleteSession(local.claims.sid);
       return true;
@@ -359,11 +344,11 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         return info === null ? { active: false } : introspectRefreshToken(info, issuer, clientId);
       }
       const local = await verifyAccessTokenLocally(accessConfig, token);
-      if (local.claims === null) return { active: false };
+      if (!local.ok) return { active: false };
       const claims = local.claims;
       // Introspection is the authoritative answer, so it pays for both checks, in parallel.
       const [checked, blocked] = await Promise.all([checkSession(claims), isBlocklisted(claims.jti)]);
-      return checked.session === null || blocked ? { active: false } : introspectAccessToken(claims, clientId);
+      return !checked.ok || blocked ? { active: false } : introspectAccessToken(claims, clientId);
     },
 
     async jwks() {
