@@ -1,23 +1,13 @@
 import { z } from 'zod';
 import { API_ERROR_STATUS, type ApiErrorCode } from '../http/api-error.js';
-import {
-  cookieLoginResponse,
-  credentialsBody,
-  csrfResponse,
-  errorResponse,
-  healthResponse,
-  introspectBody,
-  introspectionResponse,
-  jwksResponse,
-  meResponse,
-  passwordBody,
-  refreshBody,
-  sessionsResponse,
-  tokenLoginResponse,
-  tokenResponse,
-} from './api-schemas.js';
+import { errorResponse } from './api-schemas.js';
+import { ACCOUNT_ROUTES } from './routes/account-routes.js';
+import { OPS_ROUTES } from './routes/ops-routes.js';
+import type { RouteDefinition } from './routes/route.js';
+import { SESSION_ROUTES } from './routes/session-routes.js';
+import { TOKEN_ROUTES } from './routes/token-routes.js';
 
-/** One endpoint: how it is registered and how it is documented, from one declaration. */
+/** One endpoint's spec: how it is registered and how it is documented (a route file pairs it with its handler). */
 export interface RouteSpec {
   id: RouteId;
   method: 'GET' | 'POST' | 'DELETE';
@@ -54,191 +44,15 @@ export type RouteId =
   | 'metrics'
   | 'openapi';
 
-const bodyErrors: ApiErrorCode[] = ['invalid_request', 'payload_too_large', 'unsupported_media_type'];
-
-/** Every endpoint of the server (API.md), in the order of the contract. */
-export const ROUTES: readonly RouteSpec[] = [
-  {
-    id: 'signup',
-    method: 'POST',
-    path: '/auth/signup',
-    summary: 'Create an account and sign in (cookie or token transport).',
-    auth: 'none',
-    csrf: false,
-    sameOrigin: true,
-    body: credentialsBody,
-    success: {
-      status: 201,
-      schema: z.union([cookieLoginResponse, tokenLoginResponse]),
-      description: 'Signed up and in',
-    },
-    errors: [...bodyErrors, 'conflict', 'csrf_failed', 'rate_limited', 'unavailable', 'overloaded'],
-  },
-  {
-    id: 'login',
-    method: 'POST',
-    path: '/auth/login',
-    summary: 'Sign in with email and password; a fresh session every time.',
-    auth: 'none',
-    csrf: false,
-    body: credentialsBody,
-    success: { status: 200, schema: z.union([cookieLoginResponse, tokenLoginResponse]), description: 'Signed in' },
-    errors: [...bodyErrors, 'invalid_credentials', 'csrf_failed', 'rate_limited', 'unavailable'],
-  },
-  {
-    id: 'refresh',
-    method: 'POST',
-    path: '/auth/refresh',
-    summary: 'Spend a refresh token for a new pair (the old one is spent; reuse revokes the session).',
-    auth: 'none',
-    csrf: false,
-    body: refreshBody,
-    success: { status: 200, schema: tokenResponse, description: 'A new token pair' },
-    errors: [
-      ...bodyErrors,
-      'invalid_token',
-      'session_expired',
-      'session_revoked',
-      'refresh_reused',
-      'rate_limited',
-      'unavailable',
-    ],
-  },
-  {
-    id: 'logout',
-    method: 'POST',
-    path: '/auth/logout',
-    summary:
-      'End the session, clear the cookie, blocklist the presented access token. Idempotent: 204 without a session too.',
-    auth: 'none',
-    csrf: true,
-    sameOrigin: true,
-    success: { status: 204, description: 'Signed out' },
-    errors: ['csrf_failed', 'unavailable'],
-  },
-  {
-    id: 'me',
-    method: 'GET',
-    path: '/auth/me',
-    summary: 'The signed-in user and session.',
-    auth: 'session',
-    csrf: false,
-    success: { status: 200, schema: meResponse, description: 'Who you are' },
-    errors: ['unauthenticated', 'invalid_token', 'token_expired', 'session_expired', 'session_revoked', 'unavailable'],
-  },
-  {
-    id: 'csrfToken',
-    method: 'GET',
-    path: '/auth/csrf',
-    summary: 'A CSRF token for the cookie session.',
-    auth: 'session',
-    csrf: false,
-    success: { status: 200, schema: csrfResponse, description: 'The token' },
-    errors: ['unauthenticated', 'forbidden', 'unavailable'],
-  },
-  {
-    id: 'listSessions',
-    method: 'GET',
-    path: '/auth/sessions',
-    summary: 'Where you are signed in.',
-    auth: 'session',
-    csrf: false,
-    success: { status: 200, schema: sessionsResponse, description: 'Your sessions' },
-    errors: ['unauthenticated', 'invalid_token', 'unavailable'],
-  },
-  {
-    id: 'revokeSession',
-    method: 'DELETE',
-    path: '/auth/sessions/:id',
-    summary: 'Sign one of your sessions out.',
-    auth: 'session',
-    csrf: true,
-    success: { status: 204, description: 'Revoked' },
-    errors: ['unauthenticated', 'csrf_failed', 'not_found', 'unavailable'],
-  },
-  {
-    id: 'revokeOtherSessions',
-    method: 'DELETE',
-    path: '/auth/sessions',
-    summary: 'Sign out everywhere else.',
-    auth: 'session',
-    csrf: true,
-    success: { status: 204, description: 'Revoked' },
-    errors: ['unauthenticated', 'csrf_failed', 'unavailable'],
-  },
-  {
-    id: 'changePassword',
-    method: 'POST',
-    path: '/auth/password',
-    summary: 'Change the password: every other session is signed out, the current one gets a fresh id.',
-    auth: 'session',
-    csrf: true,
-    body: passwordBody,
-    success: { status: 204, description: 'Changed' },
-    errors: [...bodyErrors, 'unauthenticated', 'invalid_credentials', 'csrf_failed', 'rate_limited', 'unavailable'],
-  },
-  {
-    id: 'jwks',
-    method: 'GET',
-    path: '/.well-known/jwks.json',
-    summary: 'Public keys that verify access tokens.',
-    auth: 'none',
-    csrf: false,
-    success: { status: 200, schema: jwksResponse, description: 'The JWKS' },
-    errors: ['unavailable'],
-  },
-  {
-    id: 'introspect',
-    method: 'POST',
-    path: '/auth/introspect',
-    summary: 'RFC 7662 token introspection for trusted services (HTTP Basic with the configured secret).',
-    auth: 'none',
-    csrf: false,
-    body: introspectBody,
-    success: { status: 200, schema: introspectionResponse, description: 'The token’s state' },
-    errors: [...bodyErrors, 'unauthenticated', 'not_found', 'rate_limited', 'unavailable'],
-  },
-  {
-    id: 'healthz',
-    method: 'GET',
-    path: '/healthz',
-    summary: 'Liveness.',
-    auth: 'none',
-    csrf: false,
-    success: { status: 200, schema: healthResponse, description: 'Alive' },
-    errors: [],
-  },
-  {
-    id: 'readyz',
-    method: 'GET',
-    path: '/readyz',
-    summary: 'Readiness: 503 when a store is unreachable.',
-    auth: 'none',
-    csrf: false,
-    success: { status: 200, schema: healthResponse, description: 'Ready' },
-    errors: ['unavailable'],
-  },
-  {
-    id: 'metrics',
-    method: 'GET',
-    path: '/metrics',
-    summary:
-      'Prometheus metrics: needs the TESSERA_METRICS_TOKEN bearer; 404 when only a metrics port (or nothing) is set.',
-    auth: 'none',
-    csrf: false,
-    success: { status: 200, description: 'Prometheus text format', contentType: 'text/plain' },
-    errors: ['unauthenticated', 'not_found'],
-  },
-  {
-    id: 'openapi',
-    method: 'GET',
-    path: '/openapi.json',
-    summary: 'This document.',
-    auth: 'none',
-    csrf: false,
-    success: { status: 200, description: 'OpenAPI 3.1' },
-    errors: [],
-  },
+/**
+ * Every endpoint of the server (API.md), in the order of the contract: each route file's specs with their
+ * handlers, registered by `registerRoutes` and documented by {@link buildOpenAPIDocument}.
+ */
+export const ROUTES: readonly RouteDefinition[] = [
+  ...SESSION_ROUTES,
+  ...ACCOUNT_ROUTES,
+  ...TOKEN_ROUTES,
+  ...OPS_ROUTES,
 ];
 
 const jsonSchema = (schema: z.ZodType): Record<string, unknown> => {
