@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import { tesseraFastify, sendApiError } from '../adapters/fastify/fastify-adapter.js';
-import { createLoginThrottle, createRequestLimit, type RateLimitVerdict } from '../core/rate-limit/rate-limit.js';
+import {
+  createLoginThrottle,
+  createRequestLimit,
+  type LoginThrottle,
+  type RateLimitVerdict,
+  type RequestLimit,
+} from '../core/rate-limit/rate-limit.js';
 import type { TokenService } from '../core/token/token-service.js';
 import { hmacBase64url } from '../internal/crypto.js';
 import { apiError, type ApiError } from '../http/api-error.js';
@@ -22,7 +28,7 @@ import { createFingerprint } from './logging.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import { buildOpenAPIDocument, ROUTES } from './openapi.js';
 import { pagesPlugin } from './pages/pages-plugin.js';
-import { registerRoutes } from './routes/route.js';
+import { registerRoutes, type RouteContext } from './routes/route.js';
 import type { ServerRuntime } from './runtime.js';
 import { createServerSecretsSource } from './secrets.js';
 import { createServerServices } from './services.js';
@@ -93,8 +99,7 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
   const audit = createAuditSink(logger, createFingerprint(secrets.fingerprint), metrics);
 
   const { sessions, tokens } = createServerServices(config, runtime, { logger, onEvent: audit, now });
-  const limit = (name: string, points: number) =>
-    createRequestLimit({ limiters: runtime.rateLimiters, points, durationSeconds: 60, name });
+  const budgets = createBudgets(config, runtime, secrets.rateLimit, logger);
   /** The origin users reach: configured, or the address this server bound (asked per request, once listening). */
   const publicOrigin = (): string => config.publicURL ?? listeningURL(app, config.host, config.port);
   const auth = createHttpAuth({
@@ -104,15 +109,9 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
     allowedOrigins: config.allowedOrigins,
     // Never the request's Host: a DNS-rebinding page picks that. Without a public URL the Host check allows loopback names only.
     ownOrigin: (request) => config.publicURL ?? loopbackOrigin(request.headers('host') ?? '', publicOrigin()),
-    ...(config.sessionRateLimit > 0 ? { sessionRequestLimit: limit('session', config.sessionRateLimit) } : {}),
+    ...(budgets.sessionRequestLimit === null ? {} : { sessionRequestLimit: budgets.sessionRequestLimit }),
     cookie: { insecure: config.insecureDevelopment },
-    // One budget of password guesses per account (or known device) and IP, spent by logins and password changes alike.
-    loginThrottle: createLoginThrottle({
-      limiters: runtime.rateLimiters,
-      keySecret: secrets.rateLimit,
-      maxAttemptsPerAccount: config.loginMaxAttempts,
-      maxAttemptsPerIP: config.loginMaxAttemptsPerIP,
-    }),
+    loginThrottle: budgets.loginThrottle,
     onEvent: audit,
     logger,
   });
@@ -137,17 +136,8 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
     tokens,
     auth,
     tessera: app.tessera,
-    signupGuard: createSignupGuard({
-      limiters: runtime.rateLimiters,
-      keySecret: secrets.rateLimit,
-      maxPerIP: config.signupMaxPerIP,
-      maxPerEmail: config.signupMaxPerEmail,
-    }),
-    refreshLimit: limit('refresh-ip', config.refreshRateLimit),
-    introspectLimit: limit('introspect-client', config.introspectRateLimit),
+    ...budgets,
     audit,
-    keyOf: (purpose, value) => hmacBase64url(secrets.rateLimit, `${purpose}:${value}`).slice(0, 32),
-    limited: (verdict, name) => limited(logger, verdict, name),
     overloaded: (reply, message) => {
       overloadedReplies.add(reply);
       return sendApiError(reply, apiError('overloaded', message, { 'Retry-After': '2' }));
@@ -167,13 +157,51 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
   };
 }
 
-/** The 429 for a spent budget, logged once per refusal; `null` when the request may go on. */
-function limited(logger: PinoLogger, verdict: RateLimitVerdict, name: string): ApiError | null {
-  if (verdict.allowed) return null;
-  logger.info({ event: 'rate_limit.exceeded', limit: name }, 'auth event');
-  return apiError('rate_limited', `Too many requests; try again in ${verdict.retryAfterSeconds} seconds.`, {
-    'Retry-After': String(verdict.retryAfterSeconds),
-  });
+/** The rate-limit budgets of the server, and how the routes spend them. */
+interface ServerBudgets extends Pick<
+  RouteContext,
+  'signupGuard' | 'refreshLimit' | 'introspectLimit' | 'keyOf' | 'limited'
+> {
+  /** One budget of password guesses per account (or known device) and IP, spent by logins and password changes alike. */
+  loginThrottle: LoginThrottle;
+  /** `TESSERA_SESSION_RATE_LIMIT` per session and minute; `null` when off. */
+  sessionRequestLimit: RequestLimit | null;
+}
+
+function createBudgets(
+  config: ServerConfig,
+  runtime: ServerRuntime,
+  keySecret: Uint8Array,
+  logger: PinoLogger,
+): ServerBudgets {
+  const limiters = runtime.rateLimiters;
+  const limit = (name: string, points: number) => createRequestLimit({ limiters, points, durationSeconds: 60, name });
+  return {
+    loginThrottle: createLoginThrottle({
+      limiters,
+      keySecret,
+      maxAttemptsPerAccount: config.loginMaxAttempts,
+      maxAttemptsPerIP: config.loginMaxAttemptsPerIP,
+    }),
+    sessionRequestLimit: config.sessionRateLimit > 0 ? limit('session', config.sessionRateLimit) : null,
+    signupGuard: createSignupGuard({
+      limiters,
+      keySecret,
+      maxPerIP: config.signupMaxPerIP,
+      maxPerEmail: config.signupMaxPerEmail,
+    }),
+    refreshLimit: limit('refresh-ip', config.refreshRateLimit),
+    introspectLimit: limit('introspect-client', config.introspectRateLimit),
+    // Counter keys for client IPs are keyed hashes: a dump of the counters names no one.
+    keyOf: (purpose, value) => hmacBase64url(keySecret, `${purpose}:${value}`).slice(0, 32),
+    limited: (verdict: RateLimitVerdict, name: string): ApiError | null => {
+      if (verdict.allowed) return null;
+      logger.info({ event: 'rate_limit.exceeded', limit: name }, 'auth event');
+      return apiError('rate_limited', `Too many requests; try again in ${verdict.retryAfterSeconds} seconds.`, {
+        'Retry-After': String(verdict.retryAfterSeconds),
+      });
+    },
+  };
 }
 
 /** The main listener's Fastify instance, before any hook or route. */
