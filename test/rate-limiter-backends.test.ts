@@ -1,94 +1,17 @@
-import { randomBytes } from 'node:crypto';
-import BetterSqlite3 from 'better-sqlite3';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import {
   createLoginThrottle,
   memoryRateLimiters,
   type LoginAttemptVerdict,
-  type RateLimiterFactory,
 } from '../src/core/rate-limit/rate-limit.js';
-import { connectPostgres } from '../src/stores/postgres/postgres-store.js';
-import { createPostgresRateLimiters } from '../src/stores/postgres/postgres-rate-limiters.js';
-import { connectRedis, connectRedisCluster } from '../src/stores/redis/connect-redis.js';
+import { connectRedis } from '../src/stores/redis/connect-redis.js';
 import { createRedisRateLimiters } from '../src/stores/redis/redis-rate-limiters.js';
-import { createSQLiteRateLimiters } from '../src/stores/sqlite/sqlite-rate-limiters.js';
+import { rateLimiterBackends } from './support/rate-limiter-backends.js';
 
 const keySecret = 'r'.repeat(32);
 const redisURL = inject('redisURL');
-const clusterNodes = inject('redisClusterNodes');
-const postgresUrl = inject('postgresUrl');
-const closers: (() => Promise<unknown>)[] = [];
-afterAll(async () => {
-  for (const close of closers) await close();
-});
 
-interface Backend {
-  name: string;
-  available: boolean;
-  /** Two factories over one backend, as two server processes would have. */
-  open(): Promise<[RateLimiterFactory, RateLimiterFactory]>;
-}
-
-const backends: Backend[] = [
-  {
-    name: 'memory',
-    available: true,
-    // One process: the same factory twice shares nothing, so both throttles get the same limiters.
-    async open() {
-      const shared = new Map<string, ReturnType<RateLimiterFactory>>();
-      const factory: RateLimiterFactory = (options) => {
-        const existing = shared.get(options.keyPrefix);
-        if (existing !== undefined) return existing;
-        const limiter = memoryRateLimiters(options);
-        shared.set(options.keyPrefix, limiter);
-        return limiter;
-      };
-      return [factory, factory];
-    },
-  },
-  {
-    name: 'sqlite',
-    available: true,
-    async open() {
-      const db = new BetterSqlite3(':memory:');
-      closers.push(async () => db.close());
-      return [createSQLiteRateLimiters(db), createSQLiteRateLimiters(db)];
-    },
-  },
-  {
-    name: 'redis',
-    available: redisURL !== null,
-    async open() {
-      const [a, b] = [await connectRedis(redisURL!), await connectRedis(redisURL!)];
-      closers.push(
-        () => a.quit(),
-        () => b.quit(),
-      );
-      const prefix = `t${randomBytes(4).toString('hex')}:rl:`;
-      return [createRedisRateLimiters(a, prefix), createRedisRateLimiters(b, prefix)];
-    },
-  },
-  {
-    name: 'redis-cluster',
-    available: clusterNodes !== null,
-    async open() {
-      const cluster = await connectRedisCluster(clusterNodes!);
-      closers.push(() => cluster.quit());
-      const prefix = `t${randomBytes(4).toString('hex')}:rl:`;
-      return [createRedisRateLimiters(cluster, prefix), createRedisRateLimiters(cluster, prefix)];
-    },
-  },
-  {
-    name: 'postgres',
-    available: postgresUrl !== null,
-    async open() {
-      const pool = connectPostgres(postgresUrl!);
-      closers.push(() => pool.end());
-      const table = `rl_${randomBytes(4).toString('hex')}`;
-      return [await createPostgresRateLimiters(pool, table), await createPostgresRateLimiters(pool, table)];
-    },
-  },
-];
+const backends = rateLimiterBackends();
 
 const allowedOf = (verdicts: LoginAttemptVerdict[]): number => verdicts.filter((verdict) => verdict.allowed).length;
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createLoginThrottle, memoryRateLimiters, type LoginThrottle } from '../core/rate-limit/rate-limit.js';
 import { createRequestLimit } from '../core/rate-limit/rate-limit.js';
@@ -539,7 +540,7 @@ describe('login throttle, device cookies and confirm', () => {
     const state = await nobody(auth);
     let hash = 'argon2-old';
     const changePassword = async (): Promise<void> => {
-      hash = `argon2-new-${Math.random()}`;
+      hash = `argon2-new-${randomUUID()}`;
       await sessions.revokeUserSessions('user-gina', { reason: 'password_changed' });
     };
     for (const transport of ['cookie', 'token'] as const) {

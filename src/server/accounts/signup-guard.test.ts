@@ -1,22 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import BetterSqlite3 from 'better-sqlite3';
-import { afterAll, describe, expect, inject, it } from 'vitest';
-import { memoryRateLimiters, type RateLimiterFactory } from '../../core/rate-limit/rate-limit.js';
-import { connectPostgres } from '../../stores/postgres/postgres-store.js';
-import { createPostgresRateLimiters } from '../../stores/postgres/postgres-rate-limiters.js';
-import { connectRedis, connectRedisCluster } from '../../stores/redis/connect-redis.js';
-import { createRedisRateLimiters } from '../../stores/redis/redis-rate-limiters.js';
-import { createSQLiteRateLimiters } from '../../stores/sqlite/sqlite-rate-limiters.js';
+import { describe, expect, it } from 'vitest';
+import { rateLimiterBackends } from '../../../test/support/rate-limiter-backends.js';
 import { createSignupGuard, createWorkQueue } from './signup-guard.js';
 
 const keySecret = 's'.repeat(32);
-const redisURL = inject('redisURL');
-const clusterNodes = inject('redisClusterNodes');
-const postgresUrl = inject('postgresUrl');
-const closers: (() => Promise<unknown>)[] = [];
-afterAll(async () => {
-  for (const close of closers) await close();
-});
 
 describe('createWorkQueue', () => {
   it('runs at most `concurrency` tasks, lets `maxWaiting` wait, and refuses the rest of a burst at once', async () => {
@@ -72,74 +59,7 @@ describe('createWorkQueue', () => {
   });
 });
 
-interface Backend {
-  name: string;
-  available: boolean;
-  /** Two factories over one backend, as two server processes would have. */
-  open(): Promise<[RateLimiterFactory, RateLimiterFactory, () => Promise<string>]>;
-}
-
-const backends: Backend[] = [
-  {
-    name: 'memory',
-    available: true,
-    // One process only: the two guards share its counters, one limiter per prefix.
-    async open() {
-      const limiters = new Map<string, ReturnType<RateLimiterFactory>>();
-      const shared: RateLimiterFactory = (options) => {
-        const limiter = limiters.get(options.keyPrefix) ?? memoryRateLimiters(options);
-        limiters.set(options.keyPrefix, limiter);
-        return limiter;
-      };
-      return [shared, shared, async () => ''];
-    },
-  },
-  {
-    name: 'sqlite',
-    available: true,
-    async open() {
-      const db = new BetterSqlite3(':memory:');
-      closers.push(async () => db.close());
-      const dump = async () => JSON.stringify(db.prepare('SELECT * FROM tessera_rate_limits').all());
-      return [createSQLiteRateLimiters(db), createSQLiteRateLimiters(db), dump];
-    },
-  },
-  {
-    name: 'redis',
-    available: redisURL !== null,
-    async open() {
-      const [a, b] = [await connectRedis(redisURL!), await connectRedis(redisURL!)];
-      closers.push(
-        () => a.quit(),
-        () => b.quit(),
-      );
-      const prefix = `t${randomBytes(4).toString('hex')}:rl:`;
-      const dump = async () => (await a.keys(`${prefix}*`)).join('\n');
-      return [createRedisRateLimiters(a, prefix), createRedisRateLimiters(b, prefix), dump];
-    },
-  },
-  {
-    name: 'redis-cluster',
-    available: clusterNodes !== null,
-    async open() {
-      const cluster = await connectRedisCluster(clusterNodes!);
-      closers.push(() => cluster.quit());
-      const prefix = `t${randomBytes(4).toString('hex')}:rl:`;
-      return [createRedisRateLimiters(cluster, prefix), createRedisRateLimiters(cluster, prefix), async () => ''];
-    },
-  },
-  {
-    name: 'postgres',
-    available: postgresUrl !== null,
-    async open() {
-      const pool = connectPostgres(postgresUrl!);
-      closers.push(() => pool.end());
-      const table = `rl_${randomBytes(4).toString('hex')}`;
-      const dump = async () => JSON.stringify((await pool.query(`SELECT * FROM ${table}`)).rows);
-      return [await createPostgresRateLimiters(pool, table), await createPostgresRateLimiters(pool, table), dump];
-    },
-  },
-];
+const backends = rateLimiterBackends();
 
 describe.each(backends)('sign-up budgets on $name', (backend) => {
   it.skipIf(!backend.available)(
