@@ -81,24 +81,33 @@ function isStoreFailure(error: unknown): boolean {
  * rethrown unchanged. Works for plain objects and class instances alike.
  */
 export function observeStore<T extends object>(target: T, backend: string, report: StoreFailureReporter): T {
+  // One wrapper per method, made on first use: store calls are on every request's path.
+  const wrapped = new Map<string, (...args: unknown[]) => unknown>();
+  const wrap = (property: string, method: (...args: unknown[]) => unknown) => {
+    const failed = (error: unknown): never => {
+      if (isStoreFailure(error)) report(backend, property, error);
+      throw error;
+    };
+    return (...args: unknown[]): unknown => {
+      let result: unknown;
+      try {
+        result = method.apply(target, args);
+      } catch (error) {
+        return failed(error);
+      }
+      return result instanceof Promise ? result.catch(failed) : result;
+    };
+  };
   return new Proxy(target, {
     get(inner, property, receiver) {
       const value: unknown = Reflect.get(inner, property, receiver);
       if (typeof value !== 'function' || typeof property !== 'string') return value;
-      const method = value as (...args: unknown[]) => unknown;
-      return (...args: unknown[]): unknown => {
-        const failed = (error: unknown): never => {
-          if (isStoreFailure(error)) report(backend, property, error);
-          throw error;
-        };
-        let result: unknown;
-        try {
-          result = method.apply(inner, args);
-        } catch (error) {
-          return failed(error);
-        }
-        return result instanceof Promise ? result.catch(failed) : result;
-      };
+      let method = wrapped.get(property);
+      if (method === undefined) {
+        method = wrap(property, value as (...args: unknown[]) => unknown);
+        wrapped.set(property, method);
+      }
+      return method;
     },
   });
 }
