@@ -105,6 +105,17 @@ export interface EdgeCheckOptions {
  * `Host` (400) and a `Host` that is not this server's (421), except on the load balancers' probes.
  */
 export function edgeRequestCheck(options: EdgeCheckOptions) {
+  // Hosts already found to be ours (per public origin), so the common request parses no URL. Only answers
+  // that let a request through are kept, and only a few: a client choosing Host values cannot grow it.
+  const ownHosts = new Set<string>();
+  const isOwn = (host: string): boolean => {
+    const origin = options.publicOrigin();
+    const key = `${origin} ${host}`;
+    if (ownHosts.has(key)) return true;
+    if (!isOwnHost(host, origin)) return false;
+    if (ownHosts.size < 16) ownHosts.add(key);
+    return true;
+  };
   return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
     if (options.closing()) {
       reply.header('Connection', 'close');
@@ -113,7 +124,7 @@ export function edgeRequestCheck(options: EdgeCheckOptions) {
     if (request.url.length > MAX_URL_LENGTH) return sendApiError(reply, apiError('uri_too_long'));
     if (PROBES.has(pathOf(request.url))) return undefined;
     if (request.host === '') return sendApiError(reply, apiError('invalid_request', 'Send a Host header.'));
-    if (!isOwnHost(request.host, options.publicOrigin())) return sendApiError(reply, apiError('misdirected_request'));
+    if (!isOwn(request.host)) return sendApiError(reply, apiError('misdirected_request'));
     return undefined;
   };
 }
