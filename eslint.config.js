@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'coverage/', 'node_modules/', 'data/', 'test-artifacts/'] },
+  { ignores: ['**/dist/', 'coverage/', 'node_modules/', 'data/', 'test-artifacts/'] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {
@@ -17,7 +17,7 @@ export default tseslint.config(
   },
   {
     // The pages' browser scripts: plain ES modules, no build step.
-    files: ['src/server/pages/**/*.js'],
+    files: ['packages/server/src/pages/**/*.js'],
     languageOptions: {
       globals: {
         window: 'readonly',
@@ -31,7 +31,15 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/cli/**', 'bench/**', 'examples/**', 'test/**', '**/*.test.ts', 'scripts/**'],
+    files: [
+      'packages/server/src/cli/**',
+      'bench/**',
+      'examples/**',
+      'test/**',
+      '**/*.test.ts',
+      'packages/auth/src/testing/**',
+      'scripts/**',
+    ],
     rules: { 'no-console': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
   },
 );

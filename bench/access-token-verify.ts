@@ -5,9 +5,9 @@
 import { createPublicKey } from 'node:crypto';
 import { createVerifier } from 'fast-jwt';
 import { importJWK, jwtVerify, type CryptoKey } from 'jose';
-import { createSessionManager } from '../src/core/session/session-manager.js';
-import { createTokenService } from '../src/core/token/token-service.js';
-import { createMemoryStore } from '../src/stores/memory/memory-store.js';
+import { createSessionManager } from 'tessera-auth';
+import { createTokenService } from 'tessera-auth';
+import { createMemoryStore } from 'tessera-auth/stores/memory';
 
 const seconds = Number(process.argv[2] ?? 2);
 const issuer = 'https://auth.example.test';

@@ -17,12 +17,12 @@ import express from 'express';
 import expressSession from 'express-session';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
-import { createTesseraExpress } from '../src/adapters/express/index.js';
-import { tesseraFastify } from '../src/adapters/fastify/index.js';
-import { createTesseraHono, type TesseraEnv } from '../src/adapters/hono/index.js';
-import { createSessionManager } from '../src/core/session/session-manager.js';
-import { createHttpAuth } from '../src/http/http-auth.js';
-import { createMemoryStore } from '../src/stores/memory/memory-store.js';
+import { createTesseraExpress } from 'tessera-auth/express';
+import { tesseraFastify } from 'tessera-auth/fastify';
+import { createTesseraHono, type TesseraEnv } from 'tessera-auth/hono';
+import { createSessionManager } from 'tessera-auth';
+import { createHttpAuth } from 'tessera-auth/http';
+import { createMemoryStore } from 'tessera-auth/stores/memory';
 
 const FRAMEWORKS = ['express 4', 'express 5', 'fastify', 'hono', 'express-session (peer)'] as const;
 type Framework = (typeof FRAMEWORKS)[number];

@@ -4,8 +4,8 @@
  * Creates ./data/example.db, signs a user in twice, validates, lists, revokes.
  */
 import { mkdirSync } from 'node:fs';
-import { createSessionManager } from '../src/index.js';
-import { createSQLiteStore } from '../src/stores/sqlite/index.js';
+import { createSessionManager } from 'tessera-auth';
+import { createSQLiteStore } from 'tessera-auth/stores/sqlite';
 
 mkdirSync('data', { recursive: true });
 const store = createSQLiteStore('data/example.db');

@@ -1,14 +1,23 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createLoginThrottle, createRequestLimit, memoryRateLimiters } from '../src/core/rate-limit/rate-limit.js';
-import type { RateLimiterFactory } from '../src/core/rate-limit/rate-limit.js';
-import { createSessionManager } from '../src/core/session/session-manager.js';
-import type { SessionStore } from '../src/core/store/types.js';
-import { createTokenService } from '../src/core/token/token-service.js';
-import { createHttpAuth, type HttpAuth, type HttpAuthEvent, type TokenResponse } from '../src/http/http-auth.js';
-import { createMemoryStore } from '../src/stores/memory/memory-store.js';
-import { createSQLiteRateLimiters, createSQLiteStore } from '../src/stores/sqlite/index.js';
-import { createFaultyStore, type FaultyStore } from './support/failing-store.js';
+import {
+  createLoginThrottle,
+  createRequestLimit,
+  memoryRateLimiters,
+} from '../packages/auth/src/core/rate-limit/rate-limit.js';
+import type { RateLimiterFactory } from '../packages/auth/src/core/rate-limit/rate-limit.js';
+import { createSessionManager } from '../packages/auth/src/core/session/session-manager.js';
+import type { SessionStore } from '../packages/auth/src/core/store/types.js';
+import { createTokenService } from '../packages/auth/src/core/token/token-service.js';
+import {
+  createHttpAuth,
+  type HttpAuth,
+  type HttpAuthEvent,
+  type TokenResponse,
+} from '../packages/auth/src/http/http-auth.js';
+import { createMemoryStore } from '../packages/auth/src/stores/memory/memory-store.js';
+import { createSQLiteRateLimiters, createSQLiteStore } from '../packages/auth/src/stores/sqlite/index.js';
+import { type FaultyStore, createFaultyStore } from 'tessera-auth/testing';
 
 /**
  * The one account of every test app. Checked in plain JS: password hashing is

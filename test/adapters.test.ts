@@ -7,10 +7,14 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
-import { createTesseraExpress, sendApiError as sendExpressError } from '../src/adapters/express/index.js';
-import { sendApiError as sendFastifyError, tesseraFastify } from '../src/adapters/fastify/index.js';
-import { createTesseraHono, sendApiError as sendHonoError, type TesseraEnv } from '../src/adapters/hono/index.js';
-import { apiError } from '../src/http/api-error.js';
+import { createTesseraExpress, sendApiError as sendExpressError } from '../packages/auth/src/adapters/express/index.js';
+import { sendApiError as sendFastifyError, tesseraFastify } from '../packages/auth/src/adapters/fastify/index.js';
+import {
+  createTesseraHono,
+  sendApiError as sendHonoError,
+  type TesseraEnv,
+} from '../packages/auth/src/adapters/hono/index.js';
+import { apiError } from '../packages/auth/src/http/api-error.js';
 import { TEST_USER, checkTestUser, describeAdapters, type RunningApp, type StartTestApp } from './adapter-behaviour.js';
 
 // The npm alias has no types of its own; its API is Express 5's as far as these apps use it.

@@ -4,9 +4,10 @@ import BetterSqlite3 from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { SessionStore } from '../src/core/store/types.js';
-import { connectPostgres, createPostgresStore } from '../src/stores/postgres/postgres-store.js';
-import { createSQLiteStore } from '../src/stores/sqlite/sqlite-store.js';
+import type { SessionStore } from '../packages/auth/src/core/store/types.js';
+import { connectPostgres, createPostgresStore } from '../packages/auth/src/stores/postgres/postgres-store.js';
+import { createSQLiteStore } from '../packages/auth/src/stores/sqlite/sqlite-store.js';
+import { makeSessionRecord } from 'tessera-auth/testing';
 import {
   canRunInTerminal,
   createPostgresDatabase,
@@ -18,7 +19,6 @@ import {
   type CLIResult,
   type ServedCLI,
 } from './support/cli-harness.js';
-import { makeSessionRecord } from './support/session-records.js';
 
 const redisURL = inject('redisURL');
 const postgresUrl = inject('postgresUrl');

@@ -1,6 +1,6 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import * as root from '../src/index.js';
-import * as subpath from '../src/core/errors/index.js';
+import * as root from '../packages/auth/src/index.js';
+import * as subpath from '../packages/auth/src/core/errors/index.js';
 import {
   InvalidOptionError,
   isTesseraError,
@@ -10,10 +10,10 @@ import {
   TesseraError,
   type TesseraErrorCode,
   type TesseraLibraryError,
-} from '../src/core/errors/index.js';
-import { CommandFailure } from '../src/cli/context.js';
-import { ConfigurationError } from '../src/server/config.js';
-import { DataFileError } from '../src/server/data-files.js';
+} from '../packages/auth/src/core/errors/index.js';
+import { CommandFailure } from '../packages/server/src/cli/context.js';
+import { ConfigurationError } from '../packages/server/src/config.js';
+import { DataFileError } from '../packages/server/src/data-files.js';
 
 // Keyed by every code: a code without a class, or a class without its code, fails to compile.
 const ONE_CLASS_PER_CODE: Record<TesseraErrorCode, () => TesseraError> = {
@@ -79,7 +79,7 @@ describe('one error class per code', () => {
 describe('isTesseraError', () => {
   it('holds for an error made by a second copy of the package, where instanceof does not', async () => {
     // A query string makes the module loader evaluate the file again: a second, separate copy of the classes.
-    const secondCopy: string = '../src/core/errors/errors.js?second-copy';
+    const secondCopy: string = '../packages/auth/src/core/errors/errors.js?second-copy';
     const copy = (await import(secondCopy)) as typeof subpath;
     const foreign = new copy.StoreUnavailableError('down');
     expect(copy.StoreUnavailableError).not.toBe(StoreUnavailableError);

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
-const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
-  exports: Record<string, { types: string; default: string }>;
+const manifest = JSON.parse(readFileSync(new URL('../packages/auth/package.json', import.meta.url), 'utf8')) as {
+  exports: Record<string, { 'tessera-source': string; types: string; default: string }>;
 };
 
 /**
@@ -11,7 +11,7 @@ const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.
  */
 describe('package exports', () => {
   it.each(Object.entries(manifest.exports))('%s', async (subpath, target) => {
-    const source = target.default.replace(/^\.\/dist\//, '../src/').replace(/\.js$/, '.ts');
+    const source = `../packages/auth/${target['tessera-source'].slice(2)}`;
     const module = (await import(source)) as Record<string, unknown>;
     const surface = Object.keys(module)
       .sort()
@@ -23,6 +23,9 @@ describe('package exports', () => {
     for (const [subpath, target] of Object.entries(manifest.exports)) {
       expect(target.default, subpath).toMatch(/^\.\/dist\/.+\.js$/);
       expect(target.types, subpath).toBe(target.default.replace(/\.js$/, '.d.ts'));
+      expect(target['tessera-source'], subpath).toBe(
+        target.default.replace(/^\.\/dist\//, './src/').replace(/\.js$/, '.ts'),
+      );
     }
   });
 });

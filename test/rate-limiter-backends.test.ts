@@ -3,9 +3,9 @@ import {
   createLoginThrottle,
   memoryRateLimiters,
   type LoginAttemptVerdict,
-} from '../src/core/rate-limit/rate-limit.js';
-import { connectRedis } from '../src/stores/redis/connect-redis.js';
-import { createRedisRateLimiters } from '../src/stores/redis/redis-rate-limiters.js';
+} from '../packages/auth/src/core/rate-limit/rate-limit.js';
+import { connectRedis } from '../packages/auth/src/stores/redis/connect-redis.js';
+import { createRedisRateLimiters } from '../packages/auth/src/stores/redis/redis-rate-limiters.js';
 import { rateLimiterBackends } from './support/rate-limiter-backends.js';
 
 const keySecret = 'r'.repeat(32);

@@ -4,23 +4,28 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { KeyInvalidError, StoreConflictError } from '../src/core/errors/errors.js';
-import { createSessionManager } from '../src/core/session/session-manager.js';
-import { createTokenService } from '../src/core/token/token-service.js';
-import type { JsonValue, SessionStore } from '../src/core/store/types.js';
-import { createMemoryStore } from '../src/stores/memory/memory-store.js';
-import { connectPostgres, createPostgresStore } from '../src/stores/postgres/postgres-store.js';
-import { migratePostgres } from '../src/stores/postgres/migrations.js';
-import { createSQLiteStore } from '../src/stores/sqlite/sqlite-store.js';
-import { loadServerConfig, type ServerConfig } from '../src/server/config.js';
-import { createServerLogger } from '../src/server/logging.js';
-import { openServerRuntime, type ServerRuntime } from '../src/server/runtime.js';
-import { parseSecretsKey, readSecretsKey, resealSecrets, type SecretsKey } from '../src/server/secrets-at-rest.js';
-import { CSRF_OVERLAP_SECONDS, loadServerSecrets, rotateServerSecrets } from '../src/server/secrets.js';
-import { createServerServices } from '../src/server/services.js';
+import { KeyInvalidError, StoreConflictError } from '../packages/auth/src/core/errors/errors.js';
+import { createSessionManager } from '../packages/auth/src/core/session/session-manager.js';
+import { createTokenService } from '../packages/auth/src/core/token/token-service.js';
+import type { JsonValue, SessionStore } from '../packages/auth/src/core/store/types.js';
+import { createMemoryStore } from '../packages/auth/src/stores/memory/memory-store.js';
+import { connectPostgres, createPostgresStore } from '../packages/auth/src/stores/postgres/postgres-store.js';
+import { migratePostgres } from '../packages/auth/src/stores/postgres/migrations.js';
+import { createSQLiteStore } from '../packages/auth/src/stores/sqlite/sqlite-store.js';
+import { loadServerConfig, type ServerConfig } from '../packages/server/src/config.js';
+import { createServerLogger } from '../packages/server/src/logging.js';
+import { openServerRuntime, type ServerRuntime } from '../packages/server/src/runtime.js';
+import {
+  parseSecretsKey,
+  readSecretsKey,
+  resealSecrets,
+  type SecretsKey,
+} from '../packages/server/src/secrets-at-rest.js';
+import { CSRF_OVERLAP_SECONDS, loadServerSecrets, rotateServerSecrets } from '../packages/server/src/secrets.js';
+import { createServerServices } from '../packages/server/src/services.js';
 import { createPostgresDatabase, runCLI } from './support/cli-harness.js';
-import { makeSessionRecord } from './support/session-records.js';
 import { startTestServer } from './support/server-harness.js';
+import { makeSessionRecord } from 'tessera-auth/testing';
 
 const postgresUrl = inject('postgresUrl');
 const logger = createServerLogger('error');

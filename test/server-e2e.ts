@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROUTES, buildOpenAPIDocument } from '../src/server/openapi.js';
-import { PAGE_ROUTES } from '../src/server/pages/pages-plugin.js';
+import { ROUTES, buildOpenAPIDocument } from '../packages/server/src/openapi.js';
+import { PAGE_ROUTES } from '../packages/server/src/pages/pages-plugin.js';
 import { startTestServer, type CallResult, type TestServer } from './support/server-harness.js';
 
 const PASSWORD = 'correct horse battery';

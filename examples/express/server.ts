@@ -7,10 +7,10 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import express from 'express';
-import { createTesseraExpress, sendApiError } from '../../src/adapters/express/index.js';
-import { createLoginThrottle, createRequestLimit, createSessionManager } from '../../src/index.js';
-import { apiError, createHttpAuth } from '../../src/http/index.js';
-import { createSQLiteRateLimiters, createSQLiteStore } from '../../src/stores/sqlite/index.js';
+import { createTesseraExpress, sendApiError } from 'tessera-auth/express';
+import { createLoginThrottle, createRequestLimit, createSessionManager } from 'tessera-auth';
+import { apiError, createHttpAuth } from 'tessera-auth/http';
+import { createSQLiteRateLimiters, createSQLiteStore } from 'tessera-auth/stores/sqlite';
 
 /** A secret made once and kept in ./data, so CSRF tokens survive a restart. Never a built-in default. */
 function persistentSecret(path: string): string {

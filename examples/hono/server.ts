@@ -9,10 +9,10 @@ import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import BetterSqlite3 from 'better-sqlite3';
 import { Hono } from 'hono';
-import { createTesseraHono, sendApiError, type TesseraEnv } from '../../src/adapters/hono/index.js';
-import { createLoginThrottle, createRequestLimit, createSessionManager } from '../../src/index.js';
-import { apiError, createHttpAuth } from '../../src/http/index.js';
-import { createSQLiteRateLimiters, createSQLiteStore } from '../../src/stores/sqlite/index.js';
+import { createTesseraHono, sendApiError, type TesseraEnv } from 'tessera-auth/hono';
+import { createLoginThrottle, createRequestLimit, createSessionManager } from 'tessera-auth';
+import { apiError, createHttpAuth } from 'tessera-auth/http';
+import { createSQLiteRateLimiters, createSQLiteStore } from 'tessera-auth/stores/sqlite';
 
 /** A secret made once and kept in ./data, so CSRF tokens survive a restart. Never a built-in default. */
 function persistentSecret(path: string): string {

@@ -1,14 +1,16 @@
 import { execFileSync } from 'node:child_process';
 
 /**
- * Builds `dist/` once per test run, so the CLI suites spawn the built `tessera` binary with plain `node`, as
- * an installed package runs it, instead of compiling the sources in every child process (slow, and it timed
- * out under load).
+ * Builds both packages' `dist/` once per test run, so the CLI suites spawn the built `tessera` binary with plain
+ * `node`, as an installed package runs it, instead of compiling the sources in every child process (slow, and
+ * it timed out under load). The library builds first: the server compiles against its declarations.
  */
 export default function setup(): void {
   const started = Date.now();
   const tsc = new URL('../../node_modules/.bin/tsc', import.meta.url).pathname;
-  const project = new URL('../../tsconfig.build.json', import.meta.url).pathname;
-  execFileSync(tsc, ['-p', project], { stdio: 'inherit' });
-  process.stderr.write(`Built dist/ for the CLI suites in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  for (const pkg of ['auth', 'server']) {
+    const project = new URL(`../../packages/${pkg}/tsconfig.build.json`, import.meta.url).pathname;
+    execFileSync(tsc, ['-p', project], { stdio: 'inherit' });
+  }
+  process.stderr.write(`Built packages/*/dist for the CLI suites in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
 /** The built `tessera` binary (`dist/`, built once per run by `build-global-setup.ts`). */
-export const cliBinary = new URL('../../dist/cli/index.js', import.meta.url).pathname;
+export const cliBinary = new URL('../../packages/server/dist/cli/index.js', import.meta.url).pathname;
 const node = process.execPath;
 
 /** How a run of the `tessera` binary ended. */

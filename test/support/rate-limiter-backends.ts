@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, inject } from 'vitest';
-import { memoryRateLimiters, type RateLimiterFactory } from '../../src/core/rate-limit/rate-limit.js';
-import { connectPostgres } from '../../src/stores/postgres/postgres-store.js';
-import { createPostgresRateLimiters } from '../../src/stores/postgres/postgres-rate-limiters.js';
-import { connectRedis, connectRedisCluster } from '../../src/stores/redis/connect-redis.js';
-import { createRedisRateLimiters } from '../../src/stores/redis/redis-rate-limiters.js';
-import { createSQLiteRateLimiters } from '../../src/stores/sqlite/sqlite-rate-limiters.js';
+import { memoryRateLimiters, type RateLimiterFactory } from '../../packages/auth/src/core/rate-limit/rate-limit.js';
+import { connectPostgres } from '../../packages/auth/src/stores/postgres/postgres-store.js';
+import { createPostgresRateLimiters } from '../../packages/auth/src/stores/postgres/postgres-rate-limiters.js';
+import { connectRedis, connectRedisCluster } from '../../packages/auth/src/stores/redis/connect-redis.js';
+import { createRedisRateLimiters } from '../../packages/auth/src/stores/redis/redis-rate-limiters.js';
+import { createSQLiteRateLimiters } from '../../packages/auth/src/stores/sqlite/sqlite-rate-limiters.js';
 
 /** One rate-limit backend of the test run. */
 export interface RateLimiterBackend {

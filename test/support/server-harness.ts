@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { createTesseraServer, type TesseraServer } from '../../src/server/app.js';
-import { loadServerConfig, type ServerConfig } from '../../src/server/config.js';
-import { createServerLogger } from '../../src/server/logging.js';
-import { openServerRuntime, type ServerRuntime } from '../../src/server/runtime.js';
-import { createFaultyStore, type FaultyStore } from './failing-store.js';
+import { createTesseraServer, type TesseraServer } from '../../packages/server/src/app.js';
+import { loadServerConfig, type ServerConfig } from '../../packages/server/src/config.js';
+import { createServerLogger } from '../../packages/server/src/logging.js';
+import { openServerRuntime, type ServerRuntime } from '../../packages/server/src/runtime.js';
+import { type FaultyStore, createFaultyStore } from 'tessera-auth/testing';
 
 /** A running in-process server with everything a test needs to drive and inspect it. */
 export interface TestServer {

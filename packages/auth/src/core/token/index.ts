@@ -1,0 +1,15 @@
+export { ACCESS_TOKEN_TYPE, type AccessTokenClaims } from './access-token.js';
+export type { IntrospectionResponse } from './introspect.js';
+export type { SigningAlgorithm } from './jws.js';
+export { KEY_SET_STORE_KEYS, type KeyInfo } from './key-ring.js';
+export { parseRefreshToken, type RefreshReuseKind } from './refresh-token.js';
+export {
+  createTokenService,
+  type AccessTokenVerificationResult,
+  type RefreshResult,
+  type RevocationCheck,
+  type TokenEvent,
+  type TokenPair,
+  type TokenService,
+  type TokenServiceOptions,
+} from './token-service.js';

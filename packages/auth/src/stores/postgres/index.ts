@@ -1,0 +1,14 @@
+export {
+  connectPostgres,
+  createPostgresStore,
+  type ConnectPostgresOptions,
+  type PostgresStoreOptions,
+} from './postgres-store.js';
+export {
+  migratePostgres,
+  runPostgresMigrations,
+  postgresStoreMigrations,
+  type PostgresMigration,
+  type PostgresTableOptions,
+} from './migrations.js';
+export { createPostgresRateLimiters } from './postgres-rate-limiters.js';

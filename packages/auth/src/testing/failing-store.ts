@@ -1,0 +1,32 @@
+import type { SessionStore } from '../core/store/types.js';
+
+/** A store whose backend can be switched off, and which counts calls per method. */
+export interface FaultyStore extends SessionStore {
+  /** While true every call rejects the way a dropped connection does. */
+  down: boolean;
+  /** Calls made so far, per method name. */
+  readonly calls: Record<string, number>;
+}
+
+/**
+ * Wraps a real store so tests can take its backend down on purpose and count
+ * round trips. While `down`, every method rejects with a plain driver-like
+ * error, so the engine's own fail-closed handling is what gets tested.
+ */
+export function createFaultyStore(inner: SessionStore): FaultyStore {
+  const calls: Record<string, number> = {};
+  const faulty = { name: inner.name, down: false, calls } as FaultyStore;
+  for (const key of Object.keys(inner) as (keyof SessionStore)[]) {
+    const member = inner[key];
+    if (typeof member !== 'function') continue;
+    const method = member as (...args: unknown[]) => Promise<unknown>;
+    (faulty as unknown as Record<string, unknown>)[key] = async (...args: unknown[]) => {
+      calls[key] = (calls[key] ?? 0) + 1;
+      if (faulty.down && key !== 'close') {
+        throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' });
+      }
+      return method(...args);
+    };
+  }
+  return faulty;
+}

@@ -1,0 +1,286 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { SessionStore } from '../core/store/types.js';
+import { makeSessionRecord } from './session-records.js';
+
+/** How a conformance run makes stores of one kind. */
+export interface StoreFactory {
+  /**
+   * A store over the shared backend. Stores made with different prefixes must
+   * not see each other's data; `now` is the clock for stores that take one.
+   */
+  create(options: { prefix: string; now: () => number }): Promise<SessionStore>;
+  /**
+   * Whether expiry follows the injected clock (memory, SQL) or the backend's
+   * own (Redis TTLs). Expiry tests of the latter wait in real time, briefly.
+   */
+  clock: 'injected' | 'backend';
+  /** Called once after the suite: stop servers, remove files. */
+  teardown?: () => Promise<void>;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The store conformance suite: every store must pass every case here. Cases
+ * that matter for security (atomic get-and-delete, rotation, caps) race 50
+ * concurrent callers and demand exactly one winner.
+ */
+export function describeStore(name: string, factory: StoreFactory): void {
+  describe(`store conformance: ${name}`, () => {
+    let store: SessionStore;
+    let prefix: string;
+    let clock = Date.now();
+    const opened: SessionStore[] = [];
+    const now = (): number => clock;
+    const getFactory = (): StoreFactory => factory;
+    const open = async (storePrefix: string): Promise<SessionStore> => {
+      const made = await getFactory().create({ prefix: storePrefix, now });
+      opened.push(made);
+      return made;
+    };
+    /** Moves time forward: the injected clock, or real time for backend clocks (kept short). */
+    const advance = async (ms: number): Promise<void> => {
+      clock += ms;
+      if (getFactory().clock === 'backend') await sleep(ms);
+    };
+    const user = (): string => `user-${randomBytes(6).toString('hex')}`;
+
+    beforeEach(async () => {
+      clock = Date.now();
+      prefix = `t${randomBytes(4).toString('hex')}_`;
+      store = await open(prefix);
+    });
+    afterEach(async () => {
+      for (const made of opened.splice(0)) await made.close();
+    });
+    afterAll(async () => {
+      await factory.teardown?.();
+    });
+
+    it('answers null for what is absent', async () => {
+      expect(await store.getSession('AAAAbm90LWEtcmVhbC1zZXNzaW9u')).toBeNull();
+      expect(await store.get('missing')).toBeNull();
+      expect(await store.getAndDelete('missing')).toBeNull();
+      expect(await store.listUserSessions(user())).toEqual([]);
+      expect(await store.revokeUserSessions(user(), clock)).toEqual([]);
+    });
+
+    it('round-trips a session record through the backend unchanged', async () => {
+      const record = makeSessionRecord(user(), clock, {
+        ip: '2001:db8::1',
+        userAgent: 'Agent/1.0 (ünïcödé; "quoted"; \\ backslash)',
+        data: { role: 'admin', nested: { list: [1, 2.5, 'three', null, true] }, emoji: '🔐', empty: {} },
+      });
+      expect(await store.createSession(record)).toEqual([]);
+      expect(await store.getSession(record.id)).toEqual(record);
+    });
+
+    it('round-trips JSON values and replaces on set', async () => {
+      const value = { kid: 'k1', list: [1, 'two', { three: null }], unicode: 'ñ✓' };
+      await store.set('doc', value);
+      expect(await store.get('doc')).toEqual(value);
+      await store.set('doc', 'replaced');
+      expect(await store.get('doc')).toBe('replaced');
+      await store.set('number', 42);
+      expect(await store.get('number')).toBe(42);
+    });
+
+    it('expires sessions at expiresAt and values after their TTL', async () => {
+      const record = makeSessionRecord(user(), clock, { expiresAt: clock + 1000, idleExpiresAt: clock + 1000 });
+      await store.createSession(record);
+      await store.set('short', 'lived', 1);
+      await store.set('forever', 'kept');
+      expect(await store.getSession(record.id)).not.toBeNull();
+      expect(await store.get('short')).toBe('lived');
+      await advance(1200);
+      expect(await store.getSession(record.id)).toBeNull();
+      expect(await store.get('short')).toBeNull();
+      expect(await store.get('forever')).toBe('kept');
+      expect(await store.listUserSessions(record.userId)).toEqual([]);
+    });
+
+    it('touches a session: a patch moves its expiry and changes only the patched fields', async () => {
+      const record = makeSessionRecord(user(), clock, { expiresAt: clock + 1000, idleExpiresAt: clock + 1000 });
+      await store.createSession(record);
+      const patch = {
+        lastSeenAt: clock + 500,
+        idleExpiresAt: clock + 5000,
+        expiresAt: clock + 5000,
+        ip: '198.51.100.1',
+        data: { step: 2 },
+      };
+      expect(await store.updateSession(record.id, patch)).toBe(true);
+      await advance(1200);
+      expect(await store.getSession(record.id)).toEqual({ ...record, ...patch });
+      expect(await store.updateSession('AAAAbm9uZS1zdWNoLXNlc3Npb24', patch)).toBe(false);
+    });
+
+    it('deletes idempotently', async () => {
+      const record = makeSessionRecord(user(), clock);
+      await store.createSession(record);
+      expect(await store.deleteSession(record.id)).toBe(true);
+      expect(await store.deleteSession(record.id)).toBe(false);
+      expect(await store.getSession(record.id)).toBeNull();
+      expect(await store.listUserSessions(record.userId)).toEqual([]);
+      await store.set('k', 1);
+      expect(await store.delete('k')).toBe(true);
+      expect(await store.delete('k')).toBe(false);
+      expect(await store.get('k')).toBeNull();
+    });
+
+    it('getAndDelete has exactly one winner among 50 concurrent callers', async () => {
+      await store.set('once', { grant: 'x' }, 60);
+      const results = await Promise.all(Array.from({ length: 50 }, () => store.getAndDelete('once')));
+      expect(results.filter((result) => result !== null)).toEqual([{ grant: 'x' }]);
+      expect(await store.get('once')).toBeNull();
+    });
+
+    it('setIfAbsent has exactly one winner among 50 concurrent callers', async () => {
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => store.setIfAbsent('lock', i, 60)));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await store.get('lock')).toBe(results.indexOf(true));
+    });
+
+    it('setIfAbsent succeeds again once the value has expired', async () => {
+      expect(await store.setIfAbsent('lease', 'a', 1)).toBe(true);
+      expect(await store.setIfAbsent('lease', 'b', 1)).toBe(false);
+      await advance(1200);
+      expect(await store.setIfAbsent('lease', 'c', 1)).toBe(true);
+      expect(await store.get('lease')).toBe('c');
+    });
+
+    it('rotateSession has exactly one winner among 50 concurrent rotations', async () => {
+      const userId = user();
+      const old = makeSessionRecord(userId, clock, { data: { kept: true } });
+      await store.createSession(old);
+      const successors = Array.from({ length: 50 }, () => makeSessionRecord(userId, clock, { data: { kept: true } }));
+      const results = await Promise.all(successors.map((next) => store.rotateSession(old.id, next)));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const winner = successors[results.indexOf(true)]!;
+      expect(await store.getSession(old.id)).toBeNull();
+      expect(await store.getSession(winner.id)).toEqual(winner);
+      expect((await store.listUserSessions(userId)).map((record) => record.id)).toEqual([winner.id]);
+    });
+
+    it('does not rotate or update a revoked session', async () => {
+      const record = makeSessionRecord(user(), clock);
+      await store.createSession(record);
+      expect(await store.revokeSession(record.id, clock + 1)).toBe(true);
+      expect(await store.revokeSession(record.id, clock + 2)).toBe(false);
+      expect(await store.getSession(record.id)).toEqual({ ...record, revokedAt: clock + 1 });
+      expect(await store.updateSession(record.id, { lastSeenAt: clock + 5 })).toBe(false);
+      expect(await store.rotateSession(record.id, makeSessionRecord(record.userId, clock))).toBe(false);
+      expect(await store.listUserSessions(record.userId)).toEqual([]);
+    });
+
+    it('lists a user’s live sessions oldest first, and only theirs', async () => {
+      const alice = user();
+      const bob = user();
+      const first = makeSessionRecord(alice, clock);
+      const second = makeSessionRecord(alice, clock + 10);
+      const expired = makeSessionRecord(alice, clock - 100_000, { expiresAt: clock - 1 });
+      const revoked = makeSessionRecord(alice, clock + 20);
+      const bobs = makeSessionRecord(bob, clock + 5);
+      for (const record of [second, expired, bobs, first, revoked]) await store.createSession(record);
+      await store.revokeSession(revoked.id, clock + 30);
+      expect(await store.listUserSessions(alice)).toEqual([first, second]);
+      expect(await store.listUserSessions(bob)).toEqual([bobs]);
+    });
+
+    it('revokes all of a user’s sessions, or all but one, and no one else’s', async () => {
+      const alice = user();
+      const bob = user();
+      const records = [0, 1, 2].map((i) => makeSessionRecord(alice, clock + i));
+      const bobs = makeSessionRecord(bob, clock);
+      for (const record of [...records, bobs]) await store.createSession(record);
+      const kept = records[1]!;
+      const revoked = await store.revokeUserSessions(alice, clock + 50, { exceptId: kept.id });
+      expect(revoked.sort()).toEqual([records[0]!.id, records[2]!.id].sort());
+      expect(await store.listUserSessions(alice)).toEqual([kept]);
+      expect((await store.getSession(records[0]!.id))?.revokedAt).toBe(clock + 50);
+      expect(await store.listUserSessions(bob)).toEqual([bobs]);
+      expect(await store.revokeUserSessions(alice, clock + 60)).toEqual([kept.id]);
+      expect(await store.listUserSessions(alice)).toEqual([]);
+    });
+
+    it('caps concurrent sessions per user by revoking the oldest', async () => {
+      const alice = user();
+      const records = [0, 1, 2].map((i) => makeSessionRecord(alice, clock + i));
+      expect(await store.createSession(records[0]!, { maxSessionsPerUser: 2 })).toEqual([]);
+      expect(await store.createSession(records[1]!, { maxSessionsPerUser: 2 })).toEqual([]);
+      expect(await store.createSession(records[2]!, { maxSessionsPerUser: 2 })).toEqual([records[0]!.id]);
+      expect(await store.listUserSessions(alice)).toEqual([records[1], records[2]]);
+      expect((await store.getSession(records[0]!.id))?.revokedAt).toBe(records[2]!.createdAt);
+    });
+
+    it('keeps the cap under 30 concurrent logins', async () => {
+      const alice = user();
+      const records = Array.from({ length: 30 }, (_, i) => makeSessionRecord(alice, clock + i));
+      const evicted = await Promise.all(
+        records.map((record) => store.createSession(record, { maxSessionsPerUser: 3 })),
+      );
+      expect(await store.listUserSessions(alice)).toHaveLength(3);
+      expect(evicted.flat()).toHaveLength(27);
+      expect(new Set(evicted.flat()).size).toBe(27);
+    });
+
+    it('isolates stores with different prefixes on one backend', async () => {
+      const other = await open(`${prefix}other_`);
+      const alice = user();
+      const record = makeSessionRecord(alice, clock);
+      await store.createSession(record);
+      await store.set('shared-name', 'mine');
+      expect(await other.getSession(record.id)).toBeNull();
+      expect(await other.get('shared-name')).toBeNull();
+      expect(await other.listUserSessions(alice)).toEqual([]);
+      expect(await other.revokeUserSessions(alice, clock)).toEqual([]);
+      expect(await other.deleteSession(record.id)).toBe(false);
+      expect(await other.delete('shared-name')).toBe(false);
+      expect(await store.getSession(record.id)).toEqual(record);
+      expect(await store.get('shared-name')).toBe('mine');
+    });
+
+    it('deleteExpired removes only what has expired and counts it', async () => {
+      const alice = user();
+      const live = makeSessionRecord(alice, clock, { expiresAt: clock + 60_000 });
+      const dying = [1, 2, 3].map((i) =>
+        makeSessionRecord(alice, clock + i, { expiresAt: clock + 1000, idleExpiresAt: clock + 1000 }),
+      );
+      for (const record of [live, ...dying]) await store.createSession(record);
+      await store.set('dying-1', 1, 1);
+      await store.set('dying-2', 2, 1);
+      await store.set('kept', 3, 60);
+      await advance(1200);
+      const removed = await store.deleteExpired();
+      // Redis expires keys by itself: what it removes is the three index entries the dead sessions left behind.
+      expect(removed).toBe(getFactory().clock === 'injected' ? 5 : 3);
+      expect(await store.deleteExpired()).toBe(0);
+      expect(await store.listUserSessions(alice)).toEqual([live]);
+      expect(await store.get('kept')).toBe(3);
+    });
+
+    it('counts live sessions when it can: not revoked, not idle, not past the absolute limit', async () => {
+      if (store.countLiveSessions === undefined) {
+        // Only Redis may leave counting out (it would have to scan every key).
+        expect(store.name).toBe('redis');
+        return;
+      }
+      const alice = user();
+      const live = [0, 1].map((i) => makeSessionRecord(alice, clock + i));
+      const revoked = makeSessionRecord(alice, clock);
+      const idle = makeSessionRecord(alice, clock, { idleExpiresAt: clock - 1 });
+      const absolute = makeSessionRecord(user(), clock, { absoluteExpiresAt: clock - 1 });
+      for (const record of [...live, revoked, idle, absolute]) await store.createSession(record);
+      await store.revokeSession(revoked.id, clock);
+      expect(await store.countLiveSessions()).toBe(2);
+    });
+
+    it('rejects a bad TTL instead of keeping a value forever', async () => {
+      await expect(store.set('k', 1, 0)).rejects.toThrow(/ttlSeconds/);
+      await expect(store.set('k', 1, -5)).rejects.toThrow(/ttlSeconds/);
+      await expect(store.setIfAbsent('k', 1, Number.NaN)).rejects.toThrow(/ttlSeconds/);
+      expect(await store.get('k')).toBeNull();
+    });
+  });
+}

@@ -1,0 +1,50 @@
+import type { Database } from 'better-sqlite3';
+import { StoreUnavailableError } from 'tessera-auth/errors';
+import { retryWhileBusy } from 'tessera-auth/stores/sqlite';
+import { migrateSQLite } from 'tessera-auth/stores/sqlite';
+import { accountFromRow as toAccount, type Account, type AccountRow, type AccountStore } from './account-store.js';
+
+/** Accounts in the server's SQLite database (table `tessera_accounts`, migrated on creation). */
+export function createSQLiteAccountStore(db: Database): AccountStore {
+  migrateSQLite(db, 'tessera_accounts_migrations', [
+    {
+      version: 1,
+      name: 'create accounts',
+      sql: `CREATE TABLE tessera_accounts (
+              id TEXT PRIMARY KEY,
+              email TEXT NOT NULL UNIQUE,
+              password_hash TEXT NOT NULL,
+              created_at INTEGER NOT NULL
+            ) STRICT;`,
+    },
+  ]);
+  const insert = db.prepare(
+    'INSERT INTO tessera_accounts (id, email, password_hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (email) DO NOTHING',
+  );
+  const byEmail = db.prepare<[string], AccountRow>('SELECT * FROM tessera_accounts WHERE email = ?');
+  const byId = db.prepare<[string], AccountRow>('SELECT * FROM tessera_accounts WHERE id = ?');
+  const all = db.prepare<[], AccountRow>('SELECT * FROM tessera_accounts ORDER BY created_at, id');
+  const remove = db.prepare<[string]>('DELETE FROM tessera_accounts WHERE id = ?');
+  const setHash = db.prepare<[string, string]>('UPDATE tessera_accounts SET password_hash = ? WHERE id = ?');
+
+  // Like the SQLite store: a locked database is retried asynchronously, never waited for on the event loop.
+  const guard = async <T>(run: () => T, readOnly = false): Promise<T> => {
+    try {
+      return await retryWhileBusy(db, run, { readOnly });
+    } catch (error) {
+      throw new StoreUnavailableError('The account database failed', { cause: error });
+    }
+  };
+
+  return {
+    createAccount: (account) =>
+      guard(() =>
+        insert.run(account.id, account.email, account.passwordHash, account.createdAt).changes === 1 ? account : null,
+      ),
+    findAccountByEmail: (email) => guard(() => toAccount(byEmail.get(email)), true),
+    findAccountById: (id) => guard(() => toAccount(byId.get(id)), true),
+    deleteAccount: (id) => guard(() => remove.run(id).changes === 1),
+    setPasswordHash: (id, passwordHash) => guard(() => setHash.run(passwordHash, id).changes === 1),
+    listAccounts: () => guard(() => all.all().map((row) => toAccount(row) as Account), true),
+  };
+}

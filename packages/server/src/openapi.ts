@@ -1,0 +1,123 @@
+import { z } from 'zod';
+import { API_ERROR_STATUS, type ApiErrorCode } from 'tessera-auth/http';
+import { errorResponse } from './api-schemas.js';
+import { ACCOUNT_ROUTES } from './routes/account-routes.js';
+import { OPS_ROUTES } from './routes/ops-routes.js';
+import type { RouteDefinition } from './routes/route.js';
+import { SESSION_ROUTES } from './routes/session-routes.js';
+import { TOKEN_ROUTES } from './routes/token-routes.js';
+
+/** One endpoint's spec: how it is registered and how it is documented (a route file pairs it with its handler). */
+export interface RouteSpec {
+  id: RouteId;
+  method: 'GET' | 'POST' | 'DELETE';
+  /** Fastify path syntax (`:id`). */
+  path: string;
+  summary: string;
+  /** `session`: answers 401 without a session (cookie or bearer). */
+  auth: 'none' | 'session';
+  /** A state-changing cookie request must carry the session's CSRF token and come from an allowed origin. */
+  csrf: boolean;
+  /** Refused from another site even without a session (sign-up: login CSRF and account spam). */
+  sameOrigin?: boolean;
+  body?: z.ZodType;
+  /** The success status and its body schema (none for 204). */
+  success: { status: number; schema?: z.ZodType; description: string; contentType?: string };
+  errors: ApiErrorCode[];
+}
+
+export type RouteId =
+  | 'signup'
+  | 'login'
+  | 'refresh'
+  | 'logout'
+  | 'me'
+  | 'csrfToken'
+  | 'listSessions'
+  | 'revokeSession'
+  | 'revokeOtherSessions'
+  | 'changePassword'
+  | 'jwks'
+  | 'introspect'
+  | 'healthz'
+  | 'readyz'
+  | 'metrics'
+  | 'openapi';
+
+/**
+ * Every endpoint of the server (API.md), in the order of the contract: each route file's specs with their
+ * handlers, registered by `registerRoutes` and documented by {@link buildOpenAPIDocument}.
+ */
+export const ROUTES: readonly RouteDefinition[] = [
+  ...SESSION_ROUTES,
+  ...ACCOUNT_ROUTES,
+  ...TOKEN_ROUTES,
+  ...OPS_ROUTES,
+];
+
+const jsonSchema = (schema: z.ZodType): Record<string, unknown> => {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
+  return rest;
+};
+
+/** The OpenAPI 3.1 document, generated from {@link ROUTES} and the zod schemas that validate requests. */
+export function buildOpenAPIDocument(): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of ROUTES) {
+    const path = route.path.replace(/:([A-Za-z]+)/g, '{$1}');
+    const responses: Record<string, unknown> = {
+      [route.success.status]: {
+        description: route.success.description,
+        ...(route.success.schema === undefined
+          ? route.success.contentType === undefined
+            ? {}
+            : { content: { [route.success.contentType]: { schema: { type: 'string' } } } }
+          : { content: { 'application/json': { schema: jsonSchema(route.success.schema) } } }),
+      },
+    };
+    // Session routes spend the per-session budget when TESSERA_SESSION_RATE_LIMIT is set.
+    const errors: ApiErrorCode[] =
+      route.auth === 'session' && !route.errors.includes('rate_limited')
+        ? [...route.errors, 'rate_limited']
+        : route.errors;
+    for (const code of errors) {
+      const status = String(API_ERROR_STATUS[code]);
+      const existing = responses[status] as { description: string } | undefined;
+      responses[status] = {
+        description: existing === undefined ? code : `${existing.description}, ${code}`,
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      };
+    }
+    paths[path] ??= {};
+    paths[path][route.method.toLowerCase()] = {
+      operationId: route.id,
+      summary: route.summary,
+      ...(route.auth === 'session' ? { security: [{ cookie: [] }, { bearer: [] }] } : {}),
+      ...(route.id === 'metrics' ? { security: [{ metrics: [] }] } : {}),
+      ...(route.path.includes(':id')
+        ? { parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }] }
+        : {}),
+      ...(route.body === undefined
+        ? {}
+        : { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(route.body) } } } }),
+      responses,
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Tessera', version: '0.1.0', description: 'Session management server: see API.md.' },
+    paths,
+    components: {
+      schemas: { Error: jsonSchema(errorResponse) },
+      securitySchemes: {
+        cookie: { type: 'apiKey', in: 'cookie', name: '__Host-tessera' },
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+        introspection: { type: 'http', scheme: 'basic' },
+        metrics: { type: 'http', scheme: 'bearer', description: 'TESSERA_METRICS_TOKEN' },
+      },
+    },
+  };
+}

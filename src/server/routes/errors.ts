@@ -1,4 +1,0 @@
-import type { ApiErrorCode } from '../../http/api-error.js';
-
-/** The errors any route with a JSON body can answer. */
-export const BODY_ERRORS: readonly ApiErrorCode[] = ['invalid_request', 'payload_too_large', 'unsupported_media_type'];

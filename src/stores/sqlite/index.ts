@@ -1,3 +1,0 @@
-export { createSQLiteStore, sqliteStoreMigrations, type SQLiteStoreOptions } from './sqlite-store.js';
-export { migrateSQLite, type SQLiteMigration } from './migrations.js';
-export { createSQLiteRateLimiters } from './sqlite-rate-limiters.js';
