@@ -148,7 +148,7 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
         break;
       case 'redis': {
         const client = await connectRedis(location.url);
-        closers.push(() => client.quit());
+        closers.push(() => endRedis(client));
         sessions = createRedisStore(client, { logger });
         rateLimiters = createRedisRateLimiters(client);
         sessionsLabel = `redis ${new URL(location.url).host}`;
@@ -156,7 +156,7 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
       }
       case 'redis-cluster': {
         const cluster = await connectRedisCluster(location.nodes);
-        closers.push(() => cluster.quit());
+        closers.push(() => endRedis(cluster));
         sessions = createRedisStore(cluster, { logger });
         rateLimiters = createRedisRateLimiters(cluster);
         sessionsLabel = `redis cluster (${location.nodes.length} seed nodes)`;
@@ -180,4 +180,9 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
     await close().catch(() => undefined);
     throw error;
   }
+}
+
+/** Ends a Redis connection: `QUIT` when it can still be sent, else drop the socket (a server that went away). */
+async function endRedis(client: { quit(): Promise<unknown>; disconnect(): void }): Promise<void> {
+  await client.quit().catch(() => client.disconnect());
 }
