@@ -108,7 +108,11 @@ export function buildOpenAPIDocument(): Record<string, unknown> {
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'Tessera', version: '0.1.0', description: 'Session management server: see API.md.' },
+    info: {
+      title: 'Tessera',
+      version: '0.1.0',
+      description: 'Session management server: see the HTTP reference (docs/api.md in the repository).',
+    },
     paths,
     components: {
       schemas: { Error: jsonSchema(errorResponse) },

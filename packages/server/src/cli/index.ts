@@ -10,7 +10,9 @@ import { registerUserCommand } from './commands/user.js';
 
 const program = new Command()
   .name('tessera')
-  .description('Tessera: session management server and operator tools. Configured from the environment (see API.md).')
+  .description(
+    'Tessera: session management server and operator tools. Configured from the environment (see the HTTP reference, docs/api.md in the repository).',
+  )
   .showHelpAfterError()
   .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2))
   .addHelpText('after', '\nExit codes: 0 success, 1 failure (including bad configuration), 2 usage error.');
