@@ -4,7 +4,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { SessionStore } from '../packages/auth/src/core/store/types.js';
+import type { Store } from '../packages/auth/src/core/store/types.js';
 import { connectPostgres, createPostgresStore } from '../packages/auth/src/stores/postgres/postgres-store.js';
 import { createSQLiteStore } from '../packages/auth/src/stores/sqlite/sqlite-store.js';
 import { makeSessionRecord } from 'tessera-auth/testing';
@@ -27,7 +27,7 @@ const postgresUrl = inject('postgresUrl');
 interface Backend {
   env: Record<string, string>;
   /** The database store with its clock two hours back, so whatever it writes with a TTL is already expired. */
-  openPastDatabaseStore(): Promise<{ store: SessionStore; close(): Promise<void> }>;
+  openPastDatabaseStore(): Promise<{ store: Store; close(): Promise<void> }>;
   /** The name `cleanup` reports for the database store. */
   databaseStoreName: string;
   destroy(): Promise<void>;

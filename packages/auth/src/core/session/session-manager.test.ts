@@ -195,8 +195,10 @@ describe('rotateSession', () => {
 
 describe('revocation and listing', () => {
   it('lists a user’s sessions with the current one marked, and never the token', async () => {
-    const { sessions } = setup();
+    const { sessions, advance } = setup();
     const first = await sessions.createSession('alice', { ip: '192.0.2.1', userAgent: 'Phone' });
+    // Oldest first by creation time; within one millisecond the order is by id.
+    advance(1);
     const second = await sessions.createSession('alice', { ip: '192.0.2.2', userAgent: 'Laptop' });
     await sessions.createSession('bob');
     const list = await sessions.listUserSessions('alice', { currentSessionId: second.session.id });
