@@ -94,7 +94,8 @@ function describeCLI(name: string, open: (() => Promise<Backend>) | null): void 
       const first = await tessera(['migrate', '--json']);
       expect(first.code).toBe(0);
       expect(parseJSONOutput<{ migrations: unknown }>(first).migrations).toEqual([
-        { schema: 'sessions', applied: [1] },
+        // Every version of the database store's schema (the first was all there was in the first release).
+        { schema: 'sessions', applied: name === 'SQLite' ? [1, 2, 3] : [1, 2] },
         { schema: 'accounts', applied: [1] },
       ]);
       const again = await tessera(['migrate']);
