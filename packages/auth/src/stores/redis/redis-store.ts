@@ -3,7 +3,7 @@ import { InvalidOptionError } from '../../core/errors/errors.js';
 import { defineStore } from '../../core/store/define-store.js';
 import { sessionRecordFromTextFields, sessionRecordToTextFields } from '../../core/store/session-record.js';
 import { ttlMilliseconds } from '../../core/store/ttl.js';
-import type { JsonValue, SessionPatch, SessionRecord, Store } from '../../core/store/types.js';
+import type { JsonValue, KeyValueStore, SessionPatch, SessionRecord, Store } from '../../core/store/types.js';
 import { fingerprint } from '../../internal/crypto.js';
 import { silentLogger, type Logger } from '../../internal/logger.js';
 import { positiveIntegerOption } from '../../internal/options.js';
@@ -120,16 +120,6 @@ export function createRedisStore(client: RedisClient, options: RedisStoreOptions
     epochMilliseconds('record.createdAt', record.createdAt);
   };
 
-  const parseValue = (key: string, json: string | null): JsonValue | null => {
-    if (json === null) return null;
-    try {
-      return JSON.parse(json) as JsonValue;
-    } catch {
-      logger.warn({ store: 'redis', key: fingerprint(key) }, 'corrupt value ignored');
-      return null;
-    }
-  };
-
   const pruneNode = async (node: Redis): Promise<number> => {
     let pruned = 0;
     let cursor = '0';
@@ -236,34 +226,7 @@ export function createRedisStore(client: RedisClient, options: RedisStoreOptions
         return fromPairs(reply).filter((candidate) => (candidate as { userId?: unknown }).userId === userId);
       },
 
-      async get(key: string) {
-        return parseValue(key, await client.get(valueKey(key)));
-      },
-
-      async set(key: string, value: JsonValue, ttlSeconds?: number) {
-        const ttlMs = ttlMilliseconds(ttlSeconds);
-        const json = JSON.stringify(value);
-        if (ttlMs === undefined) await client.set(valueKey(key), json);
-        else await client.set(valueKey(key), json, 'PX', ttlMs);
-      },
-
-      async setIfAbsent(key: string, value: JsonValue, ttlSeconds?: number) {
-        const ttlMs = ttlMilliseconds(ttlSeconds);
-        const json = JSON.stringify(value);
-        const reply =
-          ttlMs === undefined
-            ? await client.set(valueKey(key), json, 'NX')
-            : await client.set(valueKey(key), json, 'PX', ttlMs, 'NX');
-        return reply === 'OK';
-      },
-
-      async getAndDelete(key: string) {
-        return parseValue(key, await client.getdel(valueKey(key)));
-      },
-
-      async delete(key: string) {
-        return (await client.del(valueKey(key))) === 1;
-      },
+      ...redisValueMethods(client, valueKey, logger),
 
       async deleteExpired() {
         // Redis expires sessions and values itself; what is left to remove are
@@ -281,6 +244,54 @@ export function createRedisStore(client: RedisClient, options: RedisStoreOptions
     },
     { logger },
   );
+}
+
+/** The key-value half: a value is a JSON string under `<prefix>v:<key>`, expired by Redis itself. */
+function redisValueMethods(
+  client: RedisClient,
+  valueKey: (key: string) => string,
+  logger: Logger,
+): Omit<KeyValueStore, 'name'> {
+  const parseValue = (key: string, json: string | null): JsonValue | null => {
+    if (json === null) return null;
+    try {
+      return JSON.parse(json) as JsonValue;
+    } catch {
+      logger.warn({ store: 'redis', key: fingerprint(key) }, 'corrupt value ignored');
+      return null;
+    }
+  };
+
+  return {
+    async get(key: string) {
+      return parseValue(key, await client.get(valueKey(key)));
+    },
+
+    async set(key: string, value: JsonValue, ttlSeconds?: number) {
+      const ttlMs = ttlMilliseconds(ttlSeconds);
+      const json = JSON.stringify(value);
+      if (ttlMs === undefined) await client.set(valueKey(key), json);
+      else await client.set(valueKey(key), json, 'PX', ttlMs);
+    },
+
+    async setIfAbsent(key: string, value: JsonValue, ttlSeconds?: number) {
+      const ttlMs = ttlMilliseconds(ttlSeconds);
+      const json = JSON.stringify(value);
+      const reply =
+        ttlMs === undefined
+          ? await client.set(valueKey(key), json, 'NX')
+          : await client.set(valueKey(key), json, 'PX', ttlMs, 'NX');
+      return reply === 'OK';
+    },
+
+    async getAndDelete(key: string) {
+      return parseValue(key, await client.getdel(valueKey(key)));
+    },
+
+    async delete(key: string) {
+      return (await client.del(valueKey(key))) === 1;
+    },
+  };
 }
 
 function epochMilliseconds(name: string, value: number): number {
