@@ -7,7 +7,7 @@ import {
 } from '../packages/auth/src/core/rate-limit/rate-limit.js';
 import type { RateLimiterFactory } from '../packages/auth/src/core/rate-limit/rate-limit.js';
 import { createSessionManager } from '../packages/auth/src/core/session/session-manager.js';
-import type { SessionStore } from '../packages/auth/src/core/store/types.js';
+import type { Store } from '../packages/auth/src/core/store/types.js';
 import { createTokenService } from '../packages/auth/src/core/token/token-service.js';
 import {
   createHttpAuth,
@@ -69,7 +69,7 @@ const ACCESS_TOKEN_SECONDS = 900;
 const REFRESH_GRACE_SECONDS = 10;
 
 interface StoreKit {
-  store: SessionStore;
+  store: Store;
   limiters: RateLimiterFactory;
   close(): void;
 }

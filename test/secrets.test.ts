@@ -7,7 +7,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { KeyInvalidError, StoreConflictError } from '../packages/auth/src/core/errors/errors.js';
 import { createSessionManager } from '../packages/auth/src/core/session/session-manager.js';
 import { createTokenService } from '../packages/auth/src/core/token/token-service.js';
-import type { JsonValue, SessionStore } from '../packages/auth/src/core/store/types.js';
+import type { JsonValue, Store } from '../packages/auth/src/core/store/types.js';
 import { createMemoryStore } from '../packages/auth/src/stores/memory/memory-store.js';
 import { connectPostgres, createPostgresStore } from '../packages/auth/src/stores/postgres/postgres-store.js';
 import { migratePostgres } from '../packages/auth/src/stores/postgres/migrations.js';
@@ -93,7 +93,7 @@ describe('TESSERA_SECRETS_KEY', () => {
 interface Database {
   env: Record<string, string>;
   /** The raw store under the runtime, to see what is really stored. */
-  raw(): Promise<{ store: SessionStore; close(): Promise<void> }>;
+  raw(): Promise<{ store: Store; close(): Promise<void> }>;
   /** Every byte of the database's files, for a plain-text search (SQLite only). */
   bytes?(): Buffer;
   destroy(): Promise<void>;
@@ -310,7 +310,7 @@ describe('re-sealing beside a rotation that supersedes the document it is re-wri
     await tokens.listKeys();
     let interleaved = false;
     // Between re-sealing's read of version 1 and its write, a rotation writes version 2 and erases version 1.
-    const racing: SessionStore = {
+    const racing: Store = {
       ...raw,
       set: async (key, value, ttlSeconds) => {
         if (!interleaved && key === 'token:keys:v1') {
@@ -329,7 +329,7 @@ describe('re-sealing beside a rotation that supersedes the document it is re-wri
   });
 });
 
-function describeRotation(name: string, open: (() => Promise<{ store: SessionStore; close(): Promise<void> }>) | null) {
+function describeRotation(name: string, open: (() => Promise<{ store: Store; close(): Promise<void> }>) | null) {
   describe.skipIf(open === null)(`root secret rotation on ${name}`, () => {
     it('makes a new CSRF root, keeps the previous one for the overlap, and keeps rate-limit and fingerprint keys', async () => {
       const { store, close } = await (open as NonNullable<typeof open>)();

@@ -1,7 +1,7 @@
 import BetterSqlite3 from 'better-sqlite3';
 import type pg from 'pg';
 import { memoryRateLimiters, type RateLimiterFactory } from 'tessera-auth';
-import type { SessionStore } from 'tessera-auth';
+import type { Store } from 'tessera-auth';
 import type { Logger } from 'tessera-auth';
 import { createMemoryStore } from 'tessera-auth/stores/memory';
 import { createPostgresRateLimiters } from 'tessera-auth/stores/postgres';
@@ -42,9 +42,9 @@ export interface ServerRuntime {
    * store is configured. Private keys and root secrets are sealed under
    * `TESSERA_SECRETS_KEY` on their way in (see {@link sealSecretsAtRest}).
    */
-  database: SessionStore;
+  database: Store;
   /** Where sessions, refresh tokens and the blocklist live. */
-  sessions: SessionStore;
+  sessions: Store;
   accounts: AccountStore;
   /** Rate-limit counters on the same backend as the sessions. */
   rateLimiters: RateLimiterFactory;
@@ -85,7 +85,7 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
     for (const closer of closers.reverse()) await closer();
   };
   try {
-    let database: SessionStore;
+    let database: Store;
     let accounts: AccountStore;
     let databaseLimiters: () => Promise<RateLimiterFactory>;
     let migrations: AppliedMigrations[];
@@ -133,7 +133,7 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
     };
 
     const location = config.sessionStore;
-    let sessions: SessionStore = database;
+    let sessions: Store = database;
     let rateLimiters: RateLimiterFactory;
     let sessionsLabel = 'the database';
     switch (location.kind) {

@@ -8,7 +8,7 @@ import {
 } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { KeyInvalidError } from 'tessera-auth/errors';
-import type { JsonValue, SessionStore } from 'tessera-auth';
+import type { JsonValue, Store } from 'tessera-auth';
 import { KEY_SET_STORE_KEYS } from 'tessera-auth';
 import { callStore } from './store-call.js';
 
@@ -187,37 +187,25 @@ export function openDocument(kek: SecretsKey | null, storeKey: string, stored: J
  * Sealing at the store boundary keeps the key ring and the secrets code
  * unaware of encryption, and covers every writer of these documents at once.
  */
-export function sealSecretsAtRest(inner: SessionStore, kek: SecretsKey | null): SessionStore {
+export function sealSecretsAtRest(inner: Store, kek: SecretsKey | null): Store {
   const seal = (key: string, value: JsonValue): JsonValue =>
     kek !== null && isSecretStoreKey(key) ? sealDocument(kek, key, value) : value;
   const open = (key: string, stored: JsonValue | null): JsonValue | null =>
     isSecretStoreKey(key) ? openDocument(kek, key, stored) : stored;
-  const sealed: SessionStore = {
-    name: inner.name,
-    createSession: (record, options) => inner.createSession(record, options),
-    getSession: (id) => inner.getSession(id),
-    updateSession: (id, patch) => inner.updateSession(id, patch),
-    rotateSession: (oldId, record) => inner.rotateSession(oldId, record),
-    revokeSession: (id, revokedAt) => inner.revokeSession(id, revokedAt),
-    revokeUserSessions: (userId, revokedAt, options) => inner.revokeUserSessions(userId, revokedAt, options),
-    deleteSession: (id) => inner.deleteSession(id),
-    listUserSessions: (userId) => inner.listUserSessions(userId),
+  // Every other member (the session methods, optional hooks such as sessionIdPrefix) passes through as it is.
+  return {
+    ...inner,
     get: async (key) => open(key, await inner.get(key)),
     set: (key, value, ttlSeconds) => inner.set(key, seal(key, value), ttlSeconds),
     setIfAbsent: (key, value, ttlSeconds) => inner.setIfAbsent(key, seal(key, value), ttlSeconds),
     getAndDelete: async (key) => open(key, await inner.getAndDelete(key)),
-    delete: (key) => inner.delete(key),
-    deleteExpired: () => inner.deleteExpired(),
-    close: () => inner.close(),
   };
-  const count = inner.countLiveSessions?.bind(inner);
-  return count === undefined ? sealed : { ...sealed, countLiveSessions: count };
 }
 
 /** How far around the key-set head to look for documents: the key ring keeps only the latest. */
 const VERSION_SPAN = 3;
 
-async function headVersion(store: SessionStore): Promise<number> {
+async function headVersion(store: Store): Promise<number> {
   const head = await callStore(store, 'get', () => store.get(KEY_SET_STORE_KEYS.head));
   return typeof head === 'number' && Number.isSafeInteger(head) && head >= 1 ? head : 1;
 }
@@ -234,11 +222,7 @@ async function headVersion(store: SessionStore): Promise<number> {
  * every version older than the head is deleted again, so no erased private
  * key comes back.
  */
-export async function resealSecrets(
-  raw: SessionStore,
-  from: SecretsKey | null,
-  to: SecretsKey | null,
-): Promise<number> {
+export async function resealSecrets(raw: Store, from: SecretsKey | null, to: SecretsKey | null): Promise<number> {
   const head = await headVersion(raw);
   const keys = [SERVER_SECRETS_STORE_KEY];
   for (let version = Math.max(1, head - VERSION_SPAN); version <= head + VERSION_SPAN; version++) {

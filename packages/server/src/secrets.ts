@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { StoreConflictError, StoreUnavailableError } from 'tessera-auth/errors';
-import type { JsonValue, SessionStore } from 'tessera-auth';
+import type { JsonValue, Store } from 'tessera-auth';
 import type { Logger } from 'tessera-auth';
 import { callStore } from './store-call.js';
 import { SERVER_SECRETS_STORE_KEY } from './secrets-at-rest.js';
@@ -98,7 +98,7 @@ function toSecrets(document: SecretsDocument, at: number): ServerSecrets {
 }
 
 /** Reads the document, creating it on first start; concurrent first starts converge on one (`setIfAbsent`). */
-async function loadDocument(store: SessionStore, at: number): Promise<SecretsDocument> {
+async function loadDocument(store: Store, at: number): Promise<SecretsDocument> {
   let stored = await callStore(store, 'get', () => store.get(SECRETS_KEY));
   if (stored === null) {
     const secret = newSecret();
@@ -118,7 +118,7 @@ async function loadDocument(store: SessionStore, at: number): Promise<SecretsDoc
  * database, so a restart and every instance sharing the database use the same
  * ones. There is no built-in default: a fresh database gets fresh randomness.
  */
-export async function loadServerSecrets(store: SessionStore, now: () => number = Date.now): Promise<ServerSecrets> {
+export async function loadServerSecrets(store: Store, now: () => number = Date.now): Promise<ServerSecrets> {
   return toSecrets(await loadDocument(store, now()), now());
 }
 
@@ -139,7 +139,7 @@ export interface SecretsRotation {
  * concurrent rotations one proceeds and the others fail with
  * `ERR_STORE_CONFLICT` rather than overwrite a root a server may already use.
  */
-export async function rotateServerSecrets(store: SessionStore, now: () => number = Date.now): Promise<SecretsRotation> {
+export async function rotateServerSecrets(store: Store, now: () => number = Date.now): Promise<SecretsRotation> {
   const locked = await callStore(store, 'setIfAbsent', () =>
     store.setIfAbsent(ROTATION_LOCK_KEY, true, ROTATION_LOCK_SECONDS),
   );
@@ -176,7 +176,7 @@ export interface ServerSecretsSource {
 
 /** Loads the secrets (creating them on first start) and keeps them fresh; see {@link ServerSecretsSource}. */
 export async function createServerSecretsSource(
-  store: SessionStore,
+  store: Store,
   options: { now?: () => number; logger: Logger },
 ): Promise<ServerSecretsSource> {
   const now = options.now ?? Date.now;

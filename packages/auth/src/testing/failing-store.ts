@@ -1,7 +1,7 @@
-import type { SessionStore } from '../core/store/types.js';
+import type { Store } from '../core/store/types.js';
 
 /** A store whose backend can be switched off, and which counts calls per method. */
-export interface FaultyStore extends SessionStore {
+export interface FaultyStore extends Store {
   /** While true every call rejects the way a dropped connection does. */
   down: boolean;
   /** Calls made so far, per method name. */
@@ -13,12 +13,13 @@ export interface FaultyStore extends SessionStore {
  * round trips. While `down`, every method rejects with a plain driver-like
  * error, so the engine's own fail-closed handling is what gets tested.
  */
-export function createFaultyStore(inner: SessionStore): FaultyStore {
+export function createFaultyStore(inner: Store): FaultyStore {
   const calls: Record<string, number> = {};
   const faulty = { name: inner.name, down: false, calls } as FaultyStore;
-  for (const key of Object.keys(inner) as (keyof SessionStore)[]) {
+  for (const key of Object.keys(inner) as (keyof Store)[]) {
     const member = inner[key];
-    if (typeof member !== 'function') continue;
+    if (key === 'sessionIdPrefix') Object.assign(faulty, { sessionIdPrefix: member });
+    if (typeof member !== 'function' || key === 'sessionIdPrefix') continue;
     const method = member as (...args: unknown[]) => Promise<unknown>;
     (faulty as unknown as Record<string, unknown>)[key] = async (...args: unknown[]) => {
       calls[key] = (calls[key] ?? 0) + 1;

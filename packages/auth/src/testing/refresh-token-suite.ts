@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSessionManager, type SessionEvent, type SessionManager } from '../core/session/session-manager.js';
-import type { SessionStore } from '../core/store/types.js';
+import type { Store } from '../core/store/types.js';
 import { parseRefreshToken } from '../core/token/refresh-token.js';
 import { createTokenService, type TokenEvent, type TokenService } from '../core/token/token-service.js';
 
@@ -8,7 +8,7 @@ import { createTokenService, type TokenEvent, type TokenService } from '../core/
  * Makes a fresh store. Stores that take a clock follow `now`; Redis keeps its own, which is why the clock starts at the
  * real time and the scenarios never rely on a store's TTL firing.
  */
-export type RefreshStoreFactory = (now: () => number) => Promise<SessionStore>;
+export type RefreshStoreFactory = (now: () => number) => Promise<Store>;
 
 /**
  * The refresh-token scenarios, run against one kind of store: rotation,
@@ -18,7 +18,7 @@ export function describeRefreshTokens(name: string, createStore: RefreshStoreFac
   describe(`refresh tokens on the ${name} store`, () => {
     let clock: number;
     let T0: number;
-    let store: SessionStore;
+    let store: Store;
     let sessions: SessionManager;
     let tokens: TokenService;
     let events: (TokenEvent | SessionEvent)[];

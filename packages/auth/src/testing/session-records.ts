@@ -1,11 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { sessionShardTag } from '../core/session/session-token.js';
 import type { SessionRecord } from '../core/store/types.js';
+import { redisUserTag } from '../stores/redis/hash-tag.js';
 
-/** A valid session record for store tests; `at` is the creation time, epoch ms. */
+/**
+ * A valid session record for store tests; `at` is the creation time, epoch ms.
+ * Its id starts with the user's Redis hash tag, which every store accepts and
+ * the Redis store requires (it is what its `sessionIdPrefix` hook asks for).
+ */
 export function makeSessionRecord(userId: string, at: number, overrides: Partial<SessionRecord> = {}): SessionRecord {
   return {
-    id: sessionShardTag(userId) + randomBytes(16).toString('base64url'),
+    id: redisUserTag(userId) + randomBytes(16).toString('base64url'),
     secretHash: randomBytes(32).toString('base64url'),
     userId,
     createdAt: at,
@@ -16,6 +20,8 @@ export function makeSessionRecord(userId: string, at: number, overrides: Partial
     revokedAt: null,
     ip: '203.0.113.7',
     userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Test/1.0',
+    signInIp: '203.0.113.5',
+    signInUserAgent: 'Mozilla/5.0 (X11; Linux x86_64) SignIn/1.0',
     data: {},
     ...overrides,
   };

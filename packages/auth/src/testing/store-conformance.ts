@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { SessionStore } from '../core/store/types.js';
+import type { SessionRecord, Store } from '../core/store/types.js';
+import { compareSessionAge, createCappedSession } from '../core/session/session-cap.js';
 import { makeSessionRecord } from './session-records.js';
 
 /** How a conformance run makes stores of one kind. */
@@ -9,7 +10,7 @@ export interface StoreFactory {
    * A store over the shared backend. Stores made with different prefixes must
    * not see each other's data; `now` is the clock for stores that take one.
    */
-  create(options: { prefix: string; now: () => number }): Promise<SessionStore>;
+  create(options: { prefix: string; now: () => number }): Promise<Store>;
   /**
    * Whether expiry follows the injected clock (memory, SQL) or the backend's
    * own (Redis TTLs). Expiry tests of the latter wait in real time, briefly.
@@ -28,13 +29,13 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  */
 export function describeStore(name: string, factory: StoreFactory): void {
   describe(`store conformance: ${name}`, () => {
-    let store: SessionStore;
+    let store: Store;
     let prefix: string;
     let clock = Date.now();
-    const opened: SessionStore[] = [];
+    const opened: Store[] = [];
     const now = (): number => clock;
     const getFactory = (): StoreFactory => factory;
-    const open = async (storePrefix: string): Promise<SessionStore> => {
+    const open = async (storePrefix: string): Promise<Store> => {
       const made = await getFactory().create({ prefix: storePrefix, now });
       opened.push(made);
       return made;
@@ -72,7 +73,7 @@ export function describeStore(name: string, factory: StoreFactory): void {
         userAgent: 'Agent/1.0 (ünïcödé; "quoted"; \\ backslash)',
         data: { role: 'admin', nested: { list: [1, 2.5, 'three', null, true] }, emoji: '🔐', empty: {} },
       });
-      expect(await store.createSession(record)).toEqual([]);
+      expect(await store.createSession(record)).toEqual(record);
       expect(await store.getSession(record.id)).toEqual(record);
     });
 
@@ -110,17 +111,17 @@ export function describeStore(name: string, factory: StoreFactory): void {
         ip: '198.51.100.1',
         data: { step: 2 },
       };
-      expect(await store.updateSession(record.id, patch)).toBe(true);
+      expect(await store.updateSession(record.id, patch)).toEqual({ ...record, ...patch });
       await advance(1200);
       expect(await store.getSession(record.id)).toEqual({ ...record, ...patch });
-      expect(await store.updateSession('AAAAbm9uZS1zdWNoLXNlc3Npb24', patch)).toBe(false);
+      expect(await store.updateSession('AAAAbm9uZS1zdWNoLXNlc3Npb24', patch)).toBeNull();
     });
 
     it('deletes idempotently', async () => {
       const record = makeSessionRecord(user(), clock);
       await store.createSession(record);
-      expect(await store.deleteSession(record.id)).toBe(true);
-      expect(await store.deleteSession(record.id)).toBe(false);
+      expect(await store.deleteSession(record.id)).toEqual(record);
+      expect(await store.deleteSession(record.id)).toBeNull();
       expect(await store.getSession(record.id)).toBeNull();
       expect(await store.listUserSessions(record.userId)).toEqual([]);
       await store.set('k', 1);
@@ -156,8 +157,10 @@ export function describeStore(name: string, factory: StoreFactory): void {
       await store.createSession(old);
       const successors = Array.from({ length: 50 }, () => makeSessionRecord(userId, clock, { data: { kept: true } }));
       const results = await Promise.all(successors.map((next) => store.rotateSession(old.id, next)));
-      expect(results.filter(Boolean)).toHaveLength(1);
-      const winner = successors[results.indexOf(true)]!;
+      const winners = results.filter((result) => result !== null);
+      expect(winners).toHaveLength(1);
+      const winner = successors[results.findIndex((result) => result !== null)]!;
+      expect(winners[0]).toEqual(winner);
       expect(await store.getSession(old.id)).toBeNull();
       expect(await store.getSession(winner.id)).toEqual(winner);
       expect((await store.listUserSessions(userId)).map((record) => record.id)).toEqual([winner.id]);
@@ -166,11 +169,11 @@ export function describeStore(name: string, factory: StoreFactory): void {
     it('does not rotate or update a revoked session', async () => {
       const record = makeSessionRecord(user(), clock);
       await store.createSession(record);
-      expect(await store.revokeSession(record.id, clock + 1)).toBe(true);
-      expect(await store.revokeSession(record.id, clock + 2)).toBe(false);
+      expect(await store.revokeSession(record.id, clock + 1)).toEqual({ ...record, revokedAt: clock + 1 });
+      expect(await store.revokeSession(record.id, clock + 2)).toBeNull();
       expect(await store.getSession(record.id)).toEqual({ ...record, revokedAt: clock + 1 });
-      expect(await store.updateSession(record.id, { lastSeenAt: clock + 5 })).toBe(false);
-      expect(await store.rotateSession(record.id, makeSessionRecord(record.userId, clock))).toBe(false);
+      expect(await store.updateSession(record.id, { lastSeenAt: clock + 5 })).toBeNull();
+      expect(await store.rotateSession(record.id, makeSessionRecord(record.userId, clock))).toBeNull();
       expect(await store.listUserSessions(record.userId)).toEqual([]);
     });
 
@@ -196,33 +199,66 @@ export function describeStore(name: string, factory: StoreFactory): void {
       for (const record of [...records, bobs]) await store.createSession(record);
       const kept = records[1]!;
       const revoked = await store.revokeUserSessions(alice, clock + 50, { exceptId: kept.id });
-      expect(revoked.sort()).toEqual([records[0]!.id, records[2]!.id].sort());
+      expect(revoked.sort(compareSessionAge)).toEqual(
+        [records[0]!, records[2]!].map((record) => ({ ...record, revokedAt: clock + 50 })),
+      );
       expect(await store.listUserSessions(alice)).toEqual([kept]);
       expect((await store.getSession(records[0]!.id))?.revokedAt).toBe(clock + 50);
       expect(await store.listUserSessions(bob)).toEqual([bobs]);
-      expect(await store.revokeUserSessions(alice, clock + 60)).toEqual([kept.id]);
+      expect(await store.revokeUserSessions(alice, clock + 60)).toEqual([{ ...kept, revokedAt: clock + 60 }]);
       expect(await store.listUserSessions(alice)).toEqual([]);
     });
 
-    it('caps concurrent sessions per user by revoking the oldest', async () => {
+    it('caps concurrent sessions per user by revoking the oldest (the engine’s eviction on this store)', async () => {
       const alice = user();
       const records = [0, 1, 2].map((i) => makeSessionRecord(alice, clock + i));
-      expect(await store.createSession(records[0]!, { maxSessionsPerUser: 2 })).toEqual([]);
-      expect(await store.createSession(records[1]!, { maxSessionsPerUser: 2 })).toEqual([]);
-      expect(await store.createSession(records[2]!, { maxSessionsPerUser: 2 })).toEqual([records[0]!.id]);
+      expect(await createCappedSession(store, records[0]!, 2)).toEqual([]);
+      expect(await createCappedSession(store, records[1]!, 2)).toEqual([]);
+      expect(await createCappedSession(store, records[2]!, 2)).toEqual([
+        { ...records[0]!, revokedAt: records[2]!.createdAt },
+      ]);
       expect(await store.listUserSessions(alice)).toEqual([records[1], records[2]]);
       expect((await store.getSession(records[0]!.id))?.revokedAt).toBe(records[2]!.createdAt);
     });
 
-    it('keeps the cap under 30 concurrent logins', async () => {
+    it('breaks an eviction tie by id: of sessions created in the same millisecond the smallest id goes', async () => {
       const alice = user();
-      const records = Array.from({ length: 30 }, (_, i) => makeSessionRecord(alice, clock + i));
-      const evicted = await Promise.all(
-        records.map((record) => store.createSession(record, { maxSessionsPerUser: 3 })),
-      );
-      expect(await store.listUserSessions(alice)).toHaveLength(3);
-      expect(evicted.flat()).toHaveLength(27);
-      expect(new Set(evicted.flat()).size).toBe(27);
+      const records = [0, 1, 2].map(() => makeSessionRecord(alice, clock)).sort(compareSessionAge);
+      for (const record of records) await createCappedSession(store, record, 2);
+      expect((await store.listUserSessions(alice)).sort(compareSessionAge)).toEqual(records.slice(1));
+    });
+
+    it.each([30, 50])('keeps exactly the cap under %i concurrent logins', async (logins) => {
+      const alice = user();
+      const records = Array.from({ length: logins }, (_, i) => makeSessionRecord(alice, clock + i));
+      const evicted = await Promise.all(records.map((record) => createCappedSession(store, record, 3)));
+      const live = await store.listUserSessions(alice);
+      expect(live.map((record) => record.id)).toEqual(records.slice(-3).map((record) => record.id));
+      const evictedIds = evicted.flat().map((record) => record.id);
+      expect(evictedIds).toHaveLength(logins - 3);
+      expect(new Set(evictedIds).size).toBe(logins - 3);
+    });
+
+    it('keeps the sign-in ip and user agent apart from the latest ones through update and rotation', async () => {
+      const alice = user();
+      const record = makeSessionRecord(alice, clock, { signInIp: '192.0.2.1', signInUserAgent: 'First/1.0' });
+      await store.createSession(record);
+      const updated = await store.updateSession(record.id, { ip: '192.0.2.99', userAgent: 'Later/2.0' });
+      expect(updated).toMatchObject({ ip: '192.0.2.99', userAgent: 'Later/2.0', signInIp: '192.0.2.1' });
+      const next = { ...makeSessionRecord(alice, clock), signInIp: '192.0.2.1', signInUserAgent: 'First/1.0' };
+      expect(await store.rotateSession(record.id, next)).toEqual(next);
+      expect(await store.getSession(next.id)).toEqual(next);
+      const unknown = makeSessionRecord(alice, clock, { signInIp: null, signInUserAgent: null });
+      await store.createSession(unknown);
+      expect(await store.getSession(unknown.id)).toEqual(unknown);
+    });
+
+    it('refuses an incomplete record instead of storing it', async () => {
+      const { signInIp: _dropped, ...incomplete } = makeSessionRecord(user(), clock);
+      await expect(store.createSession(incomplete as SessionRecord)).rejects.toMatchObject({
+        code: 'ERR_INVALID_OPTION',
+      });
+      expect(await store.getSession(incomplete.id)).toBeNull();
     });
 
     it('isolates stores with different prefixes on one backend', async () => {
@@ -235,7 +271,7 @@ export function describeStore(name: string, factory: StoreFactory): void {
       expect(await other.get('shared-name')).toBeNull();
       expect(await other.listUserSessions(alice)).toEqual([]);
       expect(await other.revokeUserSessions(alice, clock)).toEqual([]);
-      expect(await other.deleteSession(record.id)).toBe(false);
+      expect(await other.deleteSession(record.id)).toBeNull();
       expect(await other.delete('shared-name')).toBe(false);
       expect(await store.getSession(record.id)).toEqual(record);
       expect(await store.get('shared-name')).toBe('mine');

@@ -1,7 +1,7 @@
-import type { SessionStore } from '../store/types.js';
+import type { Store } from '../store/types.js';
 import { silentLogger, type Logger } from '../../internal/logger.js';
 import { positiveIntegerOption } from '../../internal/options.js';
-import { callStore } from '../../internal/store-call.js';
+import { guardStore } from '../store/define-store.js';
 
 /** Options of {@link scheduleCleanup}. */
 export interface CleanupOptions {
@@ -33,13 +33,15 @@ export interface CleanupSchedule {
  * const cleanup = scheduleCleanup(store, { intervalSeconds: 600, onResult: (n) => log.info({ n }, 'swept') });
  * process.on('SIGTERM', () => cleanup.stop());
  */
-export function scheduleCleanup(store: SessionStore, options: CleanupOptions = {}): CleanupSchedule {
+export function scheduleCleanup(target: Store, options: CleanupOptions = {}): CleanupSchedule {
+  const store = guardStore(target);
   const intervalMs = positiveIntegerOption('intervalSeconds', options.intervalSeconds, 3600) * 1000;
   const logger = options.logger ?? silentLogger;
   let running: Promise<number> | null = null;
 
   const runNow = (): Promise<number> => {
-    running ??= callStore(store, 'deleteExpired', () => store.deleteExpired())
+    running ??= store
+      .deleteExpired()
       .then((removed) => {
         options.onResult?.(removed);
         return removed;

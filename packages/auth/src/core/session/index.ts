@@ -10,4 +10,4 @@ export {
   type SessionValidationResult,
   type SessionWithToken,
 } from './session-manager.js';
-export { parseSessionToken, sessionShardTag } from './session-token.js';
+export { parseSessionToken } from './session-token.js';

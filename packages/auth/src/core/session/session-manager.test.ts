@@ -195,8 +195,10 @@ describe('rotateSession', () => {
 
 describe('revocation and listing', () => {
   it('lists a user’s sessions with the current one marked, and never the token', async () => {
-    const { sessions } = setup();
+    const { sessions, advance } = setup();
     const first = await sessions.createSession('alice', { ip: '192.0.2.1', userAgent: 'Phone' });
+    // Oldest first by creation time; within one millisecond the order is by id.
+    advance(1);
     const second = await sessions.createSession('alice', { ip: '192.0.2.2', userAgent: 'Laptop' });
     await sessions.createSession('bob');
     const list = await sessions.listUserSessions('alice', { currentSessionId: second.session.id });
@@ -261,6 +263,40 @@ describe('revocation and listing', () => {
     expect(await sessions.updateSessionData(session.id, { cart: ['book'] })).toBe(true);
     expect((await sessions.validateSessionToken(token)).session?.data).toEqual({ cart: ['book'] });
     expect(await sessions.getSession(session.id)).toMatchObject({ session: { id: session.id } });
+  });
+});
+
+describe('sign-in facts and store round trips', () => {
+  it('keeps the sign-in ip and user agent through renewal and rotation while the latest ones move', async () => {
+    const { sessions, advance } = setup();
+    const { token, session } = await sessions.createSession('alice', { ip: '192.0.2.1', userAgent: 'Phone/1' });
+    expect(session).toMatchObject({ ip: '192.0.2.1', userAgent: 'Phone/1', signInIp: '192.0.2.1' });
+    expect(session.signInUserAgent).toBe('Phone/1');
+    advance(2 * MINUTE);
+    const renewed = await sessions.validateSessionToken(token, { ip: '198.51.100.2', userAgent: 'Phone/2' });
+    expect(renewed.session).toMatchObject({ ip: '198.51.100.2', userAgent: 'Phone/2', signInIp: '192.0.2.1' });
+    expect(renewed.session?.signInUserAgent).toBe('Phone/1');
+    const rotated = await sessions.rotateSession(session.id);
+    expect(rotated?.session).toMatchObject({ ip: '198.51.100.2', signInIp: '192.0.2.1', signInUserAgent: 'Phone/1' });
+    const [listed] = await sessions.listUserSessions('alice');
+    expect(listed).toMatchObject({ ip: '198.51.100.2', userAgent: 'Phone/2', signInIp: '192.0.2.1' });
+    expect(listed?.signInUserAgent).toBe('Phone/1');
+  });
+
+  it('revokes, deletes and renews in one store call each: a mutation returns the record it changed', async () => {
+    const { sessions, store, advance } = setup();
+    const renewing = await sessions.createSession('alice');
+    const revoking = await sessions.createSession('alice');
+    const deleting = await sessions.createSession('alice');
+    advance(2 * MINUTE);
+    const before = { ...store.calls };
+    const delta = (method: string): number => (store.calls[method] ?? 0) - (before[method] ?? 0);
+    expect((await sessions.validateSessionToken(renewing.token)).renewed).toBe(true);
+    expect(await sessions.revokeSession(revoking.session.id)).toBe(true);
+    expect(await sessions.deleteSession(deleting.session.id)).toBe(true);
+    expect([delta('getSession'), delta('updateSession'), delta('revokeSession'), delta('deleteSession')]).toEqual([
+      1, 1, 1, 1,
+    ]);
   });
 });
 

@@ -1,11 +1,11 @@
 import { refuse, type CredentialFailure, type CredentialResult } from '../errors/credential-failure.js';
 import { InvalidOptionError } from '../errors/errors.js';
+import { guardStore } from '../store/define-store.js';
 import type { JsonObject, SessionRecord, SessionStore } from '../store/types.js';
 import { constantTimeEqual, secureRandom, sha256Base64url, type RandomSource } from '../../internal/crypto.js';
 import { silentLogger, type Logger } from '../../internal/logger.js';
 import { createEmitter } from '../../internal/events.js';
 import { functionOption, positiveIntegerOption } from '../../internal/options.js';
-import { callStore } from '../../internal/store-call.js';
 import {
   formatSessionToken,
   generateSessionId,
@@ -13,6 +13,7 @@ import {
   isSessionId,
   parseSessionToken,
 } from './session-token.js';
+import { compareSessionAge, createCappedSession } from './session-cap.js';
 
 /** A live session as the engine hands it to callers. */
 export interface Session<Data extends JsonObject = JsonObject> {
@@ -27,8 +28,14 @@ export interface Session<Data extends JsonObject = JsonObject> {
   absoluteExpiresAt: Date;
   /** The earlier of the two: when a cookie for this session should expire. */
   expiresAt: Date;
+  /** The client's address at the latest renewal. */
   ip: string | null;
+  /** The client's user agent at the latest renewal. */
   userAgent: string | null;
+  /** The client's address at sign-in, kept through renewal and rotation. */
+  signInIp: string | null;
+  /** The client's user agent at sign-in, kept through renewal and rotation. */
+  signInUserAgent: string | null;
   data: Data;
 }
 
@@ -42,6 +49,8 @@ export interface SessionInfo {
   expiresAt: Date;
   ip: string | null;
   userAgent: string | null;
+  signInIp: string | null;
+  signInUserAgent: string | null;
   /** Whether this is the session the list was asked for from. */
   current: boolean;
 }
@@ -188,9 +197,10 @@ export interface SessionManager<Data extends JsonObject = JsonObject> {
  * if (!result.ok) return deny(result.reason);
  */
 export function createSessionManager<Data extends JsonObject = JsonObject>(
-  store: SessionStore,
+  sessionStore: SessionStore & { deleteExpired(): Promise<number> },
   options: SessionManagerOptions = {},
 ): SessionManager<Data> {
+  const store = guardStore(sessionStore);
   const idleTimeoutMs = positiveIntegerOption('idleTimeoutSeconds', options.idleTimeoutSeconds, 1800) * 1000;
   const absoluteTimeoutMs =
     positiveIntegerOption('absoluteTimeoutSeconds', options.absoluteTimeoutSeconds, 604_800) * 1000;
@@ -220,14 +230,16 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
     expiresAt: new Date(sessionExpiry(record)),
     ip: record.ip,
     userAgent: record.userAgent,
+    signInIp: record.signInIp,
+    signInUserAgent: record.signInUserAgent,
     data: record.data as Data,
   });
 
   const newRecord = (
-    base: Pick<SessionRecord, 'userId' | 'createdAt' | 'absoluteExpiresAt' | 'ip' | 'userAgent' | 'data'>,
+    base: Omit<SessionRecord, 'id' | 'secretHash' | 'lastSeenAt' | 'idleExpiresAt' | 'expiresAt' | 'revokedAt'>,
     at: number,
   ): { record: SessionRecord; token: string } => {
-    const id = generateSessionId(base.userId, random);
+    const id = generateSessionId(store.sessionIdPrefix?.(base.userId) ?? '', random);
     const secret = generateSessionSecret(random);
     const idleExpiresAt = Math.min(at + idleTimeoutMs, base.absoluteExpiresAt);
     const record: SessionRecord = {
@@ -242,8 +254,8 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
     return { record, token: formatSessionToken(id, secret) };
   };
 
-  const emitRevoked = (ids: string[], userId: string, at: number, reason: SessionRevokeReason): void => {
-    for (const sessionId of ids) emit({ type: 'session.revoked', sessionId, userId, at, reason });
+  const emitRevoked = (records: SessionRecord[], at: number, reason: SessionRevokeReason): void => {
+    for (const { id, userId } of records) emit({ type: 'session.revoked', sessionId: id, userId, at, reason });
   };
 
   /** The reason a stored record is not a live session at `at`, or `null` when it is live. */
@@ -263,7 +275,7 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
 
   const sessionBelongsTo = async (userId: string, sessionId: string): Promise<boolean> => {
     if (!isSessionId(sessionId)) return false;
-    const record = await callStore(store, 'getSession', () => store.getSession(sessionId));
+    const record = await store.getSession(sessionId);
     return record !== null && record.userId === userId;
   };
 
@@ -281,11 +293,11 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
       ip: context.ip === undefined ? record.ip : context.ip,
       userAgent: context.userAgent === undefined ? record.userAgent : clipUserAgent(context.userAgent),
     };
-    const updated = await callStore(store, 'updateSession', () => store.updateSession(record.id, patch));
+    const updated = await store.updateSession(record.id, patch);
     // Revoked or deleted between the read and the write: the revocation wins.
-    if (!updated) return refuse('revoked');
+    if (updated === null) return refuse('revoked');
     emit({ type: 'session.renewed', sessionId: record.id, userId: record.userId, at });
-    return { ok: true, session: toSession({ ...record, ...patch }), renewed: true };
+    return { ok: true, session: toSession(updated), renewed: true };
   };
 
   const manager: SessionManager<Data> = {
@@ -294,29 +306,33 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
         throw new InvalidOptionError('"userId" must be a non-empty string');
       }
       const at = now();
+      const ip = createOptions.ip ?? null;
+      const userAgent = clipUserAgent(createOptions.userAgent ?? null);
       const { record, token } = newRecord(
         {
           userId,
           createdAt: at,
           absoluteExpiresAt: at + absoluteTimeoutMs,
-          ip: createOptions.ip ?? null,
-          userAgent: clipUserAgent(createOptions.userAgent ?? null),
+          ip,
+          userAgent,
+          signInIp: ip,
+          signInUserAgent: userAgent,
           data: createOptions.data ?? ({} as Data),
         },
         at,
       );
-      const evicted = await callStore(store, 'createSession', () =>
-        store.createSession(record, maxSessionsPerUser === undefined ? undefined : { maxSessionsPerUser }),
-      );
+      if (maxSessionsPerUser === undefined) await store.createSession(record);
+      const evicted =
+        maxSessionsPerUser === undefined ? [] : await createCappedSession(store, record, maxSessionsPerUser);
       emit({ type: 'session.created', sessionId: record.id, userId, at });
-      emitRevoked(evicted, userId, at, 'evicted');
+      emitRevoked(evicted, at, 'evicted');
       return { session: toSession(record), token };
     },
 
     async validateSessionToken(token, context = {}) {
       const parsed = parseSessionToken(token);
       if (parsed === null) return refuse('malformed');
-      const record = await callStore(store, 'getSession', () => store.getSession(parsed.id));
+      const record = await store.getSession(parsed.id);
       // A wrong secret answers exactly like an unknown id: nothing tells an attacker the id exists.
       if (record === null || !constantTimeEqual(sha256Base64url(parsed.secret), record.secretHash)) {
         return refuse('not_found');
@@ -326,45 +342,43 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
 
     async getSession(sessionId) {
       if (!isSessionId(sessionId)) return refuse('not_found');
-      const record = await callStore(store, 'getSession', () => store.getSession(sessionId));
-      return check(record, now());
+      return check(await store.getSession(sessionId), now());
     },
 
     async touchSession(sessionId, context = {}) {
       if (!isSessionId(sessionId)) return refuse('not_found');
-      const record = await callStore(store, 'getSession', () => store.getSession(sessionId));
+      const record = await store.getSession(sessionId);
       if (record === null) return refuse('not_found');
       return renew(record, context);
     },
 
     async rotateSession(sessionId, rotateOptions = {}) {
       if (!isSessionId(sessionId)) return null;
-      const old = await callStore(store, 'getSession', () => store.getSession(sessionId));
+      const old = await store.getSession(sessionId);
       const at = now();
       if (old === null || invalidReason(old, at) !== null) return null;
       const { record, token } = newRecord(
         { ...old, ...(rotateOptions.data === undefined ? {} : { data: rotateOptions.data }) },
         at,
       );
-      const rotated = await callStore(store, 'rotateSession', () => store.rotateSession(old.id, record));
-      if (!rotated) return null;
-      emit({ type: 'session.rotated', sessionId: record.id, previousSessionId: old.id, userId: old.userId, at });
-      return { session: toSession(record), token };
+      const rotated = await store.rotateSession(old.id, record);
+      if (rotated === null) return null;
+      emit({ type: 'session.rotated', sessionId: rotated.id, previousSessionId: old.id, userId: old.userId, at });
+      return { session: toSession(rotated), token };
     },
 
     async updateSessionData(sessionId, data) {
       if (!isSessionId(sessionId)) return false;
-      return callStore(store, 'updateSession', () => store.updateSession(sessionId, { data }));
+      return (await store.updateSession(sessionId, { data })) !== null;
     },
 
     async revokeSession(sessionId, reason = 'revoked') {
       if (!isSessionId(sessionId)) return false;
-      const record = await callStore(store, 'getSession', () => store.getSession(sessionId));
-      if (record === null) return false;
       const at = now();
-      const revoked = await callStore(store, 'revokeSession', () => store.revokeSession(sessionId, at));
-      if (revoked) emitRevoked([sessionId], record.userId, at, reason);
-      return revoked;
+      const revoked = await store.revokeSession(sessionId, at);
+      if (revoked === null) return false;
+      emitRevoked([revoked], at, reason);
+      return true;
     },
 
     async revokeUserSession(userId, sessionId) {
@@ -375,27 +389,25 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
     async revokeUserSessions(userId, revokeOptions = {}) {
       const at = now();
       const exceptId = revokeOptions.exceptSessionId;
-      const ids = await callStore(store, 'revokeUserSessions', () =>
-        store.revokeUserSessions(userId, at, exceptId === undefined ? undefined : { exceptId }),
-      );
-      emitRevoked(ids, userId, at, revokeOptions.reason ?? 'user_revoked_all');
-      return ids;
+      const revoked = await store.revokeUserSessions(userId, at, exceptId === undefined ? undefined : { exceptId });
+      emitRevoked(revoked, at, revokeOptions.reason ?? 'user_revoked_all');
+      return revoked.map((record) => record.id);
     },
 
     async deleteSession(sessionId) {
       if (!isSessionId(sessionId)) return false;
-      const record = await callStore(store, 'getSession', () => store.getSession(sessionId));
-      if (record === null) return false;
-      const deleted = await callStore(store, 'deleteSession', () => store.deleteSession(sessionId));
-      if (deleted) emit({ type: 'session.deleted', sessionId, userId: record.userId, at: now() });
-      return deleted;
+      const deleted = await store.deleteSession(sessionId);
+      if (deleted === null) return false;
+      emit({ type: 'session.deleted', sessionId, userId: deleted.userId, at: now() });
+      return true;
     },
 
     async listUserSessions(userId, listOptions = {}) {
-      const records = await callStore(store, 'listUserSessions', () => store.listUserSessions(userId));
+      const records = await store.listUserSessions(userId);
       const at = now();
       return records
         .filter((record) => invalidReason(record, at) === null)
+        .sort(compareSessionAge)
         .map((record) => ({
           id: record.id,
           createdAt: new Date(record.createdAt),
@@ -403,12 +415,14 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
           expiresAt: new Date(sessionExpiry(record)),
           ip: record.ip,
           userAgent: record.userAgent,
+          signInIp: record.signInIp,
+          signInUserAgent: record.signInUserAgent,
           current: record.id === listOptions.currentSessionId,
         }));
     },
 
     async deleteExpiredSessions() {
-      return callStore(store, 'deleteExpired', () => store.deleteExpired());
+      return store.deleteExpired();
     },
   };
   return Object.freeze(manager);

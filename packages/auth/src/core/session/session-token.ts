@@ -1,29 +1,26 @@
-import { createHash } from 'node:crypto';
+import { InvalidOptionError } from '../errors/errors.js';
 import { encodeBase64url, type RandomSource } from '../../internal/crypto.js';
 
-/** Characters of the shard tag at the start of every session id. */
-export const SHARD_TAG_LENGTH = 4;
-const RANDOM_ID_BYTES = 16;
+/** Characters of a session id: 26 base64url characters (tokens issued by every version have this shape). */
+const ID_LENGTH = 26;
+/** Random bytes drawn for an id: 160 bits, of which the id keeps at least 132 (26 − 4 prefix characters × 6 bits, minus rounding). */
+const RANDOM_ID_BYTES = 20;
 const SECRET_BYTES = 32;
-const ID_LENGTH = SHARD_TAG_LENGTH + 22;
 const SECRET_LENGTH = 43;
 const TOKEN_PATTERN = /^([A-Za-z0-9_-]{26})\.([A-Za-z0-9_-]{43})$/;
 const ID_PATTERN = /^[A-Za-z0-9_-]{26}$/;
+const PREFIX_PATTERN = /^[A-Za-z0-9_-]{0,4}$/;
 
 /**
- * The shard tag of a user: 4 base64url characters of SHA-256(userId). Every
- * session id of the user starts with it, so a partitioned store (Redis
- * Cluster) can keep one user's sessions and index in one hash slot. It is
- * public, like the id, and says nothing a holder of the id could not already
- * learn from the session itself.
+ * A new session id: `prefix` (what the store asks for through its optional
+ * `sessionIdPrefix` hook, at most 4 base64url characters; none by default)
+ * followed by random base64url characters, 26 in all.
  */
-export function sessionShardTag(userId: string): string {
-  return createHash('sha256').update(userId, 'utf8').digest('base64url').slice(0, SHARD_TAG_LENGTH);
-}
-
-/** A new session id for `userId`: its shard tag plus 128 random bits. */
-export function generateSessionId(userId: string, random: RandomSource): string {
-  return sessionShardTag(userId) + encodeBase64url(random(RANDOM_ID_BYTES));
+export function generateSessionId(prefix: string, random: RandomSource): string {
+  if (!PREFIX_PATTERN.test(prefix)) {
+    throw new InvalidOptionError('"sessionIdPrefix" must return at most 4 base64url characters');
+  }
+  return prefix + encodeBase64url(random(RANDOM_ID_BYTES)).slice(0, ID_LENGTH - prefix.length);
 }
 
 /** A new 256-bit secret, base64url. */
@@ -39,6 +36,7 @@ export function formatSessionToken(id: string, secret: string): string {
 /**
  * Splits a token into its id and secret; `null` when it does not have the exact
  * shape Tessera issues. Only the id of a well-formed token ever reaches a store.
+ * The shape is unchanged since the first version, so its tokens still parse.
  */
 export function parseSessionToken(token: unknown): { id: string; secret: string } | null {
   if (typeof token !== 'string' || token.length !== ID_LENGTH + 1 + SECRET_LENGTH) return null;

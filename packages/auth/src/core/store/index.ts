@@ -1,10 +1,12 @@
-export { isSessionRecord, parseSessionRecord } from './session-record.js';
+export { defineStore, guardStore, type DefineStoreOptions, type StoreBackend } from './define-store.js';
+export { isSessionRecord, parseSessionRecord, SESSION_FIELDS, type SessionFieldSpec } from './session-record.js';
 export { ttlMilliseconds } from './ttl.js';
 export type {
-  CreateSessionOptions,
   JsonObject,
   JsonValue,
+  KeyValueStore,
   SessionPatch,
   SessionRecord,
   SessionStore,
+  Store,
 } from './types.js';

@@ -6,7 +6,8 @@ export type JsonObject = { [key: string]: JsonValue };
 
 /**
  * A session as a store keeps it. Every timestamp is epoch milliseconds. The
- * token's secret is never here, only its SHA-256.
+ * token's secret is never here, only its SHA-256. The fields and how each is
+ * stored are listed once, in `SESSION_FIELDS` (session-record.ts).
  */
 export interface SessionRecord {
   /** The session's public id: the store key and the part of the token before the dot. */
@@ -27,8 +28,14 @@ export interface SessionRecord {
   expiresAt: number;
   /** Set when the session was revoked; a revoked record is kept until `expiresAt` so a late request learns why. */
   revokedAt: number | null;
+  /** The client's address at the latest renewal. */
   ip: string | null;
+  /** The client's user agent at the latest renewal. */
   userAgent: string | null;
+  /** The client's address at sign-in; kept through renewal and rotation. `null` for sessions older than the field. */
+  signInIp: string | null;
+  /** The client's user agent at sign-in; kept through renewal and rotation. */
+  signInUserAgent: string | null;
   data: JsonObject;
 }
 
@@ -37,63 +44,73 @@ export type SessionPatch = Partial<
   Pick<SessionRecord, 'lastSeenAt' | 'idleExpiresAt' | 'expiresAt' | 'ip' | 'userAgent' | 'data'>
 >;
 
-/** Options of {@link SessionStore.createSession}. */
-export interface CreateSessionOptions {
-  /**
-   * Keep at most this many live sessions for the user, counting the new one:
-   * the oldest others are revoked in the same atomic step.
-   */
-  maxSessionsPerUser?: number;
-}
-
 /**
- * Where sessions and short-lived values live. Every method returns a promise;
- * `null` means absent or expired; TTLs are seconds; timestamps epoch
- * milliseconds. An operational failure (backend down, timeout) rejects with
- * `StoreUnavailableError`; a corrupt record reads as absent.
- *
- * Keys and session ids are namespaced by the store's prefix, so two stores
- * with different prefixes on one backend never see each other's data.
+ * The session table: the handful of primitives the session engine builds on.
+ * Every method returns a promise; `null` means absent, expired or (for a
+ * mutation) not live; timestamps are epoch milliseconds. A mutation returns
+ * the record it changed, so the engine never reads it again. An operational
+ * failure rejects with `StoreUnavailableError`; a corrupt record reads as
+ * absent. Policy (session caps, renewal, expiry) lives in the engine, not here.
  */
 export interface SessionStore {
   /** A short name for logs and metrics: `memory`, `sqlite`, `redis`, … */
   readonly name: string;
 
-  /**
-   * Inserts a new session. Atomic with the eviction it implies: with
-   * `maxSessionsPerUser`, the user's oldest live sessions beyond the cap are
-   * revoked (at `record.createdAt`) in the same step, and their ids returned.
-   */
-  createSession(record: SessionRecord, options?: CreateSessionOptions): Promise<string[]>;
+  /** Inserts a new session; resolves to the stored record. */
+  createSession(record: SessionRecord): Promise<SessionRecord>;
 
   /** The record, revoked ones included; `null` when absent or past `expiresAt`. */
   getSession(id: string): Promise<SessionRecord | null>;
 
-  /** Applies `patch` to a live record. Atomic. `false` when absent, expired or revoked. */
-  updateSession(id: string, patch: SessionPatch): Promise<boolean>;
+  /** Applies `patch` to a live record. Atomic. The updated record; `null` when absent, expired or revoked. */
+  updateSession(id: string, patch: SessionPatch): Promise<SessionRecord | null>;
 
   /**
    * Replaces session `oldId` with `record` (a new id) in one atomic step. Of
-   * concurrent rotations of one session exactly one returns `true`; `false`
-   * when the old session is absent, expired or revoked.
+   * concurrent rotations of one session exactly one gets the new record back;
+   * `null` when the old session is absent, expired or revoked.
    */
-  rotateSession(oldId: string, record: SessionRecord): Promise<boolean>;
+  rotateSession(oldId: string, record: SessionRecord): Promise<SessionRecord | null>;
 
-  /** Marks a live session revoked at `revokedAt`. Atomic, idempotent; `false` when there was none to revoke. */
-  revokeSession(id: string, revokedAt: number): Promise<boolean>;
+  /** Marks a live session revoked at `revokedAt`. Atomic: of concurrent callers one gets the revoked record, the rest `null`. */
+  revokeSession(id: string, revokedAt: number): Promise<SessionRecord | null>;
 
   /**
    * Marks every live session of a user revoked, except `exceptId`, in one
    * atomic step: a session created concurrently is either revoked or was
-   * created after. Returns the revoked ids.
+   * created after. Returns the revoked records.
    */
-  revokeUserSessions(userId: string, revokedAt: number, options?: { exceptId?: string }): Promise<string[]>;
+  revokeUserSessions(userId: string, revokedAt: number, options?: { exceptId?: string }): Promise<SessionRecord[]>;
 
-  /** Deletes a session record outright (logout). Idempotent; `false` when there was none. */
-  deleteSession(id: string): Promise<boolean>;
+  /** Deletes a session record outright (logout). The deleted record; `null` when there was none live or revoked. */
+  deleteSession(id: string): Promise<SessionRecord | null>;
 
-  /** The user's live sessions (not revoked, not expired), oldest first. */
+  /** The user's sessions that are not revoked and not past `expiresAt`, oldest first. */
   listUserSessions(userId: string): Promise<SessionRecord[]>;
+
+  /**
+   * How many sessions are live now: not revoked, before both their idle and
+   * absolute limits. For a metrics gauge, so optional: a store that cannot
+   * count without scanning everything (Redis) leaves it out.
+   */
+  countLiveSessions?(): Promise<number>;
+
+  /**
+   * Optional hook: the first characters every new session id of `userId` must
+   * start with (base64url, at most 4), for a partitioned store that places a
+   * user's sessions together (Redis Cluster hash tags). The engine fills the
+   * rest of the id with random characters. Stores without it get fully random ids.
+   */
+  sessionIdPrefix?(userId: string): string;
+}
+
+/**
+ * Short-lived values (refresh tokens, blocklist, keys): JSON under a string
+ * key, with native atomic operations. TTLs are seconds.
+ */
+export interface KeyValueStore {
+  /** A short name for logs and metrics. */
+  readonly name: string;
 
   /** The value under `key`; `null` when absent or expired. */
   get(key: string): Promise<JsonValue | null>;
@@ -109,6 +126,11 @@ export interface SessionStore {
 
   /** Deletes `key`. Idempotent; `false` when there was nothing live. */
   delete(key: string): Promise<boolean>;
+}
+
+/** What every backend's `create…Store()` returns: both stores over one backend, plus its lifecycle. */
+export interface Store extends SessionStore, KeyValueStore {
+  readonly name: string;
 
   /**
    * Removes expired sessions and values (and, where the backend expires them
@@ -117,13 +139,6 @@ export interface SessionStore {
    */
   deleteExpired(): Promise<number>;
 
-  /**
-   * How many sessions are live now: not revoked, before both their idle and
-   * absolute limits. For a metrics gauge, so optional: a store that cannot
-   * count without scanning everything (Redis) leaves it out.
-   */
-  countLiveSessions?(): Promise<number>;
-
-  /** Releases connections and timers. The store is unusable afterwards. */
+  /** Waits for calls in flight, then releases connections and timers. Later calls reject with `StoreUnavailableError`. */
   close(): Promise<void>;
 }

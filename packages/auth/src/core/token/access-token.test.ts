@@ -1,7 +1,7 @@
 import { createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createSessionManager, type Session } from '../session/session-manager.js';
-import type { JsonValue, SessionStore } from '../store/types.js';
+import type { JsonValue, Store } from '../store/types.js';
 import { createMemoryStore } from '../../stores/memory/memory-store.js';
 import type { SigningAlgorithm } from './jws.js';
 import { createTokenService, type TokenServiceOptions } from './token-service.js';
@@ -14,7 +14,7 @@ const b64 = (value: unknown): string =>
   Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 
 /** Counts store round trips, so tests can hold verification to its budget. */
-function countingStore(inner: SessionStore): SessionStore & { calls: string[] } {
+function countingStore(inner: Store): Store & { calls: string[] } {
   const calls: string[] = [];
   return new Proxy(inner, {
     get(target, property, receiver) {
@@ -26,7 +26,7 @@ function countingStore(inner: SessionStore): SessionStore & { calls: string[] } 
         return (value as (...a: unknown[]) => unknown).apply(target, args);
       };
     },
-  }) as SessionStore & { calls: string[] };
+  }) as Store & { calls: string[] };
 }
 
 async function setup(options: Partial<TokenServiceOptions> = {}) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isTesseraError, KeyInvalidError } from '../errors/errors.js';
 import { createSessionManager } from '../session/session-manager.js';
-import type { SessionStore } from '../store/types.js';
+import type { Store } from '../store/types.js';
 import { createMemoryStore } from '../../stores/memory/memory-store.js';
 import type { SigningAlgorithm } from './jws.js';
 import { createTokenService, type TokenEvent, type TokenServiceOptions } from './token-service.js';
@@ -19,7 +19,7 @@ function cluster() {
   });
   const events: TokenEvent[] = [];
   /** One instance of the service: every instance shares the store, each has its own caches. */
-  const instance = (options: Partial<TokenServiceOptions> = {}, on: SessionStore = store) =>
+  const instance = (options: Partial<TokenServiceOptions> = {}, on: Store = store) =>
     createTokenService({
       sessions,
       store: on,
@@ -151,7 +151,7 @@ describe('key ring', () => {
   });
 
   /** Every `d` (private key part) in the stored key-set documents, whichever versions are still there. */
-  const storedPrivateParts = async (store: SessionStore): Promise<string[]> => {
+  const storedPrivateParts = async (store: Store): Promise<string[]> => {
     const found: string[] = [];
     for (let version = 1; version <= 10; version++) {
       const document = (await store.get(`token:keys:v${version}`)) as {

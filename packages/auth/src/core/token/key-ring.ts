@@ -10,7 +10,7 @@ import {
 } from 'jose';
 import { secretListOption } from '../../internal/secrets.js';
 import { InvalidOptionError, KeyInvalidError, StoreConflictError } from '../errors/errors.js';
-import type { JsonValue, SessionStore } from '../store/types.js';
+import type { JsonValue, KeyValueStore } from '../store/types.js';
 import type { Logger } from '../../internal/logger.js';
 import { callStore } from '../../internal/store-call.js';
 import type { SigningAlgorithm, VerificationKey } from './jws.js';
@@ -27,7 +27,7 @@ export interface SigningKey {
 
 /** Options of {@link createKeyRing}. */
 export interface KeyRingOptions {
-  store: SessionStore;
+  store: KeyValueStore;
   algorithm: SigningAlgorithm;
   /** HS256 only: the shared secrets, the first signs, all verify. */
   secrets?: readonly (string | Uint8Array)[];

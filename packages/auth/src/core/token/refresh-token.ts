@@ -1,17 +1,17 @@
 import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto';
 import { refuse, tokenFamilyFailure, type CredentialResult } from '../errors/credential-failure.js';
 import type { Session, SessionContext, SessionManager } from '../session/session-manager.js';
-import type { JsonObject, JsonValue, SessionStore } from '../store/types.js';
+import type { JsonObject, JsonValue, KeyValueStore } from '../store/types.js';
 import { constantTimeEqual, encodeBase64url, sha256Base64url, type RandomSource } from '../../internal/crypto.js';
 import type { Logger } from '../../internal/logger.js';
-import { callStore } from '../../internal/store-call.js';
+import { guardStore } from '../store/define-store.js';
 
 /** Which kind of replay revealed a stolen refresh token. */
 export type RefreshReuseKind = 'after_grace' | 'ancestor';
 
 /** Settings of the refresh-token engine. */
 export interface RefreshTokenConfig {
-  store: SessionStore;
+  store: KeyValueStore;
   sessions: SessionManager<JsonObject>;
   graceMs: number;
   now: () => number;
@@ -135,7 +135,8 @@ const ttlSeconds = (expiresAt: number, at: number): number => Math.max(1, Math.c
  * minting their own.
  */
 export function createRefreshTokens(config: RefreshTokenConfig) {
-  const { store, sessions, now, random } = config;
+  const { sessions, now, random } = config;
+  const store = guardStore(config.store);
 
   const mint = (): { id: string; secret: string; token: string } => {
     const id = encodeBase64url(random(ID_BYTES));
@@ -147,7 +148,7 @@ export function createRefreshTokens(config: RefreshTokenConfig) {
     const exp = session.absoluteExpiresAt.getTime();
     const record: RefreshRecord = { hash: sha256Base64url(secret), sid: session.id, uid: session.userId, exp };
     // Refresh tokens die with the session's absolute limit; the idle limit is checked on every use.
-    await callStore(store, 'set', () => store.set(recordKey(id), { ...record }, ttlSeconds(exp, at)));
+    await store.set(recordKey(id), { ...record }, ttlSeconds(exp, at));
   };
 
   /** The record of a presented token, only when the secret matches: knowing an id alone gets nothing. */
@@ -156,7 +157,7 @@ export function createRefreshTokens(config: RefreshTokenConfig) {
   ): Promise<{ id: string; secret: string; record: RefreshRecord } | null> => {
     const parsed = parseRefreshToken(token);
     if (parsed === null) return null;
-    const record = parseRecord(await callStore(store, 'get', () => store.get(recordKey(parsed.id))));
+    const record = parseRecord(await store.get(recordKey(parsed.id)));
     if (record === null || !constantTimeEqual(sha256Base64url(parsed.secret), record.hash)) return null;
     return { ...parsed, record };
   };
@@ -186,9 +187,7 @@ export function createRefreshTokens(config: RefreshTokenConfig) {
       // The successor's record goes first: once the marker names it, it must already work.
       await writeRecord(successor.id, successor.secret, session, at);
       const marker: SpentMarker = { at, next: successor.id, sealed: seal(successor.token, secret, id, random) };
-      const won = await callStore(store, 'setIfAbsent', () =>
-        store.setIfAbsent(spentKey(id), { ...marker }, ttlSeconds(record.exp, at)),
-      );
+      const won = await store.setIfAbsent(spentKey(id), { ...marker }, ttlSeconds(record.exp, at));
       if (won) {
         config.onRotated(session);
         return { ok: true, refreshToken: successor.token, session, replayed: false };
@@ -200,9 +199,9 @@ export function createRefreshTokens(config: RefreshTokenConfig) {
       } catch (error) {
         config.logger.warn({ err: error }, 'deleting an unused refresh token record failed');
       }
-      const spent = parseMarker(await callStore(store, 'get', () => store.get(spentKey(id))));
+      const spent = parseMarker(await store.get(spentKey(id)));
       if (spent === null) return refuse('invalid');
-      const successorSpent = (await callStore(store, 'get', () => store.get(spentKey(spent.next)))) !== null;
+      const successorSpent = (await store.get(spentKey(spent.next))) !== null;
       // The window is anchored at the first rotation and no replay moves it.
       const withinGrace = at - spent.at < config.graceMs;
       if (successorSpent || !withinGrace) {
@@ -221,10 +220,7 @@ export function createRefreshTokens(config: RefreshTokenConfig) {
       const presented = await authenticate(token);
       if (presented === null) return null;
       const { id, record } = presented;
-      const [spent, checked] = await Promise.all([
-        callStore(store, 'get', () => store.get(spentKey(id))),
-        sessions.getSession(record.sid),
-      ]);
+      const [spent, checked] = await Promise.all([store.get(spentKey(id)), sessions.getSession(record.sid)]);
       if (spent !== null || !checked.ok || checked.session.userId !== record.uid) return null;
       return { sessionId: record.sid, userId: record.uid, expiresAt: record.exp };
     },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isTesseraError, StoreUnavailableError } from '../errors/errors.js';
 import { createSessionManager } from '../session/session-manager.js';
-import type { SessionStore } from '../store/types.js';
+import type { Store } from '../store/types.js';
 import { createMemoryStore } from '../../stores/memory/memory-store.js';
 import { createTokenService, type TokenEvent, type TokenServiceOptions } from './token-service.js';
 
@@ -102,7 +102,7 @@ describe('revocation', () => {
 
   it('fails closed: a store that cannot answer throws StoreUnavailableError, never "valid"', async () => {
     const { tokens, pair, store } = await setup();
-    const broken: SessionStore = {
+    const broken: Store = {
       ...store,
       getSession: async () => {
         throw new Error('connection refused');

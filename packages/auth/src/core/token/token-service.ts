@@ -2,12 +2,12 @@ import type { JSONWebKeySet } from 'jose';
 import { refuse, tokenFamilyFailure, type CredentialResult } from '../errors/credential-failure.js';
 import { InvalidOptionError } from '../errors/errors.js';
 import type { Session, SessionContext, SessionManager } from '../session/session-manager.js';
-import type { JsonObject, JsonValue, SessionStore } from '../store/types.js';
+import type { JsonObject, JsonValue, Store } from '../store/types.js';
 import { secureRandom, type RandomSource } from '../../internal/crypto.js';
 import { silentLogger, type Logger } from '../../internal/logger.js';
 import { functionOption } from '../../internal/options.js';
 import { createEmitter } from '../../internal/events.js';
-import { callStore } from '../../internal/store-call.js';
+import { guardStore } from '../store/define-store.js';
 import {
   blocklistKey,
   blocklistTtlSeconds,
@@ -49,13 +49,13 @@ export interface TokenServiceOptions {
   /** The session engine: the session is the token family. */
   sessions: SessionManager<JsonObject>;
   /** Where refresh tokens and the blocklist live (its KV): the same store every instance shares. */
-  store: SessionStore;
+  store: Store;
   /**
    * Where the signing keys live, when not in `store`: a durable database
    * while sessions sit in Redis, so a cache flush does not drop the keys.
    * @default store
    */
-  keyStore?: SessionStore;
+  keyStore?: Store;
   /** The `iss` of every access token, checked on verification: usually the server's URL. */
   issuer: string;
   /** The `aud` of every access token, checked on verification. */
@@ -201,11 +201,12 @@ const REVOCATION_CHECKS: readonly RevocationCheck[] = ['session', 'blocklist', '
  */
 export function createTokenService(options: TokenServiceOptions): TokenService {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('options must be an object');
-  const { sessions, store } = options;
+  const { sessions } = options;
   if (typeof sessions?.touchSession !== 'function') {
     throw new InvalidOptionError('"sessions" must be a session manager (createSessionManager)');
   }
-  if (typeof store?.setIfAbsent !== 'function') throw new InvalidOptionError('"store" must be a SessionStore');
+  if (typeof options.store?.setIfAbsent !== 'function') throw new InvalidOptionError('"store" must be a Store');
+  const store = guardStore(options.store);
   const issuer = stringOption('issuer', options.issuer);
   const audience = stringOption('audience', options.audience);
   const algorithm = choiceOption('algorithm', options.algorithm, 'EdDSA', ALGORITHMS);
@@ -228,8 +229,8 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
 
   const emit = createEmitter(onEvent, logger, 'token');
 
-  const keyStore = options.keyStore ?? store;
-  if (typeof keyStore?.setIfAbsent !== 'function') throw new InvalidOptionError('"keyStore" must be a SessionStore');
+  const keyStore = options.keyStore ?? options.store;
+  if (typeof keyStore?.setIfAbsent !== 'function') throw new InvalidOptionError('"keyStore" must be a Store');
   const keyRing = createKeyRing({
     store: keyStore,
     algorithm,
@@ -270,13 +271,10 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     return { accessToken: token, expiresIn: Math.max(0, claims.exp - claims.iat) };
   };
 
-  const isBlocklisted = async (jti: string): Promise<boolean> =>
-    (await callStore(store, 'get', () => store.get(blocklistKey(jti)))) !== null;
+  const isBlocklisted = async (jti: string): Promise<boolean> => (await store.get(blocklistKey(jti))) !== null;
 
   const blocklist = async (claims: AccessTokenClaims): Promise<void> => {
-    await callStore(store, 'set', () =>
-      store.set(blocklistKey(claims.jti), 1, blocklistTtlSeconds(accessConfig, claims)),
-    );
+    await store.set(blocklistKey(claims.jti), 1, blocklistTtlSeconds(accessConfig, claims));
     emit({ type: 'access_token.revoked', sessionId: claims.sid, userId: claims.sub, at: now() });
   };
 

@@ -1,14 +1,9 @@
 import { positiveIntegerOption, functionOption } from '../../internal/options.js';
 import type { Logger } from '../../internal/logger.js';
-import { parseSessionRecord } from '../../core/store/session-record.js';
+import { defineStore } from '../../core/store/define-store.js';
+import { compareSessionAge, parseSessionRecord, sessionRecordToJson } from '../../core/store/session-record.js';
 import { ttlMilliseconds } from '../../core/store/ttl.js';
-import type {
-  CreateSessionOptions,
-  JsonValue,
-  SessionPatch,
-  SessionRecord,
-  SessionStore,
-} from '../../core/store/types.js';
+import type { JsonValue, SessionPatch, SessionRecord, Store } from '../../core/store/types.js';
 
 /** Options of {@link createMemoryStore}. */
 export interface MemoryStoreOptions {
@@ -45,7 +40,7 @@ let warnedInProduction = false;
  * code that mutates what it read cannot change what is stored. Everything is
  * lost on restart and nothing is shared between processes.
  */
-export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStore {
+export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   const maxEntries = positiveIntegerOption('maxEntries', options.maxEntries, 100_000);
   const sweepIntervalMs = positiveIntegerOption('sweepIntervalSeconds', options.sweepIntervalSeconds, 60) * 1000;
   const now = functionOption<() => number>('now', options.now, Date.now);
@@ -62,6 +57,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
   const userIndex = new Map<string, Set<string>>();
   const values = new Map<string, StoredValue>();
 
+  // Records are kept as JSON text: reads are copies, and a corrupt entry reads as absent.
   const readSession = (id: string): SessionRecord | null => {
     const json = sessions.get(id);
     if (json === undefined) return null;
@@ -73,12 +69,13 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
     return record;
   };
 
-  const writeSession = (record: SessionRecord): void => {
+  const writeSession = (record: SessionRecord): SessionRecord => {
     if (!sessions.has(record.id)) makeRoom();
-    sessions.set(record.id, JSON.stringify(record));
+    sessions.set(record.id, sessionRecordToJson(record));
     let ids = userIndex.get(record.userId);
     if (ids === undefined) userIndex.set(record.userId, (ids = new Set()));
     ids.add(record.id);
+    return record;
   };
 
   const removeSession = (id: string): boolean => {
@@ -94,13 +91,18 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
     return true;
   };
 
+  const liveRecord = (id: string): SessionRecord | null => {
+    const record = readSession(id);
+    return record === null || record.revokedAt !== null ? null : record;
+  };
+
   const liveUserSessions = (userId: string): SessionRecord[] => {
     const records: SessionRecord[] = [];
     for (const id of userIndex.get(userId) ?? []) {
-      const record = readSession(id);
-      if (record !== null && record.revokedAt === null) records.push(record);
+      const record = liveRecord(id);
+      if (record !== null) records.push(record);
     }
-    return records.sort((a, b) => a.createdAt - b.createdAt);
+    return records.sort(compareSessionAge);
   };
 
   const readValue = (key: string): StoredValue | null => {
@@ -148,125 +150,75 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
   const timer = setInterval(sweep, sweepIntervalMs);
   timer.unref();
 
-  const revoke = (record: SessionRecord, revokedAt: number): void => {
-    sessions.set(record.id, JSON.stringify({ ...record, revokedAt }));
-  };
+  const isLiveAt = (record: SessionRecord, at: number): boolean =>
+    record.revokedAt === null && record.idleExpiresAt > at && record.absoluteExpiresAt > at;
 
   // Every method body below runs without an `await`, so each is atomic with
   // respect to every other call in this process.
-  return {
+  return defineStore({
     name: 'memory',
-
-    async createSession(record: SessionRecord, createOptions: CreateSessionOptions = {}) {
-      const evicted: string[] = [];
-      const cap = createOptions.maxSessionsPerUser;
-      if (cap !== undefined) {
-        const live = liveUserSessions(record.userId);
-        for (const old of live.slice(0, Math.max(0, live.length - (cap - 1)))) {
-          revoke(old, record.createdAt);
-          evicted.push(old.id);
-        }
-      }
+    createSession: async (record: SessionRecord) => {
       writeSession(record);
-      return evicted;
     },
-
-    async getSession(id: string) {
-      return readSession(id);
+    getSession: async (id: string) => readSession(id),
+    updateSession: async (id: string, patch: SessionPatch) => {
+      const record = liveRecord(id);
+      return record === null ? null : writeSession({ ...record, ...patch });
     },
-
-    async updateSession(id: string, patch: SessionPatch) {
-      const record = readSession(id);
-      if (record === null || record.revokedAt !== null) return false;
-      writeSession({ ...record, ...patch });
-      return true;
-    },
-
-    async rotateSession(oldId: string, record: SessionRecord) {
-      const old = readSession(oldId);
-      if (old === null || old.revokedAt !== null) return false;
+    rotateSession: async (oldId: string, record: SessionRecord) => {
+      if (liveRecord(oldId) === null) return false;
       removeSession(oldId);
       writeSession(record);
       return true;
     },
-
-    async revokeSession(id: string, revokedAt: number) {
+    revokeSession: async (id: string, revokedAt: number) => {
+      const record = liveRecord(id);
+      return record === null ? null : writeSession({ ...record, revokedAt });
+    },
+    revokeUserSessions: async (userId: string, revokedAt: number, revokeOptions: { exceptId?: string } = {}) =>
+      liveUserSessions(userId)
+        .filter((record) => record.id !== revokeOptions.exceptId)
+        .map((record) => writeSession({ ...record, revokedAt })),
+    deleteSession: async (id: string) => {
       const record = readSession(id);
-      if (record === null || record.revokedAt !== null) return false;
-      revoke(record, revokedAt);
-      return true;
+      if (record !== null) removeSession(id);
+      return record;
     },
-
-    async revokeUserSessions(userId: string, revokedAt: number, revokeOptions: { exceptId?: string } = {}) {
-      const revoked: string[] = [];
-      for (const record of liveUserSessions(userId)) {
-        if (record.id === revokeOptions.exceptId) continue;
-        revoke(record, revokedAt);
-        revoked.push(record.id);
+    listUserSessions: async (userId: string) => liveUserSessions(userId),
+    countLiveSessions: async () => {
+      const at = now();
+      let live = 0;
+      for (const json of sessions.values()) {
+        const record = parseSessionRecord(json);
+        if (record !== null && isLiveAt(record, at)) live++;
       }
-      return revoked;
+      return live;
     },
-
-    async deleteSession(id: string) {
-      return readSession(id) !== null && removeSession(id);
-    },
-
-    async listUserSessions(userId: string) {
-      return liveUserSessions(userId);
-    },
-
-    async get(key: string) {
+    get: async (key: string) => {
       const stored = readValue(key);
       return stored === null ? null : (JSON.parse(stored.json) as JsonValue);
     },
-
-    async set(key: string, value: JsonValue, ttlSeconds?: number) {
+    set: async (key: string, value: JsonValue, ttlSeconds?: number) => {
       writeValue(key, value, ttlSeconds);
     },
-
-    async setIfAbsent(key: string, value: JsonValue, ttlSeconds?: number) {
+    setIfAbsent: async (key: string, value: JsonValue, ttlSeconds?: number) => {
       if (readValue(key) !== null) return false;
       writeValue(key, value, ttlSeconds);
       return true;
     },
-
-    async getAndDelete(key: string) {
+    getAndDelete: async (key: string) => {
       const stored = readValue(key);
       if (stored === null) return null;
       values.delete(key);
       return JSON.parse(stored.json) as JsonValue;
     },
-
-    async delete(key: string) {
-      return readValue(key) !== null && values.delete(key);
-    },
-
-    async deleteExpired() {
-      return sweep();
-    },
-
-    async countLiveSessions() {
-      const at = now();
-      let live = 0;
-      for (const json of sessions.values()) {
-        const record = parseSessionRecord(json);
-        if (
-          record !== null &&
-          record.revokedAt === null &&
-          record.idleExpiresAt > at &&
-          record.absoluteExpiresAt > at
-        ) {
-          live++;
-        }
-      }
-      return live;
-    },
-
-    async close() {
+    delete: async (key: string) => readValue(key) !== null && values.delete(key),
+    deleteExpired: async () => sweep(),
+    close: async () => {
       clearInterval(timer);
       sessions.clear();
       userIndex.clear();
       values.clear();
     },
-  };
+  });
 }

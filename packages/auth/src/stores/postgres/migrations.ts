@@ -93,6 +93,11 @@ export function postgresStoreMigrations(options: PostgresTableOptions = {}): Pos
         CREATE INDEX "${prefix}values_expires_at" ON ${values} (expires_at) WHERE expires_at IS NOT NULL;
       `,
     },
+    {
+      version: 2,
+      name: 'sessions: sign-in ip and user agent',
+      sql: `ALTER TABLE ${sessions} ADD COLUMN sign_in_ip text, ADD COLUMN sign_in_user_agent text;`,
+    },
   ];
 }
 

@@ -3,12 +3,13 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type pg from 'pg';
 import { afterAll, describe, expect, inject, it, vi } from 'vitest';
 import { isTesseraError } from '../../core/errors/errors.js';
-import type { SessionStore } from '../../core/store/types.js';
+import type { Store } from '../../core/store/types.js';
 import {
   findFreePort,
   findPostgresBinaries,
   startPostgresServer,
 } from '../../../../../test/support/postgres-harness.js';
+import { createCappedSession } from '../../core/session/session-cap.js';
 import { migratePostgres } from './migrations.js';
 import { connectPostgres, createPostgresStore } from './postgres-store.js';
 import { describeRefreshTokens, describeStore, makeSessionRecord } from 'tessera-auth/testing';
@@ -25,11 +26,11 @@ async function dropTables(pool: pg.Pool, prefixes: Iterable<string>): Promise<vo
 }
 
 /** One call of every store method, each expected to reach the backend. */
-function everyMethod(store: SessionStore): [string, () => Promise<unknown>][] {
+function everyMethod(store: Store): [string, () => Promise<unknown>][] {
   const record = makeSessionRecord('alice', Date.now());
   return [
     ['createSession', () => store.createSession(record)],
-    ['createSession (capped)', () => store.createSession(record, { maxSessionsPerUser: 2 })],
+    ['createSession (capped)', () => createCappedSession(store, record, 2)],
     ['getSession', () => store.getSession(record.id)],
     ['updateSession', () => store.updateSession(record.id, { lastSeenAt: Date.now() })],
     ['rotateSession', () => store.rotateSession(record.id, makeSessionRecord('alice', Date.now()))],
@@ -47,7 +48,7 @@ function everyMethod(store: SessionStore): [string, () => Promise<unknown>][] {
 }
 
 /** Every method rejects with the typed unavailable error, the driver's error as cause, within `boundMs`. */
-async function expectEveryMethodUnavailable(store: SessionStore, boundMs: number): Promise<void> {
+async function expectEveryMethodUnavailable(store: Store, boundMs: number): Promise<void> {
   const started = Date.now();
   const outcomes = await Promise.all(
     everyMethod(store).map(async ([name, call]) => {
@@ -103,10 +104,13 @@ describe.skipIf(url === null)('postgres', () => {
       const prefix = freshPrefix();
       prefixes.add(prefix);
       const runs = await Promise.all(Array.from({ length: 8 }, () => migratePostgres(pool, { tablePrefix: prefix })));
-      expect(runs.flat()).toEqual([1]);
+      expect(runs.flat()).toEqual([1, 2]);
       expect(await migratePostgres(pool, { tablePrefix: prefix })).toEqual([]);
       const history = await pool.query(`SELECT version, name FROM "${prefix}migrations"`);
-      expect(history.rows).toEqual([{ version: 1, name: 'create sessions and values' }]);
+      expect(history.rows).toEqual([
+        { version: 1, name: 'create sessions and values' },
+        { version: 2, name: 'sessions: sign-in ip and user agent' },
+      ]);
       const indexes = await pool.query<{ indexname: string }>('SELECT indexname FROM pg_indexes WHERE tablename = $1', [
         `${prefix}sessions`,
       ]);
@@ -118,7 +122,7 @@ describe.skipIf(url === null)('postgres', () => {
     it('creates and uses a schema of its own', async () => {
       const schema = `s${randomBytes(4).toString('hex')}`;
       try {
-        expect(await migratePostgres(pool, { schema })).toEqual([1]);
+        expect(await migratePostgres(pool, { schema })).toEqual([1, 2]);
         const store = createPostgresStore(pool, { schema });
         const record = makeSessionRecord('alice', Date.now());
         await store.createSession(record);
@@ -191,10 +195,10 @@ describe.skipIf(url === null)('postgres', () => {
       const clock = Date.now();
       const records = Array.from({ length: 24 }, (_, i) => makeSessionRecord('alice', clock + i));
       const calls = records.flatMap((record, i) => {
-        const create = store.createSession(record, { maxSessionsPerUser: 3 });
+        const create = createCappedSession(store, record, 3);
         return i % 6 === 5 ? [create, store.revokeUserSessions('alice', clock + 100)] : [create];
       });
-      const revoked = (await Promise.all(calls)).flat();
+      const revoked = (await Promise.all(calls)).flat().map((record) => record.id);
       expect(new Set(revoked).size).toBe(revoked.length);
       const live = (await store.listUserSessions('alice')).map((record) => record.id);
       expect(live.length).toBeLessThanOrEqual(3);

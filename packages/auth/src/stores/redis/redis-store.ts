@@ -1,20 +1,16 @@
 import type { Cluster, Redis } from 'ioredis';
-import { InvalidOptionError, isTesseraError, StoreUnavailableError } from '../../core/errors/errors.js';
-import { sessionShardTag, SHARD_TAG_LENGTH } from '../../core/session/session-token.js';
-import { isSessionRecord } from '../../core/store/session-record.js';
+import { InvalidOptionError } from '../../core/errors/errors.js';
+import { defineStore } from '../../core/store/define-store.js';
+import { sessionRecordFromTextFields, sessionRecordToTextFields } from '../../core/store/session-record.js';
 import { ttlMilliseconds } from '../../core/store/ttl.js';
-import type {
-  CreateSessionOptions,
-  JsonValue,
-  SessionPatch,
-  SessionRecord,
-  SessionStore,
-} from '../../core/store/types.js';
+import type { JsonValue, KeyValueStore, SessionPatch, SessionRecord, Store } from '../../core/store/types.js';
 import { fingerprint } from '../../internal/crypto.js';
 import { silentLogger, type Logger } from '../../internal/logger.js';
 import { positiveIntegerOption } from '../../internal/options.js';
+import { REDIS_TAG_LENGTH, redisUserTag } from './hash-tag.js';
 import {
   createSessionScript,
+  deleteSessionScript,
   listUserSessionsScript,
   pruneIndexScript,
   revokeSessionScript,
@@ -42,19 +38,6 @@ export interface RedisStoreOptions {
   logger?: Logger;
 }
 
-/** The record fields a session hash keeps as JSON text; `userId` is kept raw, the id is the key. */
-const JSON_FIELDS = [
-  'secretHash',
-  'createdAt',
-  'lastSeenAt',
-  'idleExpiresAt',
-  'absoluteExpiresAt',
-  'expiresAt',
-  'revokedAt',
-  'ip',
-  'userAgent',
-  'data',
-] as const;
 const PATCH_FIELDS = ['lastSeenAt', 'idleExpiresAt', 'expiresAt', 'ip', 'userAgent', 'data'] as const;
 const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]+$/;
 
@@ -65,8 +48,10 @@ type RedisClient = Redis | Cluster;
  * the expiry (a session key expires at `expiresAt`, a value after its TTL);
  * every multi-key step is one Lua script, so it is atomic on the server.
  *
- * Key layout, where `tag` is the user's shard tag (the first 4 characters of
- * every session id of the user):
+ * Key layout, where `tag` is the user's hash tag ({@link redisUserTag}: 4
+ * characters of SHA-256(userId)). Through its `sessionIdPrefix` hook the store
+ * has the engine start every session id of the user with it, so the tag of a
+ * session key is read off the id itself:
  * - `<prefix>{<tag>}:s:<id>` a hash: the session record;
  * - `<prefix>{<tag>}:u:<userId>` a sorted set of the user's session ids, scored by
  *   `createdAt`, expiring with the last of them. The hash tag puts it in the
@@ -86,7 +71,7 @@ type RedisClient = Redis | Cluster;
  * @example
  * const store = createRedisStore(await connectRedis('redis://127.0.0.1:6379'), { prefix: 'myapp:' });
  */
-export function createRedisStore(client: RedisClient, options: RedisStoreOptions = {}): SessionStore {
+export function createRedisStore(client: RedisClient, options: RedisStoreOptions = {}): Store {
   const prefix = options.prefix ?? 'tessera:';
   if (typeof prefix !== 'string' || /[{}]/.test(prefix) || prefix.length > 100) {
     throw new InvalidOptionError('"prefix" must be a string of at most 100 characters without "{" or "}"');
@@ -97,8 +82,9 @@ export function createRedisStore(client: RedisClient, options: RedisStoreOptions
 
   const sessionBase = (tag: string): string => `${prefix}{${tag}}:s:`;
   const indexBase = (tag: string): string => `${prefix}{${tag}}:u:`;
-  const sessionKey = (id: string): string => sessionBase(id.slice(0, SHARD_TAG_LENGTH)) + id;
-  const indexKey = (userId: string): string => indexBase(sessionShardTag(userId)) + userId;
+  const tagOf = (id: string): string => id.slice(0, REDIS_TAG_LENGTH);
+  const sessionKey = (id: string): string => sessionBase(tagOf(id)) + id;
+  const indexKey = (userId: string): string => indexBase(redisUserTag(userId)) + userId;
   const valueKey = (key: string): string => `${prefix}v:${key}`;
   const indexPattern = `${escapeGlob(prefix)}{*}:u:*`;
 
@@ -111,64 +97,27 @@ export function createRedisStore(client: RedisClient, options: RedisStoreOptions
     }
   };
 
-  const reportCorrupt = (id: string): null => {
-    logger.warn({ store: 'redis', session: fingerprint(id) }, 'corrupt session record ignored');
-    return null;
+  /** A candidate record from a flat `HGETALL` reply; `null` for an empty one (no such key). */
+  const fromReply = (id: string, fields: unknown): unknown => {
+    if (!Array.isArray(fields) || fields.length === 0) return null;
+    const hash: Record<string, string> = {};
+    for (let i = 0; i + 1 < fields.length; i += 2) hash[String(fields[i])] = String(fields[i + 1]);
+    return sessionRecordFromTextFields(id, hash);
   };
-
-  const decodeSession = (id: string, hash: Record<string, string>): SessionRecord | null => {
-    if (typeof hash.userId !== 'string') return reportCorrupt(id);
-    const record: Record<string, unknown> = { id, userId: hash.userId };
-    try {
-      for (const field of JSON_FIELDS) {
-        const text = hash[field];
-        if (text === undefined) return reportCorrupt(id);
-        record[field] = JSON.parse(text);
-      }
-    } catch {
-      return reportCorrupt(id);
-    }
-    return isSessionRecord(record) ? record : reportCorrupt(id);
-  };
-
-  const encodeSession = (record: SessionRecord): string[] => {
-    const fields = ['userId', record.userId];
-    for (const field of JSON_FIELDS) fields.push(field, JSON.stringify(record[field]));
-    return fields;
+  /** Candidates from an `[id, [field, value, …], …]` reply. */
+  const fromPairs = (reply: unknown): unknown[] => {
+    const pairs = reply as unknown[];
+    const records: unknown[] = [];
+    for (let i = 0; i + 1 < pairs.length; i += 2) records.push(fromReply(String(pairs[i]), pairs[i + 1]));
+    return records;
   };
 
   const checkRecord = (record: SessionRecord): void => {
-    if (!SESSION_ID_PATTERN.test(record.id) || !record.id.startsWith(sessionShardTag(record.userId))) {
-      throw new InvalidOptionError('"record.id" must be base64url and start with sessionShardTag(record.userId)');
+    if (!SESSION_ID_PATTERN.test(record.id) || !record.id.startsWith(redisUserTag(record.userId))) {
+      throw new InvalidOptionError('"record.id" must be base64url and start with the store’s sessionIdPrefix(userId)');
     }
     epochMilliseconds('record.expiresAt', record.expiresAt);
     epochMilliseconds('record.createdAt', record.createdAt);
-  };
-
-  const flatHash = (fields: string[]): Record<string, string> => {
-    const hash: Record<string, string> = {};
-    for (let i = 0; i + 1 < fields.length; i += 2) hash[fields[i] as string] = fields[i + 1] as string;
-    return hash;
-  };
-
-  const parseValue = (key: string, json: string | null): JsonValue | null => {
-    if (json === null) return null;
-    try {
-      return JSON.parse(json) as JsonValue;
-    } catch {
-      logger.warn({ store: 'redis', key: fingerprint(key) }, 'corrupt value ignored');
-      return null;
-    }
-  };
-
-  /** Runs one operation, turning driver failures into the typed store error so nothing fails open. */
-  const guard = async <T>(operation: string, step: () => Promise<T>): Promise<T> => {
-    try {
-      return await step();
-    } catch (error) {
-      if (isTesseraError(error)) throw error;
-      throw new StoreUnavailableError(`Redis store failed during ${operation}`, { cause: error });
-    }
   };
 
   const pruneNode = async (node: Redis): Promise<number> => {
@@ -178,7 +127,7 @@ export function createRedisStore(client: RedisClient, options: RedisStoreOptions
       const [next, keys] = await node.scan(cursor, 'MATCH', indexPattern, 'COUNT', scanCount, 'TYPE', 'zset');
       cursor = next;
       for (const key of keys) {
-        const tag = key.slice(prefix.length + 1, prefix.length + 1 + SHARD_TAG_LENGTH);
+        const tag = key.slice(prefix.length + 1, prefix.length + 1 + REDIS_TAG_LENGTH);
         if (!key.startsWith(indexBase(tag))) continue;
         // Through the client rather than the node, so a slot that moved mid-scan still reaches its owner.
         pruned += Number(await run(pruneIndexScript, [key], [sessionBase(tag)]));
@@ -187,59 +136,51 @@ export function createRedisStore(client: RedisClient, options: RedisStoreOptions
     return pruned;
   };
 
-  return {
-    name: 'redis',
+  return defineStore(
+    {
+      name: 'redis',
+      sessionIdPrefix: redisUserTag,
 
-    createSession(record: SessionRecord, createOptions: CreateSessionOptions = {}) {
-      return guard('createSession', async () => {
+      async createSession(record: SessionRecord) {
         checkRecord(record);
-        const cap = positiveIntegerOption('maxSessionsPerUser', createOptions.maxSessionsPerUser, undefined) ?? 0;
-        const evicted = await run(
+        await run(
           createSessionScript,
           [sessionKey(record.id), indexKey(record.userId)],
           [
-            sessionBase(record.id.slice(0, SHARD_TAG_LENGTH)),
             record.id,
             String(record.createdAt),
             String(Math.ceil(record.expiresAt)),
-            String(cap),
-            ...encodeSession(record),
+            ...sessionRecordToTextFields(record),
           ],
         );
-        return evicted as string[];
-      });
-    },
+      },
 
-    getSession(id: string) {
-      return guard('getSession', async () => {
-        let hash: Record<string, string>;
+      async getSession(id: string) {
         try {
-          hash = await client.hgetall(sessionKey(id));
+          return fromReply(id, await client.call('HGETALL', sessionKey(id)));
         } catch (error) {
-          if (error instanceof Error && error.message.startsWith('WRONGTYPE')) return reportCorrupt(id);
+          // A key of another type where a session hash belongs: corrupt, reported as such by defineStore.
+          if (error instanceof Error && error.message.startsWith('WRONGTYPE')) return { id };
           throw error;
         }
-        return Object.keys(hash).length === 0 ? null : decodeSession(id, hash);
-      });
-    },
+      },
 
-    updateSession(id: string, patch: SessionPatch) {
-      return guard('updateSession', async () => {
+      async updateSession(id: string, patch: SessionPatch) {
         const fields: string[] = [];
         for (const field of PATCH_FIELDS) {
           if (patch[field] !== undefined) fields.push(field, JSON.stringify(patch[field]));
         }
         const expiresAt =
           patch.expiresAt === undefined ? '' : String(Math.ceil(epochMilliseconds('patch.expiresAt', patch.expiresAt)));
-        const tag = id.slice(0, SHARD_TAG_LENGTH);
-        return (await run(updateSessionScript, [sessionKey(id)], [indexBase(tag), expiresAt, ...fields])) === 1;
-      });
-    },
+        return fromReply(
+          id,
+          await run(updateSessionScript, [sessionKey(id)], [indexBase(tagOf(id)), expiresAt, ...fields]),
+        );
+      },
 
-    rotateSession(oldId: string, record: SessionRecord) {
-      return guard('rotateSession', async () => {
+      async rotateSession(oldId: string, record: SessionRecord) {
         checkRecord(record);
-        if (!oldId.startsWith(sessionShardTag(record.userId))) {
+        if (!oldId.startsWith(redisUserTag(record.userId))) {
           throw new InvalidOptionError('rotateSession: the new record must belong to the old session’s user');
         }
         const result = await run(
@@ -251,103 +192,104 @@ export function createRedisStore(client: RedisClient, options: RedisStoreOptions
             String(record.createdAt),
             String(Math.ceil(record.expiresAt)),
             record.userId,
-            ...encodeSession(record),
+            ...sessionRecordToTextFields(record),
           ],
         );
         if (result === -1) {
           throw new InvalidOptionError('rotateSession: the new record must belong to the old session’s user');
         }
         return result === 1;
-      });
-    },
+      },
 
-    revokeSession(id: string, revokedAt: number) {
-      return guard('revokeSession', async () => {
+      async revokeSession(id: string, revokedAt: number) {
         const at = String(epochMilliseconds('revokedAt', revokedAt));
-        return (await run(revokeSessionScript, [sessionKey(id)], [at])) === 1;
-      });
-    },
+        return fromReply(id, await run(revokeSessionScript, [sessionKey(id)], [at]));
+      },
 
-    revokeUserSessions(userId: string, revokedAt: number, revokeOptions: { exceptId?: string } = {}) {
-      return guard('revokeUserSessions', async () => {
+      async revokeUserSessions(userId: string, revokedAt: number, revokeOptions: { exceptId?: string } = {}) {
         const at = String(epochMilliseconds('revokedAt', revokedAt));
-        const revoked = await run(
+        const reply = await run(
           revokeUserSessionsScript,
           [indexKey(userId)],
-          [sessionBase(sessionShardTag(userId)), at, revokeOptions.exceptId ?? ''],
+          [sessionBase(redisUserTag(userId)), at, revokeOptions.exceptId ?? ''],
         );
-        return revoked as string[];
-      });
-    },
+        return fromPairs(reply);
+      },
 
-    deleteSession(id: string) {
-      // The index entry it leaves is pruned by the next script that reads the index.
-      return guard('deleteSession', async () => (await client.del(sessionKey(id))) === 1);
-    },
+      async deleteSession(id: string) {
+        // The index entry it leaves is pruned by the next script that reads the index.
+        return fromReply(id, await run(deleteSessionScript, [sessionKey(id)], []));
+      },
 
-    listUserSessions(userId: string) {
-      return guard('listUserSessions', async () => {
-        const reply = (await run(
-          listUserSessionsScript,
-          [indexKey(userId)],
-          [sessionBase(sessionShardTag(userId))],
-        )) as (string | string[])[];
-        const records: SessionRecord[] = [];
-        for (let i = 0; i + 1 < reply.length; i += 2) {
-          const record = decodeSession(reply[i] as string, flatHash(reply[i + 1] as string[]));
-          if (record !== null && record.userId === userId) records.push(record);
-        }
-        return records;
-      });
-    },
+      async listUserSessions(userId: string) {
+        const reply = await run(listUserSessionsScript, [indexKey(userId)], [sessionBase(redisUserTag(userId))]);
+        return fromPairs(reply).filter((candidate) => (candidate as { userId?: unknown }).userId === userId);
+      },
 
-    get(key: string) {
-      return guard('get', async () => parseValue(key, await client.get(valueKey(key))));
-    },
+      ...redisValueMethods(client, valueKey, logger),
 
-    set(key: string, value: JsonValue, ttlSeconds?: number) {
-      return guard('set', async () => {
-        const ttlMs = ttlMilliseconds(ttlSeconds);
-        const json = JSON.stringify(value);
-        if (ttlMs === undefined) await client.set(valueKey(key), json);
-        else await client.set(valueKey(key), json, 'PX', ttlMs);
-      });
-    },
-
-    setIfAbsent(key: string, value: JsonValue, ttlSeconds?: number) {
-      return guard('setIfAbsent', async () => {
-        const ttlMs = ttlMilliseconds(ttlSeconds);
-        const json = JSON.stringify(value);
-        const reply =
-          ttlMs === undefined
-            ? await client.set(valueKey(key), json, 'NX')
-            : await client.set(valueKey(key), json, 'PX', ttlMs, 'NX');
-        return reply === 'OK';
-      });
-    },
-
-    getAndDelete(key: string) {
-      return guard('getAndDelete', async () => parseValue(key, await client.getdel(valueKey(key))));
-    },
-
-    delete(key: string) {
-      return guard('delete', async () => (await client.del(valueKey(key))) === 1);
-    },
-
-    deleteExpired() {
-      // Redis expires sessions and values itself; what is left to remove are
-      // the index entries they leave behind. Every master holds its own share
-      // of the keyspace, so each is scanned (SCAN in steps, never KEYS).
-      return guard('deleteExpired', async () => {
+      async deleteExpired() {
+        // Redis expires sessions and values itself; what is left to remove are
+        // the index entries they leave behind. Every master holds its own share
+        // of the keyspace, so each is scanned (SCAN in steps, never KEYS).
         const nodes = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
         let pruned = 0;
         for (const node of nodes) pruned += await pruneNode(node);
         return pruned;
-      });
+      },
+
+      async close() {
+        // The caller owns the client and may share it; it ends it with quit().
+      },
+    },
+    { logger },
+  );
+}
+
+/** The key-value half: a value is a JSON string under `<prefix>v:<key>`, expired by Redis itself. */
+function redisValueMethods(
+  client: RedisClient,
+  valueKey: (key: string) => string,
+  logger: Logger,
+): Omit<KeyValueStore, 'name'> {
+  const parseValue = (key: string, json: string | null): JsonValue | null => {
+    if (json === null) return null;
+    try {
+      return JSON.parse(json) as JsonValue;
+    } catch {
+      logger.warn({ store: 'redis', key: fingerprint(key) }, 'corrupt value ignored');
+      return null;
+    }
+  };
+
+  return {
+    async get(key: string) {
+      return parseValue(key, await client.get(valueKey(key)));
     },
 
-    async close() {
-      // The caller owns the client and may share it; it ends it with quit().
+    async set(key: string, value: JsonValue, ttlSeconds?: number) {
+      const ttlMs = ttlMilliseconds(ttlSeconds);
+      const json = JSON.stringify(value);
+      if (ttlMs === undefined) await client.set(valueKey(key), json);
+      else await client.set(valueKey(key), json, 'PX', ttlMs);
+    },
+
+    async setIfAbsent(key: string, value: JsonValue, ttlSeconds?: number) {
+      const ttlMs = ttlMilliseconds(ttlSeconds);
+      const json = JSON.stringify(value);
+      const reply =
+        ttlMs === undefined
+          ? await client.set(valueKey(key), json, 'NX')
+          : await client.set(valueKey(key), json, 'PX', ttlMs, 'NX');
+      return reply === 'OK';
+    },
+
+    async getAndDelete(key: string) {
+      return parseValue(key, await client.getdel(valueKey(key)));
+    },
+
+    async delete(key: string) {
+      return (await client.del(valueKey(key))) === 1;
     },
   };
 }

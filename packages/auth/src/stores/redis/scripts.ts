@@ -44,37 +44,20 @@ end
 `;
 
 /**
- * KEYS: session, index. ARGV: session key base, id, createdAt, expiresAt, cap
- * (0 for none), field/value pairs. Returns the evicted ids.
+ * KEYS: session, index. ARGV: id, createdAt, expiresAt, field/value pairs.
+ * Eviction beyond a cap is the engine's, on top of this and the other primitives.
  */
 export const createSessionScript = script(`
-local evicted = {}
-local cap = tonumber(ARGV[5])
-if cap > 0 then
-  local live = {}
-  for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-    if ${isLive('ARGV[1] .. member')} then
-      live[#live + 1] = member
-    else
-      redis.call('ZREM', KEYS[2], member)
-    end
-  end
-  for i = 1, #live - (cap - 1) do
-    redis.call('HSET', ARGV[1] .. live[i], 'revokedAt', ARGV[3])
-    redis.call('ZREM', KEYS[2], live[i])
-    evicted[#evicted + 1] = live[i]
-  end
-end
-${insertSession('KEYS[1]', 'KEYS[2]', 'ARGV[2]', 'ARGV[3]', 'ARGV[4]', 6)}
-return evicted
+${insertSession('KEYS[1]', 'KEYS[2]', 'ARGV[1]', 'ARGV[2]', 'ARGV[3]', 4)}
+return 1
 `);
 
 /**
  * KEYS: session. ARGV: index key base (without the user id), new expiresAt
- * or "", field/value pairs. Returns 1 when the live session was patched.
+ * or "", field/value pairs. Returns the patched hash; empty when not live.
  */
 export const updateSessionScript = script(`
-if not (${isLive('KEYS[1]')}) then return 0 end
+if not (${isLive('KEYS[1]')}) then return {} end
 if #ARGV >= 3 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
 if ARGV[2] ~= '' then
   -- The index key is not declared: it is derived from the stored user id and,
@@ -83,7 +66,7 @@ if ARGV[2] ~= '' then
   redis.call('PEXPIREAT', KEYS[1], ARGV[2])
   if userId then redis.call('PEXPIREAT', ARGV[1] .. userId, ARGV[2], 'GT') end
 end
-return 1
+return redis.call('HGETALL', KEYS[1])
 `);
 
 /**
@@ -100,27 +83,39 @@ ${insertSession('KEYS[2]', 'KEYS[3]', 'ARGV[2]', 'ARGV[3]', 'ARGV[4]', 6)}
 return 1
 `);
 
-/** KEYS: session. ARGV: revokedAt. Returns 1 when a live session was revoked. */
+/** KEYS: session. ARGV: revokedAt. Returns the revoked hash; empty when it was not live. */
 export const revokeSessionScript = script(`
-if not (${isLive('KEYS[1]')}) then return 0 end
+if not (${isLive('KEYS[1]')}) then return {} end
 redis.call('HSET', KEYS[1], 'revokedAt', ARGV[1])
-return 1
+return redis.call('HGETALL', KEYS[1])
+`);
+
+/** KEYS: session. Returns the deleted hash (empty when there was none); the index entry is pruned later. */
+export const deleteSessionScript = script(`
+local kind = redis.call('TYPE', KEYS[1])['ok']
+if kind == 'none' then return {} end
+local hash = {'corrupt', '1'}
+if kind == 'hash' then hash = redis.call('HGETALL', KEYS[1]) end
+redis.call('DEL', KEYS[1])
+return hash
 `);
 
 /**
  * KEYS: index. ARGV: session key base, revokedAt, id to keep (or ""). Revokes
  * every live session in the index but the kept one, prunes what is not live,
- * and returns the revoked ids.
+ * and returns [id, [field, value, …], …] for the revoked ones.
  */
 export const revokeUserSessionsScript = script(`
 local revoked = {}
 for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  if not (${isLive('ARGV[1] .. member')}) then
+  local key = ARGV[1] .. member
+  if not (${isLive('key')}) then
     redis.call('ZREM', KEYS[1], member)
   elseif member ~= ARGV[3] then
-    redis.call('HSET', ARGV[1] .. member, 'revokedAt', ARGV[2])
+    redis.call('HSET', key, 'revokedAt', ARGV[2])
     redis.call('ZREM', KEYS[1], member)
     revoked[#revoked + 1] = member
+    revoked[#revoked + 1] = redis.call('HGETALL', key)
   end
 end
 return revoked

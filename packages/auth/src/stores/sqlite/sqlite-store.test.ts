@@ -38,6 +38,8 @@ describe('sqlite store', () => {
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.prepare('SELECT version, name FROM tessera_migrations').all()).toEqual([
       { version: 1, name: 'create sessions and values' },
+      { version: 2, name: 'sessions: one column per record field' },
+      { version: 3, name: 'sessions: sign-in ip and user agent' },
     ]);
     const indexes = db
       .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tessera_sessions'")
@@ -55,10 +57,10 @@ describe('sqlite store', () => {
     const store = createSQLiteStore(db, { logger: { warn, info: vi.fn(), debug: vi.fn(), error: vi.fn() } });
     const record = makeSessionRecord('alice', Date.now());
     await store.createSession(record);
-    db.prepare('UPDATE tessera_sessions SET record = ? WHERE id = ?').run('{"id": not json', record.id);
+    db.prepare('UPDATE tessera_sessions SET data = ? WHERE id = ?').run('{"role": not json', record.id);
     expect(await store.getSession(record.id)).toBeNull();
     expect(await store.listUserSessions('alice')).toEqual([]);
-    db.prepare('UPDATE tessera_sessions SET record = ? WHERE id = ?').run('{"id":"x"}', record.id);
+    db.prepare('UPDATE tessera_sessions SET data = ? WHERE id = ?').run('[1, 2]', record.id);
     expect(await store.getSession(record.id)).toBeNull();
     expect(warn).toHaveBeenCalledTimes(3);
     expect(JSON.stringify(warn.mock.calls)).not.toContain(record.id);
