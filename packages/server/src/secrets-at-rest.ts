@@ -207,6 +207,15 @@ export function sealSecretsAtRest(inner: SessionStore, kek: SecretsKey | null): 
     setIfAbsent: (key, value, ttlSeconds) => inner.setIfAbsent(key, seal(key, value), ttlSeconds),
     getAndDelete: async (key) => open(key, await inner.getAndDelete(key)),
     delete: (key) => inner.delete(key),
+    // A sealed value is never stored twice the same (fresh data key and IVs): the comparison is made on what was
+    // opened, and the store's own compare-and-set, on the sealed text just read, keeps the whole step atomic.
+    compareAndSet: async (key, expected, next, ttlSeconds) => {
+      if (!isSecretStoreKey(key)) return inner.compareAndSet(key, expected, next, ttlSeconds);
+      const stored = await inner.get(key);
+      if (JSON.stringify(open(key, stored)) !== JSON.stringify(expected)) return false;
+      return inner.compareAndSet(key, stored, seal(key, next), ttlSeconds);
+    },
+    increment: (key, by, ttlSeconds) => inner.increment(key, by, ttlSeconds),
     deleteExpired: () => inner.deleteExpired(),
     close: () => inner.close(),
   };

@@ -111,6 +111,24 @@ export interface SessionStore {
   delete(key: string): Promise<boolean>;
 
   /**
+   * Replaces the value under `key` with `next` only while it still is
+   * `expected` (`null`: while nothing live is stored). Values are compared by
+   * their JSON text, so pass the value as read. Atomic: of concurrent callers
+   * with the same `expected`, exactly one gets `true`. Without `ttlSeconds`
+   * `next` never expires.
+   */
+  compareAndSet(key: string, expected: JsonValue | null, next: JsonValue, ttlSeconds?: number): Promise<boolean>;
+
+  /**
+   * Adds `by` (a safe integer, negative to give back) to the integer under
+   * `key` and returns the new value and when the key expires (epoch
+   * milliseconds). A key that is absent or expired starts at `by` and expires
+   * `ttlSeconds` later; later increments do not move that expiry: a fixed
+   * window. Atomic: of concurrent increments none is lost.
+   */
+  increment(key: string, by: number, ttlSeconds: number): Promise<{ value: number; expiresAt: number }>;
+
+  /**
    * Removes expired sessions and values (and, where the backend expires them
    * itself, the index entries they left). Returns how many it removed. Works in
    * batches so it never holds a long lock.

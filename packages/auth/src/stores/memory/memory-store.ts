@@ -9,6 +9,7 @@ import type {
   SessionRecord,
   SessionStore,
 } from '../../core/store/types.js';
+import { memoryKeyValuePrimitives } from './kv-primitives.js';
 
 /** Options of {@link createMemoryStore}. */
 export interface MemoryStoreOptions {
@@ -240,6 +241,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
     async delete(key: string) {
       return readValue(key) !== null && values.delete(key);
     },
+
+    ...memoryKeyValuePrimitives({ map: values, read: readValue, makeRoom, now }),
 
     async deleteExpired() {
       return sweep();

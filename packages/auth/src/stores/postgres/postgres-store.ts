@@ -12,6 +12,7 @@ import type {
 import { fingerprint } from '../../internal/crypto.js';
 import { silentLogger, type Logger } from '../../internal/logger.js';
 import { functionOption, positiveIntegerOption } from '../../internal/options.js';
+import { postgresKeyValuePrimitives } from './kv-primitives.js';
 import { resolvePostgresTables, type PostgresTableOptions } from './migrations.js';
 
 /** Options of {@link createPostgresStore}. */
@@ -444,6 +445,8 @@ export function createPostgresStore(pool: pg.Pool, options: PostgresStoreOptions
         return (result.rowCount ?? 0) > 0;
       });
     },
+
+    ...postgresKeyValuePrimitives({ query, table: values, now, guard }),
 
     deleteExpired() {
       return guard('deleteExpired', async () => {

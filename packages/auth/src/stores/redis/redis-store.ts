@@ -13,6 +13,7 @@ import type {
 import { fingerprint } from '../../internal/crypto.js';
 import { silentLogger, type Logger } from '../../internal/logger.js';
 import { positiveIntegerOption } from '../../internal/options.js';
+import { redisKeyValuePrimitives } from './kv-primitives.js';
 import {
   createSessionScript,
   listUserSessionsScript,
@@ -333,6 +334,8 @@ export function createRedisStore(client: RedisClient, options: RedisStoreOptions
     delete(key: string) {
       return guard('delete', async () => (await client.del(valueKey(key))) === 1);
     },
+
+    ...redisKeyValuePrimitives({ run, valueKey, guard }),
 
     deleteExpired() {
       // Redis expires sessions and values itself; what is left to remove are

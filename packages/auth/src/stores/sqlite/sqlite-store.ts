@@ -13,6 +13,7 @@ import { fingerprint } from '../../internal/crypto.js';
 import { silentLogger, type Logger } from '../../internal/logger.js';
 import { functionOption, positiveIntegerOption } from '../../internal/options.js';
 import { retryWhileBusy, SQLITE_BUSY_TIMEOUT_MS, withStartupBusyTimeout } from './busy.js';
+import { sqliteKeyValuePrimitives } from './kv-primitives.js';
 import { migrateSQLite, type SQLiteMigration } from './migrations.js';
 
 /** Options of {@link createSQLiteStore}. */
@@ -320,6 +321,8 @@ export function createSQLiteStore(database: string | Database, options: SQLiteSt
     delete(key: string) {
       return guard('delete', () => statements.deleteValue.run(key, now()).changes > 0);
     },
+
+    ...sqliteKeyValuePrimitives({ db, table: values, now, guard }),
 
     countLiveSessions() {
       return guard(
