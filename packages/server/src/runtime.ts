@@ -1,16 +1,12 @@
 import BetterSqlite3 from 'better-sqlite3';
 import type pg from 'pg';
-import { memoryRateLimiters, type RateLimiterFactory } from 'tessera-auth';
 import type { SessionStore } from 'tessera-auth';
 import type { Logger } from 'tessera-auth';
 import { createMemoryStore } from 'tessera-auth/stores/memory';
-import { createPostgresRateLimiters } from 'tessera-auth/stores/postgres';
 import { connectPostgres, createPostgresStore } from 'tessera-auth/stores/postgres';
 import { migratePostgres } from 'tessera-auth/stores/postgres';
 import { connectRedis, connectRedisCluster } from 'tessera-auth/stores/redis';
-import { createRedisRateLimiters } from 'tessera-auth/stores/redis';
 import { createRedisStore } from 'tessera-auth/stores/redis';
-import { createSQLiteRateLimiters } from 'tessera-auth/stores/sqlite';
 import { createSQLiteStore } from 'tessera-auth/stores/sqlite';
 import type { AccountStore } from './accounts/account-store.js';
 import { createPostgresAccountStore, migratePostgresAccounts } from './accounts/postgres-account-store.js';
@@ -43,11 +39,9 @@ export interface ServerRuntime {
    * `TESSERA_SECRETS_KEY` on their way in (see {@link sealSecretsAtRest}).
    */
   database: SessionStore;
-  /** Where sessions, refresh tokens and the blocklist live. */
+  /** Where sessions, refresh tokens, the blocklist and the rate-limit counters live. */
   sessions: SessionStore;
   accounts: AccountStore;
-  /** Rate-limit counters on the same backend as the sessions. */
-  rateLimiters: RateLimiterFactory;
   /** What opening migrated, for `tessera migrate`. */
   migrations: AppliedMigrations[];
   secretsAtRest: SecretsAtRest;
@@ -87,7 +81,6 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
   try {
     let database: SessionStore;
     let accounts: AccountStore;
-    let databaseLimiters: () => Promise<RateLimiterFactory>;
     let migrations: AppliedMigrations[];
     if (config.database.kind === 'sqlite') {
       prepareSQLiteFiles(config.database.path, logger);
@@ -105,7 +98,6 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
         schema,
         applied: [...sqliteVersions(db, table)].filter((version) => !before[index]?.has(version)),
       }));
-      databaseLimiters = async () => createSQLiteRateLimiters(db);
       // Opening may have made the -wal and -shm files; SQLite gives them the database file's mode, this makes sure.
       tightenSQLiteFiles(config.database.path, logger);
     } else {
@@ -117,7 +109,6 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
       ];
       database = createPostgresStore(pool, { logger });
       accounts = createPostgresAccountStore(pool);
-      databaseLimiters = () => createPostgresRateLimiters(pool);
     }
 
     // A database from before the key was set has its secrets sealed now, before anything reads them.
@@ -134,23 +125,19 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
 
     const location = config.sessionStore;
     let sessions: SessionStore = database;
-    let rateLimiters: RateLimiterFactory;
     let sessionsLabel = 'the database';
     switch (location.kind) {
       case 'database':
-        rateLimiters = await databaseLimiters();
         break;
       case 'memory':
         sessions = createMemoryStore({ logger });
         closers.push(() => sessions.close());
-        rateLimiters = memoryRateLimiters;
         sessionsLabel = 'memory (lost on restart)';
         break;
       case 'redis': {
         const client = await connectRedis(location.url);
         closers.push(() => endRedis(client));
         sessions = createRedisStore(client, { logger });
-        rateLimiters = createRedisRateLimiters(client);
         sessionsLabel = `redis ${new URL(location.url).host}`;
         break;
       }
@@ -158,7 +145,6 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
         const cluster = await connectRedisCluster(location.nodes);
         closers.push(() => endRedis(cluster));
         sessions = createRedisStore(cluster, { logger });
-        rateLimiters = createRedisRateLimiters(cluster);
         sessionsLabel = `redis cluster (${location.nodes.length} seed nodes)`;
         break;
       }
@@ -167,7 +153,6 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
       database,
       sessions,
       accounts,
-      rateLimiters,
       migrations,
       secretsAtRest,
       describe: {

@@ -1,3 +1,2 @@
 export { createRedisStore, type RedisStoreOptions } from './redis-store.js';
 export { connectRedis, connectRedisCluster, REDIS_COMMAND_TIMEOUT_MS, safeRedisOptions } from './connect-redis.js';
-export { createRedisRateLimiters } from './redis-rate-limiters.js';
