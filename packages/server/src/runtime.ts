@@ -1,6 +1,6 @@
 import BetterSqlite3 from 'better-sqlite3';
 import type pg from 'pg';
-import type { SessionStore } from 'tessera-auth';
+import type { KeyDocumentCodec, SessionStore } from 'tessera-auth';
 import type { Logger } from 'tessera-auth';
 import { createMemoryStore } from 'tessera-auth/stores/memory';
 import { connectPostgres, createPostgresStore } from 'tessera-auth/stores/postgres';
@@ -13,7 +13,7 @@ import { createPostgresAccountStore, migratePostgresAccounts } from './accounts/
 import { createSQLiteAccountStore } from './accounts/sqlite-account-store.js';
 import type { ServerConfig } from './config.js';
 import { prepareSQLiteFiles, tightenSQLiteFiles } from './data-files.js';
-import { resealSecrets, sealSecretsAtRest, type SecretsKey } from './secrets-at-rest.js';
+import { resealSecrets, sealSecretsAtRest, secretsKeyCodec, type SecretsKey } from './secrets-at-rest.js';
 
 /** The migrations one schema of the database received while the runtime opened. */
 export interface AppliedMigrations {
@@ -35,10 +35,12 @@ export interface SecretsAtRest {
 export interface ServerRuntime {
   /**
    * The database store: keys, server secrets, and sessions unless another
-   * store is configured. Private keys and root secrets are sealed under
-   * `TESSERA_SECRETS_KEY` on their way in (see {@link sealSecretsAtRest}).
+   * store is configured. Root secrets are sealed under `TESSERA_SECRETS_KEY`
+   * on their way in (see {@link sealSecretsAtRest}).
    */
   database: SessionStore;
+  /** How the token service stores its signing keys: sealed under `TESSERA_SECRETS_KEY` when set. */
+  keyCodec: KeyDocumentCodec;
   /** Where sessions, refresh tokens, the blocklist and the rate-limit counters live. */
   sessions: SessionStore;
   accounts: AccountStore;
@@ -151,6 +153,7 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
     }
     return {
       database,
+      keyCodec: secretsKeyCodec(config.secretsKey, config.secretsKey),
       sessions,
       accounts,
       migrations,
