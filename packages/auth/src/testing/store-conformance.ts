@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createSessionManager } from '../core/session/session-manager.js';
 import type { SessionStore } from '../core/store/types.js';
+import { createTokenService } from '../core/token/token-service.js';
 import { makeSessionRecord } from './session-records.js';
 
 /** How a conformance run makes stores of one kind. */
@@ -391,6 +393,15 @@ function describeKeyValuePrimitives(getFactory: () => StoreFactory): void {
       await expect(store.increment('c', 1, undefined as unknown as number)).rejects.toThrow(/ttlSeconds/);
       await expect(store.compareAndSet('c', null, 1, -1)).rejects.toThrow(/ttlSeconds/);
       expect(await store.get('c')).toBeNull();
+    });
+
+    it('the signing-key ring on this store: of 5 instances rotating at once, no rotation is lost', async () => {
+      const instance = () =>
+        createTokenService({ sessions: createSessionManager(store), store, issuer: 'conformance', audience: 'api' });
+      const [original] = await instance().listKeys();
+      const rotated = await Promise.all(Array.from({ length: 5 }, () => instance().rotateKeys()));
+      const kids = (await instance().listKeys()).map((key) => key.kid);
+      expect(kids.sort()).toEqual([original!.kid, ...rotated.map((rotation) => rotation.kid)].sort());
     });
 
     it('keeps counters and compared values apart between prefixes', async () => {
