@@ -203,11 +203,12 @@ async function readLegacyChain(store: SessionStore, codec: KeyDocumentCodec): Pr
     return parseKeySet(stored === null ? null : codec.open(stored, key), version);
   };
   const head = await callStore(store, 'get', () => store.get(LEGACY_HEAD_KEY));
-  if (head === null) return null;
   let version = typeof head === 'number' && Number.isSafeInteger(head) && head >= 1 ? head : 1;
   let document = await readVersion(version);
-  // The head was only a hint: it may lag a writer that died before advancing it.
-  for (let probe = 0; document === null && probe < MAX_VERSION_PROBES; probe++) document = await readVersion(++version);
+  // The head was only a hint (a writer could die before writing it): it may lag, or name a pruned version.
+  for (let probe = 0; document === null && head !== null && probe < MAX_VERSION_PROBES; probe++) {
+    document = await readVersion(++version);
+  }
   if (document === null) return null;
   for (;;) {
     const next = await readVersion(document.version + 1);
