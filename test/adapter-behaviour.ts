@@ -1,11 +1,6 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  createLoginThrottle,
-  createRequestLimit,
-  memoryRateLimiters,
-} from '../packages/auth/src/core/rate-limit/rate-limit.js';
-import type { RateLimiterFactory } from '../packages/auth/src/core/rate-limit/rate-limit.js';
+import { createLoginThrottle, createRequestLimit } from '../packages/auth/src/core/rate-limit/rate-limit.js';
 import { createSessionManager } from '../packages/auth/src/core/session/session-manager.js';
 import type { Store } from '../packages/auth/src/core/store/types.js';
 import { createTokenService } from '../packages/auth/src/core/token/token-service.js';
@@ -16,7 +11,7 @@ import {
   type TokenResponse,
 } from '../packages/auth/src/http/http-auth.js';
 import { createMemoryStore } from '../packages/auth/src/stores/memory/memory-store.js';
-import { createSQLiteRateLimiters, createSQLiteStore } from '../packages/auth/src/stores/sqlite/index.js';
+import { createSQLiteStore } from '../packages/auth/src/stores/sqlite/index.js';
 import { type FaultyStore, createFaultyStore } from 'tessera-auth/testing';
 
 /**
@@ -70,15 +65,20 @@ const REFRESH_GRACE_SECONDS = 10;
 
 interface StoreKit {
   store: Store;
-  limiters: RateLimiterFactory;
+  /** The rate-limit counters: the same backend, on the real clock (tests move the sessions' clock). */
+  counters: Store;
   close(): void;
 }
 
 const STORES: Record<string, (now: () => number) => StoreKit> = {
-  memory: (now) => ({ store: createMemoryStore({ now }), limiters: memoryRateLimiters, close: () => undefined }),
+  memory: (now) => ({ store: createMemoryStore({ now }), counters: createMemoryStore(), close: () => undefined }),
   sqlite: (now) => {
     const db = new BetterSqlite3(':memory:');
-    return { store: createSQLiteStore(db, { now }), limiters: createSQLiteRateLimiters(db), close: () => db.close() };
+    return {
+      store: createSQLiteStore(db, { now }),
+      counters: createSQLiteStore(db, { tablePrefix: 'counters_' }),
+      close: () => db.close(),
+    };
   },
 };
 
@@ -139,12 +139,12 @@ function scenarios(start: StartTestApp, makeStore: (now: () => number) => StoreK
       }),
       csrfSecrets: [SECRET],
       loginThrottle: createLoginThrottle({
-        limiters: kit.limiters,
+        store: kit.counters,
         keySecret: SECRET,
         maxAttemptsPerAccount: MAX_LOGIN_FAILURES,
       }),
       sessionRequestLimit: createRequestLimit({
-        limiters: kit.limiters,
+        store: kit.counters,
         points: SESSION_REQUESTS,
         durationSeconds: 60,
       }),

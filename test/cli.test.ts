@@ -507,7 +507,7 @@ describe('tessera data files and TESSERA_SECRETS_KEY (SQLite)', () => {
       const db = new BetterSqlite3(file, { readonly: true });
       const rows = db
         .prepare<[], { value: string }>(
-          "SELECT value FROM tessera_values WHERE key = 'server:secrets' OR key LIKE 'token:keys:v%'",
+          "SELECT value FROM tessera_values WHERE key IN ('server:secrets', 'token:keyring')",
         )
         .all()
         .map(

@@ -1,11 +1,12 @@
 import { describe, expect, inject, it } from 'vitest';
 import {
   createLoginThrottle,
-  memoryRateLimiters,
+  createRequestLimit,
   type LoginAttemptVerdict,
 } from '../packages/auth/src/core/rate-limit/rate-limit.js';
+import { createMemoryStore } from '../packages/auth/src/stores/memory/memory-store.js';
 import { connectRedis } from '../packages/auth/src/stores/redis/connect-redis.js';
-import { createRedisRateLimiters } from '../packages/auth/src/stores/redis/redis-rate-limiters.js';
+import { createRedisStore } from '../packages/auth/src/stores/redis/redis-store.js';
 import { rateLimiterBackends } from './support/rate-limiter-backends.js';
 
 const keySecret = 'r'.repeat(32);
@@ -23,8 +24,8 @@ describe.each(backends)('login throttle on $name', (backend) => {
       // The IP budget does not bind here: with both binding, a refused attempt holds a point of the other counter
       // for a moment (it is given back), so a burst may evaluate fewer than the budget, never more.
       const options = { keySecret, maxAttemptsPerAccount: 10, maxAttemptsPerIP: 1000 };
-      const a = createLoginThrottle({ limiters: first, ...options });
-      const b = createLoginThrottle({ limiters: second, ...options });
+      const a = createLoginThrottle({ store: first, ...options });
+      const b = createLoginThrottle({ store: second, ...options });
       const burst = await Promise.all(
         Array.from({ length: 150 }, (_, i) => (i % 2 === 0 ? a : b).attempt('alice@example.com', '192.0.2.1')),
       );
@@ -41,8 +42,8 @@ describe.each(backends)('login throttle on $name', (backend) => {
     async () => {
       const [first, second] = await backend.open();
       const options = { keySecret, maxAttemptsPerAccount: 10, maxAttemptsPerIP: 20 };
-      const a = createLoginThrottle({ limiters: first, ...options });
-      const b = createLoginThrottle({ limiters: second, ...options });
+      const a = createLoginThrottle({ store: first, ...options });
+      const b = createLoginThrottle({ store: second, ...options });
       const spray = await Promise.all(
         Array.from({ length: 60 }, (_, i) => (i % 2 === 0 ? a : b).attempt(`user${i}@example.com`, '198.51.100.7')),
       );
@@ -63,8 +64,8 @@ describe.each(backends)('login throttle on $name', (backend) => {
     'keeps a known device signing in through a lockout from elsewhere, and limits the device’s own burst',
     async () => {
       const [first, second] = await backend.open();
-      const a = createLoginThrottle({ limiters: first, keySecret, maxAttemptsPerAccount: 3 });
-      const b = createLoginThrottle({ limiters: second, keySecret, maxAttemptsPerAccount: 3 });
+      const a = createLoginThrottle({ store: first, keySecret, maxAttemptsPerAccount: 3 });
+      const b = createLoginThrottle({ store: second, keySecret, maxAttemptsPerAccount: 3 });
       const elsewhere = await Promise.all(
         Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? a : b).attempt('alice', `203.0.113.${i}`)),
       );
@@ -84,8 +85,8 @@ describe.each(backends)('login throttle on $name', (backend) => {
 
   it.skipIf(!backend.available)('a success resets the account for every process', async () => {
     const [first, second] = await backend.open();
-    const a = createLoginThrottle({ limiters: first, keySecret, maxAttemptsPerAccount: 3 });
-    const b = createLoginThrottle({ limiters: second, keySecret, maxAttemptsPerAccount: 3 });
+    const a = createLoginThrottle({ store: first, keySecret, maxAttemptsPerAccount: 3 });
+    const b = createLoginThrottle({ store: second, keySecret, maxAttemptsPerAccount: 3 });
     await a.attempt('alice@example.com', '192.0.2.1');
     await b.attempt('alice@example.com', '192.0.2.2');
     const third = await a.attempt('alice@example.com', '192.0.2.1');
@@ -96,8 +97,27 @@ describe.each(backends)('login throttle on $name', (backend) => {
   });
 });
 
+describe.each(backends)('request limit on $name', (backend) => {
+  it.skipIf(!backend.available)(
+    'of 100 parallel requests from two processes, exactly the budget is allowed; a refund gives exactly one back',
+    async () => {
+      const [first, second, dump] = await backend.open();
+      const a = createRequestLimit({ store: first, points: 7, durationSeconds: 60, name: 'race' });
+      const b = createRequestLimit({ store: second, points: 7, durationSeconds: 60, name: 'race' });
+      const burst = await Promise.all(Array.from({ length: 100 }, (_, i) => (i % 2 === 0 ? a : b).consume('client-1')));
+      expect(burst.filter((verdict) => verdict.allowed)).toHaveLength(7);
+      for (const verdict of burst) if (!verdict.allowed) expect(verdict.retryAfterSeconds).toBeGreaterThan(30);
+      // 100 charged: 93 refunds in parallel bring it back to the budget, one more opens one place.
+      await Promise.all(Array.from({ length: 94 }, (_, i) => (i % 2 === 0 ? b : a).refund('client-1')));
+      const again = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).consume('client-1')));
+      expect(again.filter((verdict) => verdict.allowed)).toHaveLength(1);
+      expect(await dump()).not.toContain('client-2');
+    },
+  );
+});
+
 it('memory counters work as the reference', async () => {
-  const throttle = createLoginThrottle({ limiters: memoryRateLimiters, keySecret, maxAttemptsPerAccount: 1 });
+  const throttle = createLoginThrottle({ store: createMemoryStore(), keySecret, maxAttemptsPerAccount: 1 });
   await throttle.attempt('a', null);
   expect((await throttle.attempt('a', null)).allowed).toBe(false);
 });
@@ -105,7 +125,7 @@ it('memory counters work as the reference', async () => {
 describe.skipIf(redisURL === null)('a disconnected Redis', () => {
   it('fails the attempt closed with the typed error, at once', async () => {
     const client = await connectRedis(redisURL!);
-    const throttle = createLoginThrottle({ limiters: createRedisRateLimiters(client), keySecret });
+    const throttle = createLoginThrottle({ store: createRedisStore(client), keySecret });
     client.disconnect();
     await expect(throttle.attempt('alice', null)).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
   });

@@ -8,6 +8,7 @@ import { KeyInvalidError, StoreConflictError } from '../packages/auth/src/core/e
 import { createSessionManager } from '../packages/auth/src/core/session/session-manager.js';
 import { createTokenService } from '../packages/auth/src/core/token/token-service.js';
 import type { JsonValue, Store } from '../packages/auth/src/core/store/types.js';
+import type { KeyDocumentCodec } from '../packages/auth/src/core/token/key-ring.js';
 import { createMemoryStore } from '../packages/auth/src/stores/memory/memory-store.js';
 import { connectPostgres, createPostgresStore } from '../packages/auth/src/stores/postgres/postgres-store.js';
 import { migratePostgres } from '../packages/auth/src/stores/postgres/migrations.js';
@@ -16,9 +17,12 @@ import { loadServerConfig, type ServerConfig } from '../packages/server/src/conf
 import { createServerLogger } from '../packages/server/src/logging.js';
 import { openServerRuntime, type ServerRuntime } from '../packages/server/src/runtime.js';
 import {
+  openDocument,
   parseSecretsKey,
   readSecretsKey,
   resealSecrets,
+  sealDocument,
+  secretsKeyCodec,
   type SecretsKey,
 } from '../packages/server/src/secrets-at-rest.js';
 import { CSRF_OVERLAP_SECONDS, loadServerSecrets, rotateServerSecrets } from '../packages/server/src/secrets.js';
@@ -112,10 +116,7 @@ async function plainSecrets(runtime: ServerRuntime): Promise<string[]> {
   const found: string[] = [];
   const secrets = (await runtime.database.get('server:secrets')) as { roots: { secret: string }[]; stable: string };
   found.push(secrets.stable, ...secrets.roots.map((root) => root.secret));
-  const head = (await runtime.database.get('token:keys:head')) as number;
-  const document = (await runtime.database.get(`token:keys:v${head}`)) as {
-    keys: { privateJwk: { d: string } | null }[];
-  };
+  const document = (await runtime.database.get('token:keyring')) as { keys: { privateJwk: { d: string } | null }[] };
   for (const key of document.keys) if (key.privateJwk !== null) found.push(key.privateJwk.d);
   return found;
 }
@@ -146,7 +147,7 @@ function describeSecretsAtRest(name: string, open: (() => Promise<Database>) | n
 
         const { store, close } = await database.raw();
         try {
-          for (const key of ['server:secrets', `token:keys:v${String(await store.get('token:keys:head'))}`]) {
+          for (const key of ['server:secrets', 'token:keyring']) {
             const stored = JSON.stringify(await store.get(key));
             expect(stored).toContain('"format":"tessera.sealed.v1"');
             for (const secret of secrets) expect(stored).not.toContain(secret);
@@ -187,43 +188,54 @@ function describeSecretsAtRest(name: string, open: (() => Promise<Database>) | n
       }
     });
 
-    it('sealing an old database while instances rotate keys leaves no private key in plain text, and none resurrected', async () => {
-      const database = await (open as () => Promise<Database>)();
-      try {
-        const plain = await openRuntime(database, null);
-        const plainTokens = createServerServices(plain.config, plain, { logger }).tokens;
-        await plainTokens.listKeys();
-        const text = newKeyText();
-        // Instances with the key start (each one seals what it finds) while an old one keeps rotating.
-        const starts: OpenedRuntime[] = [];
-        await Promise.all([
-          (async () => {
-            for (let i = 0; i < 6; i++) await plainTokens.rotateKeys({ revokePrevious: i % 2 === 0 });
-          })(),
-          (async () => {
-            for (let i = 0; i < 4; i++) starts.push(await openRuntime(database, text));
-          })(),
-        ]);
-        for (const runtime of starts) await runtime.close();
-        await plain.close();
-        // What a plain writer raced in is sealed by the next start.
-        (await openRuntime(database, text)).close();
-        const { store, close } = await database.raw();
+    it.each([
+      ['plain', false],
+      ['sealed', true],
+    ])(
+      'a database of the first version (a %s chain of key documents) starts with its keys, sealed, the chain erased',
+      async (_, sealedBefore) => {
+        const database = await (open as () => Promise<Database>)();
         try {
-          const head = (await store.get('token:keys:head')) as number;
-          expect(head).toBe(7);
-          for (let version = 1; version <= head + 3; version++) {
-            const stored = (await store.get(`token:keys:v${version}`)) as { format?: string } | null;
-            if (version === head) expect(stored?.format).toBe('tessera.sealed.v1');
-            else expect(stored).toBeNull();
+          const text = newKeyText();
+          // The first version's layout, made from a current one: `token:keys:v<N>` and a `token:keys:head` hint.
+          const first = await openRuntime(database, sealedBefore ? text : null);
+          const firstTokens = createServerServices(first.config, first, { logger }).tokens;
+          const [original] = await firstTokens.listKeys();
+          await first.close();
+          const { store, close } = await database.raw();
+          try {
+            const current = (await store.get('token:keyring')) as JsonValue;
+            const plain = sealedBefore
+              ? (secretsKeyCodec(keyOf(text), null).open(current, 'token:keyring') as { keys: JsonValue })
+              : (current as { keys: JsonValue });
+            const legacy = { version: 4, keys: plain.keys };
+            await store.set(
+              'token:keys:v4',
+              sealedBefore ? sealDocument(keyOf(text), 'token:keys:v4', legacy) : legacy,
+            );
+            await store.set('token:keys:head', 4);
+            await store.delete('token:keyring');
+          } finally {
+            await close();
+          }
+
+          const started = await openRuntime(database, text);
+          const tokens = createServerServices(started.config, started, { logger }).tokens;
+          expect((await tokens.listKeys()).map((key) => key.kid)).toEqual([original?.kid]);
+          await started.close();
+          const raw = await database.raw();
+          try {
+            for (const key of ['token:keys:head', 'token:keys:v4']) expect(await raw.store.get(key)).toBeNull();
+            const stored = (await raw.store.get('token:keyring')) as { format?: string; kek?: string };
+            expect(stored).toMatchObject({ format: 'tessera.sealed.v1', kek: keyOf(text).id });
+          } finally {
+            await raw.close();
           }
         } finally {
-          await close();
+          await database.destroy();
         }
-      } finally {
-        await database.destroy();
-      }
-    });
+      },
+    );
   });
 }
 
@@ -267,65 +279,84 @@ describeSecretsAtRest(
       },
 );
 
+/** A key codec for an instance that has not been restarted during a rekey: opens under either key, seals under `sealWith`. */
+function rekeyingCodec(keys: SecretsKey[], sealWith: SecretsKey): KeyDocumentCodec {
+  return {
+    seal: (document, storeKey) => sealDocument(sealWith, storeKey, document),
+    open: (stored, storeKey) => {
+      const kek = (stored as { kek?: string }).kek;
+      return openDocument(keys.find((key) => key.id === kek) ?? null, storeKey, stored) ?? stored;
+    },
+  };
+}
+
 describe('re-sealing racing key rotations', () => {
-  it('never brings back a superseded key-set document that a rotation erased', async () => {
+  it('never undoes a rotation: every key rotated in since the last revocation is there, and one private key', async () => {
     const raw = createMemoryStore();
+    const [oldKey, newKey] = [keyOf(newKeyText()), keyOf(newKeyText())];
     const sessions = createSessionManager(raw);
-    const tokens = createTokenService({ sessions, store: raw, issuer: 'i', audience: 'a' });
+    const keyCodec = rekeyingCodec([oldKey, newKey], oldKey);
+    const tokens = createTokenService({ sessions, store: raw, issuer: 'i', audience: 'a', keyCodec });
     await tokens.listKeys();
-    const key = keyOf(newKeyText());
     let rotating = true;
+    const kids: string[] = [];
+    let rekeys = 0;
     await Promise.all([
       (async () => {
         try {
-          for (let i = 0; i < 30; i++) await tokens.rotateKeys({ revokePrevious: i % 3 === 0 });
+          for (let i = 0; i < 30; i++) kids.push((await tokens.rotateKeys({ revokePrevious: i % 10 === 0 })).kid);
         } finally {
           rotating = false;
         }
       })(),
       (async () => {
         while (rotating) {
-          await resealSecrets(raw, key, key);
+          rekeys += await resealSecrets(raw, oldKey, newKey);
           // Key generation finishes on the thread pool: let it, or this loop of resolved promises starves it.
           await new Promise((resolve) => setImmediate(resolve));
         }
       })(),
     ]);
-    await resealSecrets(raw, key, key);
-    const head = (await raw.get('token:keys:head')) as number;
-    expect(head).toBe(31);
-    const present: number[] = [];
-    for (let version = 1; version <= head + 3; version++) {
-      if ((await raw.get(`token:keys:v${version}`)) !== null) present.push(version);
-    }
-    expect(present).toEqual([head]);
-    expect(((await raw.get(`token:keys:v${head}`)) as { format: string }).format).toBe('tessera.sealed.v1');
+    expect(rekeys).toBeGreaterThan(0);
+    await resealSecrets(raw, oldKey, newKey);
+    const stored = (await raw.get('token:keyring')) as JsonValue;
+    expect(stored).toMatchObject({ format: 'tessera.sealed.v1', kek: newKey.id });
+    const document = openDocument(newKey, 'token:keyring', stored) as {
+      version: number;
+      keys: { kid: string; privateJwk: object | null }[];
+    };
+    expect(document.version).toBe(31);
+    expect(document.keys.map((key) => key.kid).sort()).toEqual(kids.slice(20).sort());
+    expect(document.keys.filter((key) => key.privateJwk !== null).map((key) => key.kid)).toEqual([kids.at(-1)]);
   });
 });
 
-describe('re-sealing beside a rotation that supersedes the document it is re-writing', () => {
-  it('deletes the document it re-wrote again, so the erased private key does not come back', async () => {
+describe('re-sealing beside a rotation that replaces the document it is re-writing', () => {
+  it('loses the compare-and-set, re-reads, and seals the rotated document: the erased private key does not come back', async () => {
     const raw = createMemoryStore();
     const tokens = createTokenService({ sessions: createSessionManager(raw), store: raw, issuer: 'i', audience: 'a' });
-    await tokens.listKeys();
+    const [before] = await tokens.listKeys();
     let interleaved = false;
-    // Between re-sealing's read of version 1 and its write, a rotation writes version 2 and erases version 1.
+    let rotatedKid = '';
+    // Between re-sealing's read of the document and its write, a rotation replaces it and erases the old private key.
     const racing: Store = {
       ...raw,
-      set: async (key, value, ttlSeconds) => {
-        if (!interleaved && key === 'token:keys:v1') {
+      compareAndSet: async (key, expected, next, ttlSeconds) => {
+        if (!interleaved && key === 'token:keyring') {
           interleaved = true;
-          await tokens.rotateKeys();
-          expect(await raw.get('token:keys:v1')).toBeNull();
+          rotatedKid = (await tokens.rotateKeys({ revokePrevious: true })).kid;
         }
-        return raw.set(key, value, ttlSeconds);
+        return raw.compareAndSet(key, expected, next, ttlSeconds);
       },
     };
     const key = keyOf(newKeyText());
-    expect(await resealSecrets(racing, key, key)).toBe(2);
+    expect(await resealSecrets(racing, key, key)).toBe(1);
     expect(interleaved).toBe(true);
-    expect(await raw.get('token:keys:v1')).toBeNull();
-    expect(((await raw.get('token:keys:v2')) as { format: string }).format).toBe('tessera.sealed.v1');
+    const document = openDocument(key, 'token:keyring', await raw.get('token:keyring')) as {
+      keys: { kid: string }[];
+    };
+    expect(document.keys.map((stored) => stored.kid)).toEqual([rotatedKid]);
+    expect(rotatedKid).not.toBe(before?.kid);
   });
 });
 

@@ -10,7 +10,7 @@ import express from 'express';
 import { createTesseraExpress, sendApiError } from 'tessera-auth/express';
 import { createLoginThrottle, createRequestLimit, createSessionManager } from 'tessera-auth';
 import { apiError, createHttpAuth } from 'tessera-auth/http';
-import { createSQLiteRateLimiters, createSQLiteStore } from 'tessera-auth/stores/sqlite';
+import { createSQLiteStore } from 'tessera-auth/stores/sqlite';
 
 /** A secret made once and kept in ./data, so CSRF tokens survive a restart. Never a built-in default. */
 function persistentSecret(path: string): string {
@@ -29,12 +29,13 @@ async function checkPassword(email: string, password: string): Promise<string | 
 mkdirSync('data', { recursive: true });
 const db = new BetterSqlite3('data/express-example.db');
 const secret = persistentSecret('data/secret');
-const limiters = createSQLiteRateLimiters(db);
+// One store for sessions and rate-limit counters: every process on the file shares the budgets.
+const store = createSQLiteStore(db);
 const auth = createHttpAuth({
-  sessions: createSessionManager(createSQLiteStore(db), { idleTimeoutSeconds: 1800 }),
+  sessions: createSessionManager(store, { idleTimeoutSeconds: 1800 }),
   csrfSecrets: [secret],
-  loginThrottle: createLoginThrottle({ limiters, keySecret: secret }),
-  sessionRequestLimit: createRequestLimit({ limiters, points: 300, durationSeconds: 60 }),
+  loginThrottle: createLoginThrottle({ store, keySecret: secret }),
+  sessionRequestLimit: createRequestLimit({ store, points: 300, durationSeconds: 60 }),
 });
 const tessera = createTesseraExpress(auth);
 

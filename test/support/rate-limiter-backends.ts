@@ -1,22 +1,26 @@
 import { randomBytes } from 'node:crypto';
-import BetterSqlite3 from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, inject } from 'vitest';
-import { memoryRateLimiters, type RateLimiterFactory } from '../../packages/auth/src/core/rate-limit/rate-limit.js';
-import { connectPostgres } from '../../packages/auth/src/stores/postgres/postgres-store.js';
-import { createPostgresRateLimiters } from '../../packages/auth/src/stores/postgres/postgres-rate-limiters.js';
+import type { CounterStore } from '../../packages/auth/src/core/rate-limit/rate-limit.js';
+import { createMemoryStore } from '../../packages/auth/src/stores/memory/memory-store.js';
+import { migratePostgres } from '../../packages/auth/src/stores/postgres/migrations.js';
+import { connectPostgres, createPostgresStore } from '../../packages/auth/src/stores/postgres/postgres-store.js';
 import { connectRedis, connectRedisCluster } from '../../packages/auth/src/stores/redis/connect-redis.js';
-import { createRedisRateLimiters } from '../../packages/auth/src/stores/redis/redis-rate-limiters.js';
-import { createSQLiteRateLimiters } from '../../packages/auth/src/stores/sqlite/sqlite-rate-limiters.js';
+import { createRedisStore } from '../../packages/auth/src/stores/redis/redis-store.js';
+import { createSQLiteStore } from '../../packages/auth/src/stores/sqlite/sqlite-store.js';
 
-/** One rate-limit backend of the test run. */
+/** One rate-limit backend of the test run: the store the counters live in. */
 export interface RateLimiterBackend {
   name: string;
   available: boolean;
   /**
-   * Two factories over one fresh set of counters, as two server processes would have, and a dump of the raw
-   * counters (empty where the backend cannot list them cheaply: memory, Redis Cluster).
+   * Two stores over one fresh set of counters, as two server processes would have (two connections where the
+   * backend has them), and a dump of the raw stored values (empty where the backend cannot list them cheaply:
+   * memory, Redis Cluster).
    */
-  open(): Promise<[RateLimiterFactory, RateLimiterFactory, () => Promise<string>]>;
+  open(): Promise<[CounterStore, CounterStore, () => Promise<string>]>;
 }
 
 /**
@@ -29,33 +33,43 @@ export function rateLimiterBackends(): RateLimiterBackend[] {
   const postgresUrl = inject('postgresUrl');
   const closers: (() => Promise<unknown>)[] = [];
   afterAll(async () => {
-    for (const close of closers) await close();
+    for (const close of closers.reverse()) await close();
   });
   const nothing = async (): Promise<string> => '';
-  const prefix = (): string => `t${randomBytes(4).toString('hex')}:rl:`;
+  const prefix = (): string => `t${randomBytes(4).toString('hex')}:`;
   return [
     {
       name: 'memory',
       available: true,
-      // One process: the same factory twice would share nothing, so both get the same limiters.
+      // One process: a second memory store would share nothing, so both are the same store.
       async open() {
-        const shared = new Map<string, ReturnType<RateLimiterFactory>>();
-        const factory: RateLimiterFactory = (options) => {
-          const limiter = shared.get(options.keyPrefix) ?? memoryRateLimiters(options);
-          shared.set(options.keyPrefix, limiter);
-          return limiter;
-        };
-        return [factory, factory, nothing];
+        const store = createMemoryStore();
+        closers.push(() => store.close());
+        return [store, store, nothing];
       },
     },
     {
       name: 'sqlite',
       available: true,
       async open() {
-        const db = new BetterSqlite3(':memory:');
-        closers.push(async () => db.close());
-        const dump = async () => JSON.stringify(db.prepare('SELECT * FROM tessera_rate_limits').all());
-        return [createSQLiteRateLimiters(db), createSQLiteRateLimiters(db), dump];
+        const dir = mkdtempSync(join(tmpdir(), 'tessera-counters-'));
+        const file = join(dir, 'counters.db');
+        const [a, b] = [createSQLiteStore(file), createSQLiteStore(file)];
+        closers.push(async () => {
+          await a.close();
+          await b.close();
+          rmSync(dir, { recursive: true, force: true });
+        });
+        const dump = async () => {
+          const { default: BetterSqlite3 } = await import('better-sqlite3');
+          const db = new BetterSqlite3(file, { readonly: true });
+          try {
+            return JSON.stringify(db.prepare('SELECT * FROM tessera_values').all());
+          } finally {
+            db.close();
+          }
+        };
+        return [a, b, dump];
       },
     },
     {
@@ -69,28 +83,38 @@ export function rateLimiterBackends(): RateLimiterBackend[] {
         );
         const keys = prefix();
         const dump = async () => (await a.keys(`${keys}*`)).join('\n');
-        return [createRedisRateLimiters(a, keys), createRedisRateLimiters(b, keys), dump];
+        return [createRedisStore(a, { prefix: keys }), createRedisStore(b, { prefix: keys }), dump];
       },
     },
     {
       name: 'redis-cluster',
       available: clusterNodes !== null,
       async open() {
-        const cluster = await connectRedisCluster(clusterNodes!);
-        closers.push(() => cluster.quit());
+        const [a, b] = [await connectRedisCluster(clusterNodes!), await connectRedisCluster(clusterNodes!)];
+        closers.push(
+          () => a.quit(),
+          () => b.quit(),
+        );
         const keys = prefix();
-        return [createRedisRateLimiters(cluster, keys), createRedisRateLimiters(cluster, keys), nothing];
+        return [createRedisStore(a, { prefix: keys }), createRedisStore(b, { prefix: keys }), nothing];
       },
     },
     {
       name: 'postgres',
       available: postgresUrl !== null,
       async open() {
-        const pool = connectPostgres(postgresUrl!);
-        closers.push(() => pool.end());
-        const table = `rl_${randomBytes(4).toString('hex')}`;
-        const dump = async () => JSON.stringify((await pool.query(`SELECT * FROM ${table}`)).rows);
-        return [await createPostgresRateLimiters(pool, table), await createPostgresRateLimiters(pool, table), dump];
+        const [a, b] = [connectPostgres(postgresUrl!), connectPostgres(postgresUrl!)];
+        const tablePrefix = `rl_${randomBytes(4).toString('hex')}_`;
+        await migratePostgres(a, { tablePrefix });
+        closers.push(async () => {
+          await b.end();
+          await a.query(
+            `DROP TABLE IF EXISTS "${tablePrefix}sessions", "${tablePrefix}values", "${tablePrefix}migrations"`,
+          );
+          await a.end();
+        });
+        const dump = async () => JSON.stringify((await a.query(`SELECT * FROM "${tablePrefix}values"`)).rows);
+        return [createPostgresStore(a, { tablePrefix }), createPostgresStore(b, { tablePrefix }), dump];
       },
     },
   ];

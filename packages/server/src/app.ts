@@ -59,20 +59,18 @@ export interface TesseraServer {
 const BODY_LIMIT_BYTES = 16 * 1024;
 
 /**
- * The runtime's stores and rate limiters, each reporting its failed calls (backend, operation, driver error)
+ * The runtime's stores (the session store holds the rate-limit counters too), each reporting its failed calls (backend, operation, driver error)
  * so that a 503 is explained once in the log. Identity is kept where the database is the session store.
  */
 function observeRuntime(runtime: ServerRuntime, config: ServerConfig, report: StoreFailureReporter): ServerRuntime {
   const sessions = observeStore(runtime.sessions, runtime.sessions.name, report);
   const database =
     runtime.database === runtime.sessions ? sessions : observeStore(runtime.database, runtime.database.name, report);
-  const limiterBackend = config.sessionStore.kind === 'database' ? config.database.kind : config.sessionStore.kind;
   return {
     ...runtime,
     sessions,
     database,
     accounts: observeStore(runtime.accounts, config.database.kind, report),
-    rateLimiters: (options) => observeStore(runtime.rateLimiters(options), limiterBackend, report),
   };
 }
 
@@ -174,18 +172,19 @@ function createBudgets(
   keySecret: Uint8Array,
   logger: PinoLogger,
 ): ServerBudgets {
-  const limiters = runtime.rateLimiters;
-  const limit = (name: string, points: number) => createRequestLimit({ limiters, points, durationSeconds: 60, name });
+  // The counters live beside the sessions: one atomic increment per budget, on whichever backend that is.
+  const store = runtime.sessions;
+  const limit = (name: string, points: number) => createRequestLimit({ store, points, durationSeconds: 60, name });
   return {
     loginThrottle: createLoginThrottle({
-      limiters,
+      store,
       keySecret,
       maxAttemptsPerAccount: config.loginMaxAttempts,
       maxAttemptsPerIP: config.loginMaxAttemptsPerIP,
     }),
     sessionRequestLimit: config.sessionRateLimit > 0 ? limit('session', config.sessionRateLimit) : null,
     signupGuard: createSignupGuard({
-      limiters,
+      store,
       keySecret,
       maxPerIP: config.signupMaxPerIP,
       maxPerEmail: config.signupMaxPerEmail,

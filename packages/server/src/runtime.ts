@@ -1,23 +1,19 @@
 import BetterSqlite3 from 'better-sqlite3';
 import type pg from 'pg';
-import { memoryRateLimiters, type RateLimiterFactory } from 'tessera-auth';
-import type { Store } from 'tessera-auth';
+import type { KeyDocumentCodec, Store } from 'tessera-auth';
 import type { Logger } from 'tessera-auth';
 import { createMemoryStore } from 'tessera-auth/stores/memory';
-import { createPostgresRateLimiters } from 'tessera-auth/stores/postgres';
 import { connectPostgres, createPostgresStore } from 'tessera-auth/stores/postgres';
 import { migratePostgres } from 'tessera-auth/stores/postgres';
 import { connectRedis, connectRedisCluster } from 'tessera-auth/stores/redis';
-import { createRedisRateLimiters } from 'tessera-auth/stores/redis';
 import { createRedisStore } from 'tessera-auth/stores/redis';
-import { createSQLiteRateLimiters } from 'tessera-auth/stores/sqlite';
 import { createSQLiteStore } from 'tessera-auth/stores/sqlite';
 import type { AccountStore } from './accounts/account-store.js';
 import { createPostgresAccountStore, migratePostgresAccounts } from './accounts/postgres-account-store.js';
 import { createSQLiteAccountStore } from './accounts/sqlite-account-store.js';
 import type { ServerConfig } from './config.js';
 import { prepareSQLiteFiles, tightenSQLiteFiles } from './data-files.js';
-import { resealSecrets, sealSecretsAtRest, type SecretsKey } from './secrets-at-rest.js';
+import { resealSecrets, sealSecretsAtRest, secretsKeyCodec, type SecretsKey } from './secrets-at-rest.js';
 
 /** The migrations one schema of the database received while the runtime opened. */
 export interface AppliedMigrations {
@@ -39,15 +35,15 @@ export interface SecretsAtRest {
 export interface ServerRuntime {
   /**
    * The database store: keys, server secrets, and sessions unless another
-   * store is configured. Private keys and root secrets are sealed under
-   * `TESSERA_SECRETS_KEY` on their way in (see {@link sealSecretsAtRest}).
+   * store is configured. Root secrets are sealed under `TESSERA_SECRETS_KEY`
+   * on their way in (see {@link sealSecretsAtRest}).
    */
   database: Store;
-  /** Where sessions, refresh tokens and the blocklist live. */
+  /** How the token service stores its signing keys: sealed under `TESSERA_SECRETS_KEY` when set. */
+  keyCodec: KeyDocumentCodec;
+  /** Where sessions, refresh tokens, the blocklist and the rate-limit counters live. */
   sessions: Store;
   accounts: AccountStore;
-  /** Rate-limit counters on the same backend as the sessions. */
-  rateLimiters: RateLimiterFactory;
   /** What opening migrated, for `tessera migrate`. */
   migrations: AppliedMigrations[];
   secretsAtRest: SecretsAtRest;
@@ -87,7 +83,6 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
   try {
     let database: Store;
     let accounts: AccountStore;
-    let databaseLimiters: () => Promise<RateLimiterFactory>;
     let migrations: AppliedMigrations[];
     if (config.database.kind === 'sqlite') {
       prepareSQLiteFiles(config.database.path, logger);
@@ -105,7 +100,6 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
         schema,
         applied: [...sqliteVersions(db, table)].filter((version) => !before[index]?.has(version)),
       }));
-      databaseLimiters = async () => createSQLiteRateLimiters(db);
       // Opening may have made the -wal and -shm files; SQLite gives them the database file's mode, this makes sure.
       tightenSQLiteFiles(config.database.path, logger);
     } else {
@@ -117,7 +111,6 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
       ];
       database = createPostgresStore(pool, { logger });
       accounts = createPostgresAccountStore(pool);
-      databaseLimiters = () => createPostgresRateLimiters(pool);
     }
 
     // A database from before the key was set has its secrets sealed now, before anything reads them.
@@ -134,23 +127,19 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
 
     const location = config.sessionStore;
     let sessions: Store = database;
-    let rateLimiters: RateLimiterFactory;
     let sessionsLabel = 'the database';
     switch (location.kind) {
       case 'database':
-        rateLimiters = await databaseLimiters();
         break;
       case 'memory':
         sessions = createMemoryStore({ logger });
         closers.push(() => sessions.close());
-        rateLimiters = memoryRateLimiters;
         sessionsLabel = 'memory (lost on restart)';
         break;
       case 'redis': {
         const client = await connectRedis(location.url);
         closers.push(() => endRedis(client));
         sessions = createRedisStore(client, { logger });
-        rateLimiters = createRedisRateLimiters(client);
         sessionsLabel = `redis ${new URL(location.url).host}`;
         break;
       }
@@ -158,16 +147,15 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
         const cluster = await connectRedisCluster(location.nodes);
         closers.push(() => endRedis(cluster));
         sessions = createRedisStore(cluster, { logger });
-        rateLimiters = createRedisRateLimiters(cluster);
         sessionsLabel = `redis cluster (${location.nodes.length} seed nodes)`;
         break;
       }
     }
     return {
       database,
+      keyCodec: secretsKeyCodec(config.secretsKey, config.secretsKey),
       sessions,
       accounts,
-      rateLimiters,
       migrations,
       secretsAtRest,
       describe: {

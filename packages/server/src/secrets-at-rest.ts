@@ -7,10 +7,9 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { KeyInvalidError } from 'tessera-auth/errors';
-import type { JsonValue, Store } from 'tessera-auth';
-import { KEY_SET_STORE_KEYS } from 'tessera-auth';
-import { callStore } from './store-call.js';
+import { KeyInvalidError, StoreConflictError } from 'tessera-auth/errors';
+import type { JsonValue, KeyDocumentCodec, Store } from 'tessera-auth';
+import { resealKeyRing } from 'tessera-auth';
 
 /** The store key of the server's root secrets document. */
 export const SERVER_SECRETS_STORE_KEY = 'server:secrets';
@@ -76,9 +75,13 @@ export function readSecretsKey(
   return parseSecretsKey(text, `${name}_FILE (${file})`);
 }
 
-/** Whether a store key names a document that holds private key material: the key sets and the root secrets. */
+/**
+ * Whether a store key names a document the store wrapper seals: the root
+ * secrets. The signing keys are sealed by the token service itself, through
+ * the codec of {@link secretsKeyCodec}.
+ */
 export function isSecretStoreKey(key: string): boolean {
-  return key === SERVER_SECRETS_STORE_KEY || KEY_SET_STORE_KEYS.isDocument(key);
+  return key === SERVER_SECRETS_STORE_KEY;
 }
 
 /** A document as it is stored when sealed: everything base64url. */
@@ -178,14 +181,32 @@ export function openDocument(kek: SecretsKey | null, storeKey: string, stored: J
 }
 
 /**
- * The database store as the server uses it: documents holding private key
- * material ({@link isSecretStoreKey}) are sealed under `kek` on the way in and
+ * The token service's key codec (`keyCodec`): the signing-key document is
+ * sealed under `sealWith` (in plain text when `null`) and opened with
+ * `openWith`, or with `sealWith` when that is the key it is sealed under (a
+ * rekey that already reached it); a plain document (from before the KEK)
+ * opens as it is. `isCurrent` tells `resealKeyRing` which stored form to re-write.
+ */
+export function secretsKeyCodec(openWith: SecretsKey | null, sealWith: SecretsKey | null): KeyDocumentCodec {
+  return {
+    seal: (document, storeKey) => (sealWith === null ? document : sealDocument(sealWith, storeKey, document)),
+    open: (stored, storeKey) => {
+      const kek = isSealed(stored) && sealWith !== null && stored.kek === sealWith.id ? sealWith : openWith;
+      return openDocument(kek, storeKey, stored) ?? stored;
+    },
+    isCurrent: (stored) => (isSealed(stored) ? sealWith !== null && stored.kek === sealWith.id : sealWith === null),
+  };
+}
+
+/**
+ * The database store as the server uses it: the root secrets document
+ * ({@link isSecretStoreKey}) is sealed under `kek` on the way in and
  * opened on the way out; everything else passes through untouched. With no
  * KEK they are written in plain text, and a sealed one fails to open with a
  * message naming the variable to set.
  *
- * Sealing at the store boundary keeps the key ring and the secrets code
- * unaware of encryption, and covers every writer of these documents at once.
+ * Sealing at the store boundary keeps the secrets code unaware of
+ * encryption, and covers every writer of the document at once.
  */
 export function sealSecretsAtRest(inner: Store, kek: SecretsKey | null): Store {
   const seal = (key: string, value: JsonValue): JsonValue =>
@@ -199,52 +220,47 @@ export function sealSecretsAtRest(inner: Store, kek: SecretsKey | null): Store {
     set: (key, value, ttlSeconds) => inner.set(key, seal(key, value), ttlSeconds),
     setIfAbsent: (key, value, ttlSeconds) => inner.setIfAbsent(key, seal(key, value), ttlSeconds),
     getAndDelete: async (key) => open(key, await inner.getAndDelete(key)),
+    // A sealed value is never stored twice the same (fresh data key and IVs): the comparison is made on what was
+    // opened, and the store's own compare-and-set, on the sealed text just read, keeps the whole step atomic.
+    compareAndSet: async (key, expected, next, ttlSeconds) => {
+      if (!isSecretStoreKey(key)) return inner.compareAndSet(key, expected, next, ttlSeconds);
+      const stored = await inner.get(key);
+      if (JSON.stringify(open(key, stored)) !== JSON.stringify(expected)) return false;
+      return inner.compareAndSet(key, stored, seal(key, next), ttlSeconds);
+    },
   };
 }
 
-/** How far around the key-set head to look for documents: the key ring keeps only the latest. */
-const VERSION_SPAN = 3;
+const MAX_RESEAL_ATTEMPTS = 5;
 
-async function headVersion(store: Store): Promise<number> {
-  const head = await callStore(store, 'get', () => store.get(KEY_SET_STORE_KEYS.head));
-  return typeof head === 'number' && Number.isSafeInteger(head) && head >= 1 ? head : 1;
+/** Re-writes the root secrets document sealed under `to`, unless it already is; compare-and-set on what was read. */
+async function resealServerSecrets(raw: Store, from: SecretsKey | null, to: SecretsKey | null): Promise<number> {
+  for (let attempt = 0; attempt < MAX_RESEAL_ATTEMPTS; attempt++) {
+    const stored = await raw.get(SERVER_SECRETS_STORE_KEY);
+    if (stored === null) return 0;
+    const alreadyThere = isSealed(stored) ? to !== null && stored.kek === to.id : to === null;
+    if (alreadyThere) return 0;
+    const plain = openDocument(from, SERVER_SECRETS_STORE_KEY, stored) ?? stored;
+    const next = to === null ? plain : sealDocument(to, SERVER_SECRETS_STORE_KEY, plain);
+    if (await raw.compareAndSet(SERVER_SECRETS_STORE_KEY, stored, next)) {
+      return 1;
+    }
+  }
+  throw new StoreConflictError('Re-sealing the server secrets kept losing to concurrent rotations; try again');
 }
 
 /**
- * Re-writes every document holding private key material so it is sealed
- * under `to` (`null`: in plain text), reading it with `from`. Documents already
- * in that form are left alone, so at start-up (`from` = `to`) this only seals
- * what a database from before the KEK holds in plain text. Returns how many
- * documents it re-wrote.
+ * Re-writes every document holding private key material (the root secrets,
+ * the signing keys) so it is sealed under `to` (`null`: in plain text),
+ * reading it with `from`. Documents already in that form are left alone, so
+ * at start-up (`from` = `to`) this only seals what a database from before the
+ * KEK holds in plain text. Returns how many documents it re-wrote.
  *
- * The store has no compare-and-set, so a key rotation may supersede (and
- * delete) a key-set document while it is being re-written here; afterwards
- * every version older than the head is deleted again, so no erased private
- * key comes back.
+ * Each document is replaced by compare-and-set on the value read, so a
+ * rotation made meanwhile is never undone (and no erased key comes back): the
+ * rotated document is re-sealed instead.
  */
 export async function resealSecrets(raw: Store, from: SecretsKey | null, to: SecretsKey | null): Promise<number> {
-  const head = await headVersion(raw);
-  const keys = [SERVER_SECRETS_STORE_KEY];
-  for (let version = Math.max(1, head - VERSION_SPAN); version <= head + VERSION_SPAN; version++) {
-    keys.push(KEY_SET_STORE_KEYS.version(version));
-  }
-  let rewritten = 0;
-  const versionsWritten: number[] = [];
-  for (const key of keys) {
-    const stored = await callStore(raw, 'get', () => raw.get(key));
-    if (stored === null) continue;
-    const alreadyThere = isSealed(stored) ? to !== null && stored.kek === to.id : to === null;
-    if (alreadyThere) continue;
-    const plain = openDocument(from, key, stored);
-    if (plain === null) continue;
-    await callStore(raw, 'set', () => raw.set(key, to === null ? plain : sealDocument(to, key, plain)));
-    rewritten++;
-    const version = /^token:keys:v(\d+)$/.exec(key)?.[1];
-    if (version !== undefined) versionsWritten.push(Number(version));
-  }
-  const latest = await headVersion(raw);
-  for (const version of versionsWritten) {
-    if (version < latest) await callStore(raw, 'delete', () => raw.delete(KEY_SET_STORE_KEYS.version(version)));
-  }
-  return rewritten;
+  const secrets = await resealServerSecrets(raw, from, to);
+  return secrets + (await resealKeyRing(raw, secretsKeyCodec(from, to)));
 }

@@ -2,13 +2,12 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { StoreConflictError, StoreUnavailableError } from 'tessera-auth/errors';
 import type { JsonValue, Store } from 'tessera-auth';
 import type { Logger } from 'tessera-auth';
-import { callStore } from './store-call.js';
 import { SERVER_SECRETS_STORE_KEY } from './secrets-at-rest.js';
 
 const SECRETS_KEY = SERVER_SECRETS_STORE_KEY;
-const ROTATION_LOCK_KEY = 'server:secrets:rotating';
-const ROTATION_LOCK_SECONDS = 30;
 const ROOT_BYTES = 32;
+/** Compare-and-set attempts of one rotation before it gives up to concurrent ones. */
+const MAX_ROTATION_ATTEMPTS = 5;
 
 /** Seconds a retired root secret keeps verifying the CSRF tokens it signed, so pages already open keep working. */
 export const CSRF_OVERLAP_SECONDS = 86_400;
@@ -97,20 +96,28 @@ function toSecrets(document: SecretsDocument, at: number): ServerSecrets {
   };
 }
 
-/** Reads the document, creating it on first start; concurrent first starts converge on one (`setIfAbsent`). */
-async function loadDocument(store: Store, at: number): Promise<SecretsDocument> {
-  let stored = await callStore(store, 'get', () => store.get(SECRETS_KEY));
+/**
+ * Reads the document, creating it on first start; concurrent first starts
+ * converge on one (compare-and-set from absent). `stored` is the value as
+ * read, for a compare-and-set that replaces it.
+ */
+async function readDocument(store: Store, at: number): Promise<{ stored: JsonValue; document: SecretsDocument }> {
+  let stored = await store.get(SECRETS_KEY);
   if (stored === null) {
     const secret = newSecret();
     const fresh: SecretsDocument = { version: 2, roots: [{ secret, createdAt: at, retiredAt: null }], stable: secret };
-    await callStore(store, 'setIfAbsent', () => store.setIfAbsent(SECRETS_KEY, fresh as unknown as JsonValue));
-    stored = await callStore(store, 'get', () => store.get(SECRETS_KEY));
+    await store.compareAndSet(SECRETS_KEY, null, fresh as unknown as JsonValue);
+    stored = await store.get(SECRETS_KEY);
   }
   const document = parseDocument(stored);
-  if (document === null) {
+  if (stored === null || document === null) {
     throw new StoreUnavailableError(`The persisted server secrets ("${SECRETS_KEY}") are unreadable`);
   }
-  return document;
+  return { stored, document };
+}
+
+async function loadDocument(store: Store, at: number): Promise<SecretsDocument> {
+  return (await readDocument(store, at)).document;
 }
 
 /**
@@ -135,20 +142,15 @@ export interface SecretsRotation {
  * erased. The rate-limit and fingerprint keys do not change. Running servers
  * adopt the new root within {@link SECRETS_REFRESH_SECONDS}.
  *
- * The store has no compare-and-set, so rotations take a short lock: of
- * concurrent rotations one proceeds and the others fail with
- * `ERR_STORE_CONFLICT` rather than overwrite a root a server may already use.
+ * The document is replaced by compare-and-set on the value read: a
+ * concurrent rotation that got there first is re-read and built upon, so no
+ * root a server may already use is overwritten. After a few such losses in a
+ * row a rotation fails with `ERR_STORE_CONFLICT`.
  */
 export async function rotateServerSecrets(store: Store, now: () => number = Date.now): Promise<SecretsRotation> {
-  const locked = await callStore(store, 'setIfAbsent', () =>
-    store.setIfAbsent(ROTATION_LOCK_KEY, true, ROTATION_LOCK_SECONDS),
-  );
-  if (!locked) {
-    throw new StoreConflictError('Another secrets rotation is in progress; try again in a minute');
-  }
-  try {
+  for (let attempt = 0; attempt < MAX_ROTATION_ATTEMPTS; attempt++) {
     const at = now();
-    const current = await loadDocument(store, at);
+    const { stored, document: current } = await readDocument(store, at);
     const roots: Root[] = [
       { secret: newSecret(), createdAt: at, retiredAt: null },
       ...current.roots
@@ -156,11 +158,10 @@ export async function rotateServerSecrets(store: Store, now: () => number = Date
         .filter((root) => verifiesAt(root, at)),
     ];
     const next: SecretsDocument = { version: 2, roots, stable: current.stable };
-    await callStore(store, 'set', () => store.set(SECRETS_KEY, next as unknown as JsonValue));
-    return { rotatedAt: new Date(at), previousVerifiesUntil: new Date(at + CSRF_OVERLAP_SECONDS * 1000) };
-  } finally {
-    await callStore(store, 'delete', () => store.delete(ROTATION_LOCK_KEY));
+    const won = await store.compareAndSet(SECRETS_KEY, stored, next as unknown as JsonValue);
+    if (won) return { rotatedAt: new Date(at), previousVerifiesUntil: new Date(at + CSRF_OVERLAP_SECONDS * 1000) };
   }
+  throw new StoreConflictError('Concurrent secrets rotations kept winning over this one; try again');
 }
 
 /** The server's secrets as a running server holds them: re-read from the database once a minute. */

@@ -35,6 +35,7 @@ export function createServerServices(
     store: runtime.sessions,
     // Keys stay in the database even when sessions live in Redis: a cache flush must not drop them.
     keyStore: runtime.database,
+    keyCodec: runtime.keyCodec,
     issuer: 'tessera',
     audience: 'tessera',
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,

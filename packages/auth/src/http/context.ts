@@ -2,7 +2,8 @@ import { createSessionCookie, type SessionCookie } from '../core/cookie/session-
 import { createCSRFProtection, type CSRFProtection } from '../core/csrf/csrf.js';
 import { createDeviceCookie, type DeviceCookie } from '../core/device/device-cookie.js';
 import { InvalidOptionError } from '../core/errors/errors.js';
-import { createLoginThrottle, memoryRateLimiters, type LoginThrottle } from '../core/rate-limit/rate-limit.js';
+import { createLoginThrottle, type LoginThrottle } from '../core/rate-limit/rate-limit.js';
+import { createMemoryStore } from '../stores/memory/memory-store.js';
 import type { SessionManager } from '../core/session/session-manager.js';
 import type { JsonObject } from '../core/store/types.js';
 import type { TokenService } from '../core/token/token-service.js';
@@ -47,12 +48,14 @@ function resolveLoginThrottle(option: LoginThrottle | false | undefined, logger:
     warnedMemoryThrottle = true;
     const message =
       'Tessera: login attempts are counted in this process only. With several instances, pass ' +
-      '"loginThrottle: createLoginThrottle({ limiters: … })" on a shared backend (Redis, PostgreSQL, SQLite).';
+      '"loginThrottle: createLoginThrottle({ store: … })" on a shared backend (Redis, PostgreSQL, SQLite).';
     if (logger === silentLogger) process.emitWarning(message, { code: 'TESSERA_MEMORY_LOGIN_THROTTLE' });
     else logger.warn({ event: 'login_throttle.in_memory' }, message);
   }
   // Counters that die with the process need no stable key: a random one keeps account names out of them all the same.
-  return createLoginThrottle({ limiters: memoryRateLimiters, keySecret: secureRandom(32) });
+  // The memory store's own production warning would repeat the one above: it goes to a silent logger.
+  const store = createMemoryStore({ logger: silentLogger });
+  return createLoginThrottle({ store, keySecret: secureRandom(32) });
 }
 
 /** Checks the options and builds the shared parts: cookies, CSRF, throttle, events. */

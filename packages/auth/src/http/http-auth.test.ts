@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createLoginThrottle, memoryRateLimiters, type LoginThrottle } from '../core/rate-limit/rate-limit.js';
+import { createLoginThrottle, type LoginThrottle } from '../core/rate-limit/rate-limit.js';
 import { createRequestLimit } from '../core/rate-limit/rate-limit.js';
 import { createSessionManager } from '../core/session/session-manager.js';
 import { createMemoryStore } from '../stores/memory/memory-store.js';
@@ -18,8 +18,8 @@ function setup() {
   const auth = createHttpAuth({
     sessions,
     csrfSecrets: [secret],
-    loginThrottle: createLoginThrottle({ limiters: memoryRateLimiters, keySecret: secret, maxAttemptsPerAccount: 2 }),
-    sessionRequestLimit: createRequestLimit({ limiters: memoryRateLimiters, points: 3, durationSeconds: 60 }),
+    loginThrottle: createLoginThrottle({ store: createMemoryStore(), keySecret: secret, maxAttemptsPerAccount: 2 }),
+    sessionRequestLimit: createRequestLimit({ store: createMemoryStore(), points: 3, durationSeconds: 60 }),
     onEvent: (event) => events.push(event),
   });
   return { store, sessions, auth, events };
@@ -433,7 +433,7 @@ describe('login throttle, device cookies and confirm', () => {
       createHttpAuth({
         sessions,
         csrfSecrets: [secret],
-        loginThrottle: createLoginThrottle({ limiters: memoryRateLimiters, keySecret: secret }),
+        loginThrottle: createLoginThrottle({ store: createMemoryStore(), keySecret: secret }),
         logger,
       });
     } finally {

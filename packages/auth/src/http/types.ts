@@ -79,10 +79,10 @@ export interface HttpAuthOptions<Data extends JsonObject = JsonObject> {
    * Brute-force protection for {@link HttpAuth.login} and
    * {@link HttpAuth.verifyCredentials}. Without one, the counters live in this
    * process's memory (with a one-time warning when `NODE_ENV=production`:
-   * several instances need a shared backend, e.g. `createLoginThrottle` on
-   * `createRedisRateLimiters`). `false` turns throttling off: only for a
-   * caller that throttles password checks itself.
-   * @default createLoginThrottle({ limiters: memoryRateLimiters, … })
+   * several instances need a shared store, e.g. `createLoginThrottle({ store })`
+   * with the Redis or SQL store the sessions use). `false` turns throttling
+   * off: only for a caller that throttles password checks itself.
+   * @default createLoginThrottle({ store: createMemoryStore(), … })
    */
   loginThrottle?: LoginThrottle | false;
   /**

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SessionRecord, Store } from '../core/store/types.js';
 import { compareSessionAge, createCappedSession } from '../core/session/session-cap.js';
+import { createSessionManager } from '../core/session/session-manager.js';
+import { createTokenService } from '../core/token/token-service.js';
 import { makeSessionRecord } from './session-records.js';
 
 /** How a conformance run makes stores of one kind. */
@@ -317,6 +319,134 @@ export function describeStore(name: string, factory: StoreFactory): void {
       await expect(store.set('k', 1, -5)).rejects.toThrow(/ttlSeconds/);
       await expect(store.setIfAbsent('k', 1, Number.NaN)).rejects.toThrow(/ttlSeconds/);
       expect(await store.get('k')).toBeNull();
+    });
+
+    describeKeyValuePrimitives(getFactory);
+  });
+}
+
+/**
+ * The atomic key-value primitives the core builds on (the key ring's
+ * compare-and-set, rate-limit counters): races of concurrent callers on the
+ * real backend, and the fixed window of `increment`.
+ */
+function describeKeyValuePrimitives(getFactory: () => StoreFactory): void {
+  describe('key-value primitives', () => {
+    let store: Store;
+    let clock = Date.now();
+    const opened: Store[] = [];
+    const now = (): number => clock;
+    const open = async (prefix: string): Promise<Store> => {
+      const made = await getFactory().create({ prefix, now });
+      opened.push(made);
+      return made;
+    };
+    const advance = async (ms: number): Promise<void> => {
+      clock += ms;
+      if (getFactory().clock === 'backend') await sleep(ms);
+    };
+
+    beforeEach(async () => {
+      clock = Date.now();
+      store = await open(`kv${randomBytes(4).toString('hex')}_`);
+    });
+    afterEach(async () => {
+      for (const made of opened.splice(0)) await made.close();
+    });
+
+    it('compareAndSet: null expects absence, a value expects that value, and a miss changes nothing', async () => {
+      expect(await store.compareAndSet('doc', null, { v: 1 })).toBe(true);
+      expect(await store.compareAndSet('doc', null, { v: 99 })).toBe(false);
+      expect(await store.compareAndSet('doc', { v: 2 }, { v: 99 })).toBe(false);
+      expect(await store.get('doc')).toEqual({ v: 1 });
+      const read = await store.get('doc');
+      expect(await store.compareAndSet('doc', read, { v: 2, list: ['ñ', null] })).toBe(true);
+      expect(await store.get('doc')).toEqual({ v: 2, list: ['ñ', null] });
+      expect(await store.compareAndSet('doc', read, { v: 3 })).toBe(false);
+      expect(await store.get('doc')).toEqual({ v: 2, list: ['ñ', null] });
+    });
+
+    it('compareAndSet: an expired value counts as absent, and the TTL applies to the new value', async () => {
+      expect(await store.compareAndSet('lease', null, 'a', 1)).toBe(true);
+      await advance(1200);
+      expect(await store.compareAndSet('lease', 'a', 'stale')).toBe(false);
+      expect(await store.compareAndSet('lease', null, 'b')).toBe(true);
+      await advance(1200);
+      expect(await store.get('lease')).toBe('b');
+    });
+
+    it('compareAndSet has exactly one winner among 50 concurrent callers expecting absence', async () => {
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => store.compareAndSet('first', null, i)));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await store.get('first')).toBe(results.indexOf(true));
+    });
+
+    it('compareAndSet has exactly one winner among 50 concurrent callers expecting the same value', async () => {
+      const document = { version: 1, keys: ['k1'] };
+      await store.set('ring', document);
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => store.compareAndSet('ring', document, { version: 2, keys: [`k${i}`] })),
+      );
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await store.get('ring')).toEqual({ version: 2, keys: [`k${results.indexOf(true)}`] });
+    });
+
+    it('increment: 200 concurrent increments are all counted, each seeing a distinct value', async () => {
+      const results = await Promise.all(Array.from({ length: 200 }, () => store.increment('hits', 1, 60)));
+      expect(results.map((result) => result.value).sort((a, b) => a - b)).toEqual(
+        Array.from({ length: 200 }, (_, i) => i + 1),
+      );
+      expect(new Set(results.map((result) => result.expiresAt)).size).toBe(1);
+      expect(await store.get('hits')).toBe(200);
+      const parallelRefunds = await Promise.all(Array.from({ length: 50 }, () => store.increment('hits', -1, 60)));
+      expect(Math.min(...parallelRefunds.map((result) => result.value))).toBe(150);
+      expect(await store.get('hits')).toBe(150);
+    });
+
+    it('increment: a fixed window from the first increment, which later increments do not extend', async () => {
+      const start = Date.now();
+      const first = await store.increment('window', 1, 1);
+      const expected = getFactory().clock === 'injected' ? clock + 1000 : null;
+      if (expected !== null) expect(first.expiresAt).toBe(expected);
+      else {
+        expect(first.expiresAt).toBeGreaterThan(start + 500);
+        expect(first.expiresAt).toBeLessThan(Date.now() + 1500);
+      }
+      await advance(600);
+      const second = await store.increment('window', 5, 1);
+      expect(second).toEqual({ value: 6, expiresAt: first.expiresAt });
+      await advance(600);
+      const third = await store.increment('window', 1, 1);
+      expect(third.value).toBe(1);
+      expect(third.expiresAt).toBeGreaterThan(first.expiresAt);
+      await advance(1200);
+      expect(await store.get('window')).toBeNull();
+    });
+
+    it('increment rejects a non-integer step and a missing or bad TTL', async () => {
+      await expect(store.increment('c', 1.5, 60)).rejects.toThrow(/"by"/);
+      await expect(store.increment('c', 1, 0)).rejects.toThrow(/ttlSeconds/);
+      await expect(store.increment('c', 1, undefined as unknown as number)).rejects.toThrow(/ttlSeconds/);
+      await expect(store.compareAndSet('c', null, 1, -1)).rejects.toThrow(/ttlSeconds/);
+      expect(await store.get('c')).toBeNull();
+    });
+
+    it('the signing-key ring on this store: of 5 instances rotating at once, no rotation is lost', async () => {
+      const instance = () =>
+        createTokenService({ sessions: createSessionManager(store), store, issuer: 'conformance', audience: 'api' });
+      const [original] = await instance().listKeys();
+      const rotated = await Promise.all(Array.from({ length: 5 }, () => instance().rotateKeys()));
+      const kids = (await instance().listKeys()).map((key) => key.kid);
+      expect(kids.sort()).toEqual([original!.kid, ...rotated.map((rotation) => rotation.kid)].sort());
+    });
+
+    it('keeps counters and compared values apart between prefixes', async () => {
+      const other = await open(`kv${randomBytes(4).toString('hex')}_`);
+      await store.increment('shared', 3, 60);
+      expect((await other.increment('shared', 1, 60)).value).toBe(1);
+      expect(await other.compareAndSet('doc', null, 'theirs')).toBe(true);
+      expect(await store.compareAndSet('doc', null, 'mine')).toBe(true);
+      expect(await store.get('doc')).toBe('mine');
     });
   });
 }

@@ -67,8 +67,8 @@ describe.each(backends)('sign-up budgets on $name', (backend) => {
     async () => {
       const [first, second, dump] = await backend.open();
       const options = { keySecret, maxPerIP: 10, maxPerEmail: 5 };
-      const a = createSignupGuard({ limiters: first, ...options });
-      const b = createSignupGuard({ limiters: second, ...options });
+      const a = createSignupGuard({ store: first, ...options });
+      const b = createSignupGuard({ store: second, ...options });
       const email = `taken-${randomBytes(6).toString('hex')}@example.com`;
       const ip = `192.0.2.${randomBytes(1)[0]}-${randomBytes(4).toString('hex')}`;
 

@@ -1,6 +1,4 @@
-import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import { StoreUnavailableError } from 'tessera-auth/errors';
-import type { RateLimiterFactory, RateLimitVerdict } from 'tessera-auth';
+import { createRequestLimit, type CounterStore, type RateLimitVerdict } from 'tessera-auth';
 import { hmacBase64url } from '../crypto.js';
 
 /** A place in a {@link WorkQueue}, held from {@link WorkQueue.reserve} until its task ends or it is released. */
@@ -69,7 +67,8 @@ export function createWorkQueue(options: { concurrency: number; maxWaiting: numb
 
 /** Options of {@link createSignupGuard}. */
 export interface SignupGuardOptions {
-  limiters: RateLimiterFactory;
+  /** The counters' store: the one the sessions use, shared by every instance. */
+  store: CounterStore;
   /** Hashes emails and IPs into counter keys, so a dump of the counters names no one. */
   keySecret: string | Uint8Array;
   /** Sign-up attempts per client IP per hour. */
@@ -99,48 +98,29 @@ const HASH_CONCURRENCY = 1;
 const HASH_MAX_WAITING = 16;
 const HOUR_SECONDS = 3600;
 
-const backend = async <T>(run: () => Promise<T>): Promise<T> => {
-  try {
-    return await run();
-  } catch (error) {
-    throw new StoreUnavailableError('The rate limit store failed', { cause: error });
-  }
-};
-
-/** rate-limiter-flexible rejects with a RateLimiterRes when over the limit, and with an Error when its store fails. */
-async function spend(limiter: RateLimiterAbstract, key: string): Promise<RateLimitVerdict> {
-  try {
-    await limiter.consume(key);
-    return { allowed: true };
-  } catch (rejection) {
-    if (!(rejection instanceof RateLimiterRes)) {
-      throw new StoreUnavailableError('The rate limit store failed', { cause: rejection });
-    }
-    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)) };
-  }
-}
-
 /** Builds the sign-up throttle (per IP and per email, spent before any hashing) and its hash queue. */
 export function createSignupGuard(options: SignupGuardOptions): SignupGuard {
-  const { limiters, keySecret } = options;
-  const perIP = limiters({
-    keyPrefix: 'signup-ip',
+  const { store, keySecret } = options;
+  const perIP = createRequestLimit({
+    store,
+    name: 'signup-ip',
     points: positiveInteger('maxPerIP', options.maxPerIP),
     durationSeconds: HOUR_SECONDS,
   });
-  const perEmail = limiters({
-    keyPrefix: 'signup-email',
+  const perEmail = createRequestLimit({
+    store,
+    name: 'signup-email',
     points: positiveInteger('maxPerEmail', options.maxPerEmail),
     durationSeconds: HOUR_SECONDS,
   });
   const key = (kind: string, value: string): string => hmacBase64url(keySecret, `${kind}:${value}`).slice(0, 32);
   const queue = createWorkQueue({ concurrency: HASH_CONCURRENCY, maxWaiting: HASH_MAX_WAITING });
   return {
-    consumeIP: (ip) => spend(perIP, key('signup-ip', ip ?? 'unknown')),
-    consumeEmail: (email) => spend(perEmail, key('signup-email', email)),
+    consumeIP: (ip) => perIP.consume(key('signup-ip', ip ?? 'unknown')),
+    consumeEmail: (email) => perEmail.consume(key('signup-email', email)),
     async refundEmail(email) {
       // A lost refund only costs the person one attempt: not worth failing their request for.
-      await backend(() => perEmail.reward(key('signup-email', email), 1)).catch(() => undefined);
+      await perEmail.refund(key('signup-email', email)).catch(() => undefined);
     },
     reserveHash: () => queue.reserve(),
   };

@@ -1,11 +1,10 @@
 export {
   createLoginThrottle,
   createRequestLimit,
-  memoryRateLimiters,
+  type CounterStore,
   type LoginAttemptVerdict,
   type LoginThrottle,
   type LoginThrottleOptions,
-  type RateLimiterFactory,
   type RateLimitVerdict,
   type RequestLimit,
   type RequestLimitOptions,

@@ -1,12 +1,7 @@
-import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { describe, expect, it } from 'vitest';
-import {
-  createLoginThrottle,
-  createRequestLimit,
-  memoryRateLimiters,
-  type LoginAttemptVerdict,
-  type RateLimiterFactory,
-} from './rate-limit.js';
+import { createMemoryStore } from '../../stores/memory/memory-store.js';
+import { createFaultyStore } from '../../testing/failing-store.js';
+import { createLoginThrottle, createRequestLimit, type LoginAttemptVerdict } from './rate-limit.js';
 
 const keySecret = 's'.repeat(32);
 
@@ -14,7 +9,7 @@ const allowed = async (verdict: Promise<LoginAttemptVerdict>): Promise<boolean> 
 
 describe('createLoginThrottle', () => {
   it('allows maxAttemptsPerAccount attempts, then refuses with a wait time, and not other accounts', async () => {
-    const throttle = createLoginThrottle({ limiters: memoryRateLimiters, keySecret, maxAttemptsPerAccount: 3 });
+    const throttle = createLoginThrottle({ store: createMemoryStore(), keySecret, maxAttemptsPerAccount: 3 });
     for (let i = 0; i < 3; i++) expect(await allowed(throttle.attempt('alice@example.com', '192.0.2.1'))).toBe(true);
     const verdict = await throttle.attempt('alice@example.com', '192.0.2.99');
     expect(verdict.allowed).toBe(false);
@@ -23,13 +18,13 @@ describe('createLoginThrottle', () => {
   });
 
   it('charges before the check: of a burst, exactly the budget is allowed', async () => {
-    const throttle = createLoginThrottle({ limiters: memoryRateLimiters, keySecret, maxAttemptsPerAccount: 10 });
+    const throttle = createLoginThrottle({ store: createMemoryStore(), keySecret, maxAttemptsPerAccount: 10 });
     const burst = await Promise.all(Array.from({ length: 150 }, () => throttle.attempt('alice', '192.0.2.1')));
     expect(burst.filter((verdict) => verdict.allowed)).toHaveLength(10);
   });
 
   it('refuses an IP after maxAttemptsPerIP attempts across accounts', async () => {
-    const throttle = createLoginThrottle({ limiters: memoryRateLimiters, keySecret, maxAttemptsPerIP: 5 });
+    const throttle = createLoginThrottle({ store: createMemoryStore(), keySecret, maxAttemptsPerIP: 5 });
     for (let i = 0; i < 5; i++) await throttle.attempt(`user${i}@example.com`, '198.51.100.7');
     expect(await allowed(throttle.attempt('new@example.com', '198.51.100.7'))).toBe(false);
     expect(await allowed(throttle.attempt('new@example.com', '198.51.100.8'))).toBe(true);
@@ -37,7 +32,7 @@ describe('createLoginThrottle', () => {
 
   it('resets the account and gives the IP its attempt back after a success', async () => {
     const throttle = createLoginThrottle({
-      limiters: memoryRateLimiters,
+      store: createMemoryStore(),
       keySecret,
       maxAttemptsPerAccount: 2,
       maxAttemptsPerIP: 3,
@@ -56,7 +51,7 @@ describe('createLoginThrottle', () => {
 
   it('does not charge the IP for an attempt the account refused, nor the account for one the IP refused', async () => {
     const throttle = createLoginThrottle({
-      limiters: memoryRateLimiters,
+      store: createMemoryStore(),
       keySecret,
       maxAttemptsPerAccount: 1,
       maxAttemptsPerIP: 2,
@@ -70,7 +65,7 @@ describe('createLoginThrottle', () => {
   });
 
   it('gives a known device its own budget: a lockout from elsewhere does not reach it, its own burst is limited', async () => {
-    const throttle = createLoginThrottle({ limiters: memoryRateLimiters, keySecret, maxAttemptsPerAccount: 3 });
+    const throttle = createLoginThrottle({ store: createMemoryStore(), keySecret, maxAttemptsPerAccount: 3 });
     for (let i = 0; i < 3; i++) await throttle.attempt('alice', `203.0.113.${i}`);
     expect(await allowed(throttle.attempt('alice', '203.0.113.50'))).toBe(false);
     const burst = await Promise.all(
@@ -83,7 +78,7 @@ describe('createLoginThrottle', () => {
   });
 
   it('resets only the device on a known device’s success, never the shared account budget', async () => {
-    const throttle = createLoginThrottle({ limiters: memoryRateLimiters, keySecret, maxAttemptsPerAccount: 2 });
+    const throttle = createLoginThrottle({ store: createMemoryStore(), keySecret, maxAttemptsPerAccount: 2 });
     await throttle.attempt('alice', '203.0.113.1');
     await throttle.attempt('alice', '203.0.113.1');
     const mine = await throttle.attempt('alice', '192.0.2.1', { device: 'laptop' });
@@ -94,16 +89,15 @@ describe('createLoginThrottle', () => {
 
   it('keeps no account name, device id or IP in its counter keys', async () => {
     const keys: string[] = [];
-    const spying: RateLimiterFactory = (options) => {
-      const limiter = new RateLimiterMemory({ keyPrefix: options.keyPrefix, points: options.points, duration: 60 });
-      const consume = limiter.consume.bind(limiter);
-      limiter.consume = (key, points) => {
-        keys.push(String(key));
-        return consume(key, points);
-      };
-      return limiter;
+    const store = createMemoryStore();
+    const spying = {
+      ...store,
+      increment: (key: string, by: number, ttlSeconds: number) => {
+        keys.push(key);
+        return store.increment(key, by, ttlSeconds);
+      },
     };
-    const throttle = createLoginThrottle({ limiters: spying, keySecret });
+    const throttle = createLoginThrottle({ store: spying, keySecret });
     await throttle.attempt('alice@example.com', '192.0.2.1');
     await throttle.attempt('alice@example.com', '192.0.2.1', { device: 'device-id-1234' });
     expect(keys).toHaveLength(4);
@@ -111,31 +105,79 @@ describe('createLoginThrottle', () => {
   });
 
   it('fails closed when the counter store fails', async () => {
-    const broken: RateLimiterFactory = (options) => {
-      const limiter = memoryRateLimiters(options);
-      limiter.consume = () => Promise.reject(new Error('ECONNREFUSED'));
-      return limiter;
-    };
-    const throttle = createLoginThrottle({ limiters: broken, keySecret });
+    const broken = createFaultyStore(createMemoryStore());
+    broken.down = true;
+    const throttle = createLoginThrottle({ store: broken, keySecret });
     await expect(throttle.attempt('alice', null)).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+  });
+
+  it('gives the account its point back when the IP counter fails, so a failing store locks no one out', async () => {
+    const store = createMemoryStore();
+    const failingIP = {
+      ...store,
+      increment: (key: string, by: number, ttlSeconds: number) =>
+        key.startsWith('rl:login-ip:') ? Promise.reject(new Error('ECONNRESET')) : store.increment(key, by, ttlSeconds),
+    };
+    const throttle = createLoginThrottle({ store: failingIP, keySecret, maxAttemptsPerAccount: 1 });
+    await expect(throttle.attempt('alice', null)).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+    expect(
+      await allowed(createLoginThrottle({ store, keySecret, maxAttemptsPerAccount: 1 }).attempt('alice', null)),
+    ).toBe(true);
+  });
+
+  it('refuses with the seconds left in the window, and counts afresh once it has passed', async () => {
+    let clock = Date.now();
+    const store = createMemoryStore({ now: () => clock });
+    const throttle = createLoginThrottle({
+      store,
+      keySecret,
+      maxAttemptsPerAccount: 1,
+      windowSeconds: 60,
+      now: () => clock,
+    });
+    await throttle.attempt('alice', null);
+    clock += 20_500;
+    const refused = await throttle.attempt('alice', null);
+    expect(refused.allowed).toBe(false);
+    expect(!refused.allowed && refused.retryAfterSeconds).toBeGreaterThanOrEqual(39);
+    expect(!refused.allowed && refused.retryAfterSeconds).toBeLessThanOrEqual(40);
+    clock += 40_000;
+    expect(await allowed(throttle.attempt('alice', null))).toBe(true);
   });
 });
 
 describe('createRequestLimit', () => {
   it('allows points requests per window per key', async () => {
-    const limit = createRequestLimit({ limiters: memoryRateLimiters, points: 2, durationSeconds: 60 });
+    const limit = createRequestLimit({ store: createMemoryStore(), points: 2, durationSeconds: 60 });
     expect(await limit.consume('s1')).toEqual({ allowed: true });
     expect(await limit.consume('s1')).toEqual({ allowed: true });
     expect(await limit.consume('s1')).toMatchObject({ allowed: false });
     expect(await limit.consume('s2')).toEqual({ allowed: true });
   });
 
+  it('gives a refunded request back', async () => {
+    const limit = createRequestLimit({ store: createMemoryStore(), points: 1, durationSeconds: 60 });
+    expect(await limit.consume('s1')).toEqual({ allowed: true });
+    await limit.refund('s1');
+    expect(await limit.consume('s1')).toEqual({ allowed: true });
+    expect(await limit.consume('s1')).toMatchObject({ allowed: false });
+  });
+
+  it('keeps two limits on one store apart', async () => {
+    const store = createMemoryStore();
+    const a = createRequestLimit({ store, points: 1, durationSeconds: 60, name: 'a' });
+    const b = createRequestLimit({ store, points: 1, durationSeconds: 60, name: 'b' });
+    expect(await a.consume('k')).toEqual({ allowed: true });
+    expect(await b.consume('k')).toEqual({ allowed: true });
+    expect(await a.consume('k')).toMatchObject({ allowed: false });
+  });
+
   it('requires its budget', () => {
-    expect(() => createRequestLimit({ limiters: memoryRateLimiters, points: 0, durationSeconds: 60 })).toThrow(
+    expect(() => createRequestLimit({ store: createMemoryStore(), points: 0, durationSeconds: 60 })).toThrow(
       '"points" must be a positive integer',
     );
     expect(() =>
-      createRequestLimit({ limiters: memoryRateLimiters, points: 5 } as unknown as Parameters<
+      createRequestLimit({ store: createMemoryStore(), points: 5 } as unknown as Parameters<
         typeof createRequestLimit
       >[0]),
     ).toThrow('"durationSeconds" is required');

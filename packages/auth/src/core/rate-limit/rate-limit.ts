@@ -1,29 +1,22 @@
-import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import { StoreUnavailableError } from '../errors/errors.js';
+import { InvalidOptionError, isTesseraError, StoreUnavailableError } from '../errors/errors.js';
+import type { KeyValueStore } from '../store/types.js';
 import { hmacBase64url } from '../../internal/crypto.js';
-import { positiveIntegerOption, requiredPositiveIntegerOption } from '../../internal/options.js';
+import { functionOption, positiveIntegerOption, requiredPositiveIntegerOption } from '../../internal/options.js';
 
 /**
- * Makes one rate-limiter-flexible limiter on the backend the sessions use
- * (memory, SQLite, Redis, PostgreSQL). `keyPrefix` separates the counters of
- * different limits.
+ * Where rate-limit counters live: any Tessera store (memory, SQLite,
+ * PostgreSQL, Redis, Redis Cluster), usually the one that holds the sessions.
+ * The limits use its atomic `increment` (and `delete`), nothing backend-specific.
  */
-export type RateLimiterFactory = (options: {
-  keyPrefix: string;
-  points: number;
-  durationSeconds: number;
-}) => RateLimiterAbstract;
-
-/** Counters in this process's memory: tests and single-process development. */
-export const memoryRateLimiters: RateLimiterFactory = ({ keyPrefix, points, durationSeconds }) =>
-  new RateLimiterMemory({ keyPrefix, points, duration: durationSeconds });
+export type CounterStore = Pick<KeyValueStore, 'name' | 'increment' | 'delete'>;
 
 /** A limit's answer: go ahead, or wait this many seconds. */
 export type RateLimitVerdict = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
 /** Options of {@link createLoginThrottle}. */
 export interface LoginThrottleOptions {
-  limiters: RateLimiterFactory;
+  /** The counters' store, shared by every instance that must share the budget. */
+  store: CounterStore;
   /**
    * Password checks per account per window before further attempts are
    * refused. A known device (see {@link LoginThrottle.attempt}) has a budget
@@ -38,7 +31,7 @@ export interface LoginThrottleOptions {
    */
   maxAttemptsPerIP?: number;
   /**
-   * The window, seconds.
+   * The window, seconds: fixed, starting at a counter's first attempt.
    * @default 900
    */
   windowSeconds?: number;
@@ -47,6 +40,12 @@ export interface LoginThrottleOptions {
    * dump of the counters names no one. Use a server secret.
    */
   keySecret: string | Uint8Array;
+  /**
+   * The clock Retry-After is counted on, epoch milliseconds: the store's (a
+   * store with an injected clock needs the same one here).
+   * @default Date.now
+   */
+  now?: () => number;
 }
 
 /**
@@ -88,73 +87,103 @@ export interface LoginThrottle {
 
 /** Options of {@link createRequestLimit}. */
 export interface RequestLimitOptions {
-  limiters: RateLimiterFactory;
+  /** The counters' store, shared by every instance that must share the budget. */
+  store: CounterStore;
   /** Requests allowed per key per window. */
   points: number;
-  /** The window, seconds. */
+  /** The window, seconds: fixed, starting at a key's first request. */
   durationSeconds: number;
-  /** Counter key prefix. @default "req" */
+  /** Names the limit's counters, so two limits on one store keep apart. @default "req" */
   name?: string;
+  /** The store's clock, for Retry-After. @default Date.now */
+  now?: () => number;
 }
 
 /** A plain request budget per key (e.g. per session: "100 requests per 15 minutes"). */
 export interface RequestLimit {
   /** Spends one request of `key`'s budget. */
   consume(key: string): Promise<RateLimitVerdict>;
+  /** Gives one request back to `key`'s budget (a request that was refused for another reason before any work). */
+  refund(key: string): Promise<void>;
 }
 
-const blocked = (res: RateLimiterRes): { allowed: false; retryAfterSeconds: number } => ({
-  allowed: false,
-  retryAfterSeconds: Math.max(1, Math.ceil(res.msBeforeNext / 1000)),
-});
+/** Counter keys: `rl:<limit>:<key>`, apart from everything else a store holds. */
+const counterKey = (limit: string, key: string): string => `rl:${limit}:${key}`;
 
-/** rate-limiter-flexible rejects with a RateLimiterRes when over the limit and with an Error when its store fails. */
-async function spend(limiter: RateLimiterAbstract, key: string): Promise<RateLimitVerdict> {
-  try {
-    await limiter.consume(key);
-    return { allowed: true };
-  } catch (rejection) {
-    if (rejection instanceof RateLimiterRes) return blocked(rejection);
-    throw new StoreUnavailableError('The rate limit store failed', { cause: rejection });
-  }
-}
-
+/** Runs a counter step; any failure becomes StoreUnavailableError, so a broken counter never lets guesses through. */
 async function backend<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
+    if (isTesseraError(error) && error.code !== 'ERR_STORE_UNAVAILABLE') throw error;
     throw new StoreUnavailableError('The rate limit store failed', { cause: error });
   }
 }
 
+/** One fixed-window counter with a budget: the store's atomic `increment` decides, nothing is read first. */
+interface Counter {
+  /** Charges one point; allowed when the count, this point included, is within the budget. */
+  charge(key: string): Promise<RateLimitVerdict>;
+  /** Gives one point back. */
+  refund(key: string): Promise<void>;
+  /** Forgets the key's count. */
+  reset(key: string): Promise<void>;
+}
+
+function createCounter(
+  store: CounterStore,
+  limit: string,
+  points: number,
+  windowSeconds: number,
+  now: () => number,
+): Counter {
+  return {
+    async charge(key) {
+      const { value, expiresAt } = await backend(() => store.increment(counterKey(limit, key), 1, windowSeconds));
+      if (value <= points) return { allowed: true };
+      return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((expiresAt - now()) / 1000)) };
+    },
+    async refund(key) {
+      await backend(() => store.increment(counterKey(limit, key), -1, windowSeconds));
+    },
+    async reset(key) {
+      await backend(() => store.delete(counterKey(limit, key)));
+    },
+  };
+}
+
+function storeOption(store: CounterStore | undefined): CounterStore {
+  if (typeof store?.increment !== 'function' || typeof store.delete !== 'function') {
+    throw new InvalidOptionError('"store" must be a Tessera store (it needs increment and delete)');
+  }
+  return store;
+}
+
 /**
- * Login throttling on rate-limiter-flexible: a fixed budget of password
- * checks per account (or per known device of the account) and per IP per
- * window, charged before the check with the backend's atomic `consume`, so a
- * burst of parallel guesses cannot slip through between a read and a write.
- * A success resets the account's (or device's) counter and gives the IP its
- * attempt back, so many people signing in behind one address do not use up
- * its budget. A backend failure throws StoreUnavailableError: a broken
- * counter never turns into unlimited guesses.
+ * Login throttling on the store's atomic `increment`: a fixed-window budget
+ * of password checks per account (or per known device of the account) and
+ * per IP, charged before the check, so a burst of parallel guesses cannot
+ * slip through between a read and a write: the n-th concurrent attempt sees
+ * the count n and is refused past the budget. A refused attempt gives the
+ * other counter its point back. A success resets the account's (or device's)
+ * counter and gives the IP its attempt back, so many people signing in behind
+ * one address do not use up its budget. A backend failure throws
+ * StoreUnavailableError: a broken counter never turns into unlimited guesses.
  */
 export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottle {
+  const store = storeOption(options.store);
   const windowSeconds = positiveIntegerOption('windowSeconds', options.windowSeconds, 900);
+  const now = functionOption<() => number>('now', options.now, Date.now);
   const perAccountPoints = positiveIntegerOption('maxAttemptsPerAccount', options.maxAttemptsPerAccount, 10);
-  const perAccount = options.limiters({
-    keyPrefix: 'login-account',
-    points: perAccountPoints,
-    durationSeconds: windowSeconds,
-  });
-  const perDevice = options.limiters({
-    keyPrefix: 'login-device',
-    points: perAccountPoints,
-    durationSeconds: windowSeconds,
-  });
-  const perIP = options.limiters({
-    keyPrefix: 'login-ip',
-    points: positiveIntegerOption('maxAttemptsPerIP', options.maxAttemptsPerIP, 100),
-    durationSeconds: windowSeconds,
-  });
+  const perAccount = createCounter(store, 'login-account', perAccountPoints, windowSeconds, now);
+  const perDevice = createCounter(store, 'login-device', perAccountPoints, windowSeconds, now);
+  const perIP = createCounter(
+    store,
+    'login-ip',
+    positiveIntegerOption('maxAttemptsPerIP', options.maxAttemptsPerIP, 100),
+    windowSeconds,
+    now,
+  );
   const hashed = (value: string): string => hmacBase64url(options.keySecret, value).slice(0, 32);
   // JSON keeps the parts apart: no account name can be made to collide with another account and device.
   const accountKey = (account: string): string => hashed(`account:${account}`);
@@ -164,14 +193,14 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
   return {
     async attempt(account, ip, attemptOptions = {}) {
       const device = attemptOptions.device ?? null;
-      const [limiter, key] =
+      const [counter, key] =
         device === null ? [perAccount, accountKey(account)] : [perDevice, deviceKey(account, device)];
       const ipCounter = ipKey(ip);
-      const [byAccount, byIP] = await Promise.allSettled([spend(limiter, key), spend(perIP, ipCounter)]);
+      const [byAccount, byIP] = await Promise.allSettled([counter.charge(key), perIP.charge(ipCounter)]);
       if (byAccount.status === 'rejected' || byIP.status === 'rejected') {
         // Give back what was charged for an attempt that will not be evaluated; then fail closed.
-        if (byAccount.status === 'fulfilled' && byAccount.value.allowed) await limiter.reward(key).catch(() => null);
-        if (byIP.status === 'fulfilled' && byIP.value.allowed) await perIP.reward(ipCounter).catch(() => null);
+        if (byAccount.status === 'fulfilled' && byAccount.value.allowed) await counter.refund(key).catch(() => null);
+        if (byIP.status === 'fulfilled' && byIP.value.allowed) await perIP.refund(ipCounter).catch(() => null);
         throw byAccount.status === 'rejected' ? byAccount.reason : (byIP as PromiseRejectedResult).reason;
       }
       const [a, b] = [byAccount.value, byIP.value];
@@ -179,14 +208,14 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
         return {
           allowed: true,
           async succeeded() {
-            await backend(() => Promise.all([limiter.delete(key), perIP.reward(ipCounter)]));
+            await Promise.all([counter.reset(key), perIP.refund(ipCounter)]);
           },
         };
       }
       // A refused attempt is never evaluated, so the counter that did let it through gets its point back:
       // an office behind one IP does not pay for attempts on a locked account, and the reverse.
-      if (a.allowed) await backend(() => limiter.reward(key));
-      if (b.allowed) await backend(() => perIP.reward(ipCounter));
+      if (a.allowed) await counter.refund(key);
+      if (b.allowed) await perIP.refund(ipCounter);
       return {
         allowed: false,
         retryAfterSeconds: Math.max(a.allowed ? 0 : a.retryAfterSeconds, b.allowed ? 0 : b.retryAfterSeconds),
@@ -195,12 +224,15 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
   };
 }
 
-/** A per-key request budget on rate-limiter-flexible (off unless configured). */
+/** A per-key fixed-window request budget on the store's atomic `increment` (off unless configured). */
 export function createRequestLimit(options: RequestLimitOptions): RequestLimit {
-  const limiter = options.limiters({
-    keyPrefix: options.name ?? 'req',
-    points: requiredPositiveIntegerOption('points', options.points),
-    durationSeconds: requiredPositiveIntegerOption('durationSeconds', options.durationSeconds),
-  });
-  return { consume: (key) => spend(limiter, key) };
+  const store = storeOption(options.store);
+  const counter = createCounter(
+    store,
+    options.name ?? 'req',
+    requiredPositiveIntegerOption('points', options.points),
+    requiredPositiveIntegerOption('durationSeconds', options.durationSeconds),
+    functionOption<() => number>('now', options.now, Date.now),
+  );
+  return { consume: (key) => counter.charge(key), refund: (key) => counter.refund(key) };
 }

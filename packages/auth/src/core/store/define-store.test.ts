@@ -24,6 +24,8 @@ function backend(candidate: unknown): StoreBackend {
     setIfAbsent: async () => true,
     getAndDelete: async () => null,
     delete: async () => false,
+    compareAndSet: async () => false,
+    increment: async () => ({ value: 1, expiresAt: 0 }),
     deleteExpired: async () => 0,
     close: async () => undefined,
   };

@@ -126,6 +126,24 @@ export interface KeyValueStore {
 
   /** Deletes `key`. Idempotent; `false` when there was nothing live. */
   delete(key: string): Promise<boolean>;
+
+  /**
+   * Replaces the value under `key` with `next` only while it still is
+   * `expected` (`null`: while nothing live is stored). Values are compared by
+   * their JSON text, so pass the value as read. Atomic: of concurrent callers
+   * with the same `expected`, exactly one gets `true`. Without `ttlSeconds`
+   * `next` never expires.
+   */
+  compareAndSet(key: string, expected: JsonValue | null, next: JsonValue, ttlSeconds?: number): Promise<boolean>;
+
+  /**
+   * Adds `by` (a safe integer, negative to give back) to the integer under
+   * `key` and returns the new value and when the key expires (epoch
+   * milliseconds). A key that is absent or expired starts at `by` and expires
+   * `ttlSeconds` later; later increments do not move that expiry: a fixed
+   * window. Atomic: of concurrent increments none is lost.
+   */
+  increment(key: string, by: number, ttlSeconds: number): Promise<{ value: number; expiresAt: number }>;
 }
 
 /** What every backend's `create…Store()` returns: both stores over one backend, plus its lifecycle. */

@@ -47,7 +47,7 @@ async function setup(options: Partial<TokenServiceOptions> = {}) {
 
   /** Signs any header and payload with the service's own private key, as only an insider could. */
   const signAsService = async (h: Record<string, unknown>, p: Record<string, unknown>): Promise<string> => {
-    const document = (await store.get('token:keys:v1')) as { keys: { privateJwk: Record<string, string> }[] };
+    const document = (await store.get('token:keyring')) as { keys: { privateJwk: Record<string, string> }[] };
     const privateKey = createPrivateKey({ key: document.keys[0]!.privateJwk, format: 'jwk' });
     return signWith(privateKey, header.alg, h, p);
   };

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { isTesseraError, KeyInvalidError } from '../errors/errors.js';
 import { createSessionManager } from '../session/session-manager.js';
-import type { Store } from '../store/types.js';
+import type { JsonValue, Store } from '../store/types.js';
 import { createMemoryStore } from '../../stores/memory/memory-store.js';
 import type { SigningAlgorithm } from './jws.js';
+import { resealKeyRing } from './key-ring.js';
 import { createTokenService, type TokenEvent, type TokenServiceOptions } from './token-service.js';
 
 const T0 = 1_700_000_000_000;
@@ -150,14 +151,15 @@ describe('key ring', () => {
     expect((await tokens.jwks()).keys.map((key) => key.kid)).toEqual([kid]);
   });
 
-  /** Every `d` (private key part) in the stored key-set documents, whichever versions are still there. */
+  /** Every `d` (private key part) in the stored key-set document, and in any first-version chain document left. */
   const storedPrivateParts = async (store: Store): Promise<string[]> => {
     const found: string[] = [];
-    for (let version = 1; version <= 10; version++) {
-      const document = (await store.get(`token:keys:v${version}`)) as {
-        keys: { privateJwk: { d?: string } | null }[];
-      } | null;
-      for (const key of document?.keys ?? []) if (key.privateJwk?.d !== undefined) found.push(key.privateJwk.d);
+    const keys = ['token:keyring', ...Array.from({ length: 10 }, (_, i) => `token:keys:v${i + 1}`)];
+    for (const key of keys) {
+      const document = (await store.get(key)) as { keys: { privateJwk: { d?: string } | null }[] } | null;
+      for (const stored of document?.keys ?? []) {
+        if (stored.privateJwk?.d !== undefined) found.push(stored.privateJwk.d);
+      }
     }
     return found;
   };
@@ -172,7 +174,7 @@ describe('key ring', () => {
     const after = await storedPrivateParts(store);
     expect(after).toHaveLength(1);
     expect(after).not.toContain(oldPrivate);
-    expect(JSON.stringify(await store.get('token:keys:v1'))).toBe('null');
+    expect(((await store.get('token:keyring')) as { version: number }).version).toBe(2);
     // Another instance still verifies the old token with the public half, and signs with the new key.
     const other = instance();
     expect((await other.verifyAccessToken(old.accessToken)).ok).toBe(true);
@@ -217,9 +219,79 @@ describe('key ring', () => {
     expect((await third.verifyAccessToken(old.accessToken)).ok).toBe(true);
   });
 
+  it('concurrent rotations on five instances: each one that returns is in the key set, none overwritten', async () => {
+    const { instance, login } = cluster();
+    const old = await instance().issueTokens(await login());
+    const rotated = await Promise.all(Array.from({ length: 5 }, () => instance().rotateKeys()));
+    const kids = (await instance().jwks()).keys.map((key) => key.kid);
+    expect(kids).toEqual(expect.arrayContaining([kidOf(old.accessToken), ...rotated.map((r) => r.kid)]));
+    expect(kids).toHaveLength(6);
+  });
+
+  it('migrates a key store of the first version (a chain of documents) forward, keeping its keys', async () => {
+    const { instance, login, store } = cluster();
+    const before = instance();
+    const old = await before.issueTokens(await login());
+    await before.rotateKeys();
+    const signedLater = await before.issueTokens(await login());
+    // The first version's layout: `token:keys:v<N>` documents and a `token:keys:head` hint, which may lag.
+    const document = (await store.get('token:keyring')) as { keys: JsonValue[] };
+    await store.delete('token:keyring');
+    await store.set('token:keys:v2', { version: 2, keys: [] });
+    await store.set('token:keys:v3', { version: 3, keys: document.keys });
+    await store.set('token:keys:head', 2);
+
+    // Several instances start at once: they agree on one migrated document.
+    const instances = Array.from({ length: 5 }, () => instance());
+    const listed = await Promise.all(instances.map((tokens) => tokens.listKeys()));
+    for (const keys of listed) expect(keys.map((key) => key.kid)).toEqual(listed[0]!.map((key) => key.kid));
+    expect(listed[0]).toHaveLength(2);
+    expect(listed[0]![0]!.kid).toBe(kidOf(signedLater.accessToken));
+    expect((await instances[1]!.verifyAccessToken(old.accessToken)).ok).toBe(true);
+    expect(kidOf((await instances[2]!.issueTokens(await login())).accessToken)).toBe(kidOf(signedLater.accessToken));
+    // The chain held a private key: it is gone, and the one document holds the keys.
+    for (const key of ['token:keys:head', 'token:keys:v2', 'token:keys:v3']) expect(await store.get(key)).toBeNull();
+    expect(await storedPrivateParts(store)).toHaveLength(1);
+    expect(((await store.get('token:keyring')) as { version: number }).version).toBe(3);
+  });
+
+  it('stores the key document through a codec, and keeps compare-and-set working on randomised sealed values', async () => {
+    const { instance, login, store } = cluster();
+    let sealedCount = 0;
+    const codec = {
+      seal: (document: JsonValue) => ({
+        sealed: Buffer.from(JSON.stringify(document)).toString('base64'),
+        nonce: `${++sealedCount}-${Math.floor(performance.now() * 1000)}`,
+      }),
+      open: (stored: JsonValue) => {
+        const sealed = (stored as { sealed?: string }).sealed;
+        return sealed === undefined
+          ? stored
+          : (JSON.parse(Buffer.from(sealed, 'base64').toString('utf8')) as JsonValue);
+      },
+      isCurrent: (stored: JsonValue) => (stored as { sealed?: string }).sealed !== undefined,
+    };
+    // A store written before the codec: plain. Re-sealing turns it into the codec's form, once.
+    const plain = instance();
+    const old = await plain.issueTokens(await login());
+    expect(await resealKeyRing(store, codec)).toBe(1);
+    expect(await resealKeyRing(store, codec)).toBe(0);
+    expect(await storedPrivateParts(store)).toEqual([]);
+    const rotated = await Promise.all(Array.from({ length: 4 }, () => instance({ keyCodec: codec }).rotateKeys()));
+    const kids = (await instance({ keyCodec: codec }).jwks()).keys.map((key) => key.kid);
+    expect(kids).toEqual(expect.arrayContaining([kidOf(old.accessToken), ...rotated.map((r) => r.kid)]));
+    expect(kids).toHaveLength(5);
+    expect(JSON.stringify(await store.get('token:keyring'))).not.toContain('privateJwk');
+  });
+
+  it('refuses a codec without seal and open', () => {
+    const { instance } = cluster();
+    expect(() => instance({ keyCodec: { seal: (value: JsonValue) => value } as never })).toThrow(/"keyCodec"/);
+  });
+
   it('fails closed on a corrupt stored key set', async () => {
     const { instance, login, store } = cluster();
-    await store.set('token:keys:v1', { version: 1, keys: [{ kid: 'x' }] });
+    await store.set('token:keyring', { version: 1, keys: [{ kid: 'x' }] });
     const error: unknown = await instance()
       .issueTokens(await login())
       .catch((caught: unknown) => caught);

@@ -12,7 +12,6 @@ import { secretListOption } from '../../internal/secrets.js';
 import { InvalidOptionError, KeyInvalidError, StoreConflictError } from '../errors/errors.js';
 import type { JsonValue, KeyValueStore } from '../store/types.js';
 import type { Logger } from '../../internal/logger.js';
-import { callStore } from '../../internal/store-call.js';
 import type { SigningAlgorithm, VerificationKey } from './jws.js';
 
 /** The asymmetric algorithms whose keys the ring generates and publishes. */
@@ -25,9 +24,37 @@ export interface SigningKey {
   key: CryptoKey;
 }
 
+/**
+ * How the key ring's document is stored: it holds private keys, so a caller
+ * may encrypt it at rest (the server seals it under `TESSERA_SECRETS_KEY`).
+ * The key ring stores what `seal` returns and compares-and-sets on it as
+ * stored, so `seal` may be randomised. `storeKey` names the document (bind
+ * it into the encryption so a document moved under another name does not open).
+ */
+export interface KeyDocumentCodec {
+  /** What to store for `document`. */
+  seal(document: JsonValue, storeKey: string): JsonValue;
+  /**
+   * The document from what is stored (which may predate the codec: a plain
+   * document). Throw (e.g. `KeyInvalidError`) to refuse one it cannot open.
+   */
+  open(stored: JsonValue, storeKey: string): JsonValue;
+  /**
+   * Whether a stored value is in the form `seal` makes now; `false` (plain
+   * text, an older key) has {@link resealKeyRing} re-write it.
+   * @default always true
+   */
+  isCurrent?(stored: JsonValue, storeKey: string): boolean;
+}
+
+/** The codec that stores the document as it is. */
+const PLAIN_CODEC: KeyDocumentCodec = { seal: (document) => document, open: (stored) => stored };
+
 /** Options of {@link createKeyRing}. */
 export interface KeyRingOptions {
   store: KeyValueStore;
+  /** How the document is stored. @default as plain JSON */
+  codec?: KeyDocumentCodec;
   algorithm: SigningAlgorithm;
   /** HS256 only: the shared secrets, the first signs, all verify. */
   secrets?: readonly (string | Uint8Array)[];
@@ -75,7 +102,7 @@ export const UNKNOWN_KID_RELOAD_MS = 5000;
 
 const MIN_DISTINCT_SECRET_BYTES = 16;
 const MAX_VERSION_PROBES = 3;
-const MAX_ROTATION_ATTEMPTS = 5;
+const MAX_WRITE_ATTEMPTS = 5;
 
 /** One key as the store keeps it. */
 interface StoredKey {
@@ -89,8 +116,15 @@ interface StoredKey {
 }
 
 interface KeySetDocument {
+  /** One more at every change: names the document in messages, and makes every change a new value. */
   version: number;
   keys: StoredKey[];
+}
+
+/** The document as read: what is stored (the compare-and-set's expected value) and what it says. */
+interface ReadDocument {
+  stored: JsonValue | null;
+  document: KeySetDocument | null;
 }
 
 interface LoadedKey {
@@ -105,19 +139,16 @@ interface LoadedKey {
 }
 
 const ASYMMETRIC_ALGORITHMS: readonly string[] = ['EdDSA', 'ES256', 'RS256'];
+
+/** The store key of the key ring's one document. */
+const DOCUMENT_KEY = 'token:keyring';
 /**
- * The store keys of the key-set chain: `head` (a version number, a hint) and
- * one document per version. For a store wrapper that treats key material
- * specially (the server encrypts these documents at rest).
+ * The first layout: an append-only chain of documents `token:keys:v<N>`
+ * (each written once with `setIfAbsent`) and a `token:keys:head` hint. Read
+ * once to migrate a database made by that version forward.
  */
-export const KEY_SET_STORE_KEYS = Object.freeze({
-  head: 'token:keys:head',
-  version: (version: number): string => `token:keys:v${version}`,
-  /** Whether `key` names a key-set document (which holds private keys). */
-  isDocument: (key: string): boolean => /^token:keys:v\d+$/.test(key),
-});
-const headKey = KEY_SET_STORE_KEYS.head;
-const versionKey = KEY_SET_STORE_KEYS.version;
+const LEGACY_HEAD_KEY = 'token:keys:head';
+const legacyVersionKey = (version: number): string => `token:keys:v${version}`;
 
 function isStoredKey(value: unknown): value is StoredKey {
   if (typeof value !== 'object' || value === null) return false;
@@ -135,20 +166,124 @@ function isStoredKey(value: unknown): value is StoredKey {
   );
 }
 
-function parseKeySet(value: JsonValue | null, version: number): KeySetDocument | null {
+/** `version`: the one a legacy chain document must carry; `null` for the current document (any). */
+function parseKeySet(value: JsonValue | null, version: number | null): KeySetDocument | null {
   if (value === null) return null;
   const document = value as unknown as Partial<KeySetDocument>;
   if (
     typeof value !== 'object' ||
     Array.isArray(value) ||
-    document.version !== version ||
+    !Number.isSafeInteger(document.version) ||
+    (version !== null && document.version !== version) ||
     !Array.isArray(document.keys) ||
     !document.keys.every(isStoredKey)
   ) {
     // Fail closed: a key set we cannot read must not be silently replaced by a new one.
-    throw new KeyInvalidError(`The stored signing key set (version ${version}) is corrupt`);
+    throw new KeyInvalidError(
+      `The stored signing key set${version === null ? '' : ` (version ${version})`} is corrupt`,
+    );
   }
   return document as KeySetDocument;
+}
+
+function codecOption(codec: KeyDocumentCodec | undefined): KeyDocumentCodec {
+  if (codec === undefined) return PLAIN_CODEC;
+  if (typeof codec?.seal !== 'function' || typeof codec.open !== 'function') {
+    throw new InvalidOptionError('"keyCodec" must have "seal" and "open" functions');
+  }
+  return codec;
+}
+
+/** The latest document of a first-version chain, or `null` when there is none. */
+async function readLegacyChain(store: KeyValueStore, codec: KeyDocumentCodec): Promise<KeySetDocument | null> {
+  const readVersion = async (version: number): Promise<KeySetDocument | null> => {
+    const key = legacyVersionKey(version);
+    const stored = await store.get(key);
+    return parseKeySet(stored === null ? null : codec.open(stored, key), version);
+  };
+  const head = await store.get(LEGACY_HEAD_KEY);
+  let version = typeof head === 'number' && Number.isSafeInteger(head) && head >= 1 ? head : 1;
+  let document = await readVersion(version);
+  // The head was only a hint (a writer could die before writing it): it may lag, or name a pruned version.
+  for (let probe = 0; document === null && head !== null && probe < MAX_VERSION_PROBES; probe++) {
+    document = await readVersion(++version);
+  }
+  if (document === null) return null;
+  for (;;) {
+    const next = await readVersion(document.version + 1);
+    if (next === null) return document;
+    document = next;
+  }
+}
+
+/**
+ * Reads the key ring's document. A store that has none but holds a
+ * first-version chain has it migrated forward first: its latest document
+ * becomes the one document (compare-and-set from absent, so concurrent
+ * instances agree), and the chain, which still holds private keys, is erased.
+ */
+async function readDocument(
+  store: KeyValueStore,
+  codec: KeyDocumentCodec,
+): Promise<ReadDocument & { migrated: boolean }> {
+  const stored = await store.get(DOCUMENT_KEY);
+  if (stored !== null) {
+    return { stored, document: parseKeySet(codec.open(stored, DOCUMENT_KEY), null), migrated: false };
+  }
+  const legacy = await readLegacyChain(store, codec);
+  if (legacy === null) return { stored: null, document: null, migrated: false };
+  const sealed = codec.seal(legacy as unknown as JsonValue, DOCUMENT_KEY);
+  const won = await store.compareAndSet(DOCUMENT_KEY, null, sealed);
+  if (won) {
+    for (const version of [legacy.version, legacy.version - 1, legacy.version - 2]) {
+      if (version >= 1) await store.delete(legacyVersionKey(version));
+    }
+    await store.delete(LEGACY_HEAD_KEY);
+    return { stored: sealed, document: legacy, migrated: true };
+  }
+  const again = await store.get(DOCUMENT_KEY);
+  if (again === null) throw new KeyInvalidError('The signing key set vanished while it was being migrated');
+  return { stored: again, document: parseKeySet(codec.open(again, DOCUMENT_KEY), null), migrated: false };
+}
+
+/** Replaces the document read with one holding `keys`, unless it changed since: `null` when another writer won. */
+async function writeDocument(
+  store: KeyValueStore,
+  codec: KeyDocumentCodec,
+  read: ReadDocument,
+  keys: StoredKey[],
+): Promise<KeySetDocument | null> {
+  const next: KeySetDocument = { version: (read.document?.version ?? 0) + 1, keys };
+  const sealed = codec.seal(next as unknown as JsonValue, DOCUMENT_KEY);
+  const won = await store.compareAndSet(DOCUMENT_KEY, read.stored, sealed);
+  return won ? next : null;
+}
+
+/**
+ * Re-writes the signing keys a token service keeps in `store` so they are
+ * stored the way `codec` seals now, where {@link KeyDocumentCodec.isCurrent}
+ * says they are not (a plain document after encryption was turned on, or one
+ * sealed under a previous key: `codec.open` must still open it). Migrates a
+ * first-version key store on the way. Compare-and-set: a rotation made
+ * meanwhile is never undone; its document is re-sealed instead. Returns how
+ * many documents it wrote (0 or 1).
+ */
+export async function resealKeyRing(store: KeyValueStore, codec: KeyDocumentCodec): Promise<number> {
+  const checked = codecOption(codec);
+  for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+    // Checked before anything is opened: the form it is in now may be one only the new key opens.
+    const stored = await store.get(DOCUMENT_KEY);
+    if (stored !== null && checked.isCurrent?.(stored, DOCUMENT_KEY) !== false) return 0;
+    const read = await readDocument(store, checked);
+    if (read.migrated) return 1;
+    if (read.stored === null || read.document === null) return 0;
+    if (checked.isCurrent?.(read.stored, DOCUMENT_KEY) !== false) return 0;
+    const sealed = checked.seal(read.document as unknown as JsonValue, DOCUMENT_KEY);
+    if (await store.compareAndSet(DOCUMENT_KEY, read.stored, sealed)) {
+      return 1;
+    }
+  }
+  throw new StoreConflictError('Re-sealing the signing keys kept losing to concurrent rotations; try again');
 }
 
 async function generateStoredKey(alg: AsymmetricAlgorithm, at: number): Promise<StoredKey> {
@@ -165,17 +300,17 @@ async function generateStoredKey(alg: AsymmetricAlgorithm, at: number): Promise<
 
 /**
  * The key ring. Asymmetric keys are generated on first use and kept in the
- * store's KV as a versioned, append-only chain of key-set documents:
- * `token:keys:v<N>`, each written once with `setIfAbsent`, plus a
- * `token:keys:head` hint. The store has no compare-and-set, and this is one:
- * of instances racing to write version N+1 (first start, concurrent
- * rotations) exactly one wins and the others re-read and adopt it, so no
+ * store's KV as one document, changed only with `compareAndSet` on the value
+ * last read: of instances racing to change it (first start, concurrent
+ * rotations) exactly one wins and the others re-read and adopt its keys, so no
  * instance ever overwrites a key another one has already signed with. Only
- * the latest document is kept, and in it only the current key has its private
- * half: a rotation erases the retired key's, and `revokePrevious` the whole key.
+ * the current key has its private half: a rotation erases the retired key's,
+ * and `revokePrevious` the whole key. The document goes through the `codec`
+ * on its way in and out (encryption at rest).
  */
 export function createKeyRing(options: KeyRingOptions): KeyRing {
   const { store, algorithm, retentionMs, refreshIntervalMs, now, logger } = options;
+  const codec = codecOption(options.codec);
 
   if (algorithm === 'HS256')
     return createSecretKeyRing(
@@ -196,26 +331,6 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
   let loadedAt: number | null = null;
   let lastUnknownReloadAt = -Infinity;
   let inflight: Promise<void> | null = null;
-
-  const read = async (version: number): Promise<KeySetDocument | null> =>
-    parseKeySet(await callStore(store, 'get', () => store.get(versionKey(version))), version);
-
-  /** The latest version in the store, or `null` when there is none yet. */
-  const loadLatest = async (): Promise<KeySetDocument | null> => {
-    const head = await callStore(store, 'get', () => store.get(headKey));
-    let version = typeof head === 'number' && Number.isSafeInteger(head) && head >= 1 ? head : 1;
-    let document = await read(version);
-    // The head is only a hint: it may lag a writer that died before advancing it, or name a pruned version.
-    for (let probe = 0; document === null && head !== null && probe < MAX_VERSION_PROBES; probe++) {
-      document = await read(++version);
-    }
-    if (document === null) return null;
-    for (;;) {
-      const next = await read(document.version + 1);
-      if (next === null) return document;
-      document = next;
-    }
-  };
 
   const apply = async (document: KeySetDocument): Promise<void> => {
     const at = now();
@@ -253,33 +368,16 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
     loadedAt = at;
   };
 
-  /** Writes the successor of `document` (or version 1) if no one else has; `false` when another instance won. */
-  const append = async (document: KeySetDocument | null, nextKeys: StoredKey[]): Promise<KeySetDocument | null> => {
-    const version = (document?.version ?? 0) + 1;
-    const next: KeySetDocument = { version, keys: nextKeys };
-    const won = await callStore(store, 'setIfAbsent', () =>
-      store.setIfAbsent(versionKey(version), next as unknown as JsonValue),
-    );
-    if (!won) return null;
-    await callStore(store, 'set', () => store.set(headKey, version));
-    // The superseded document still holds the private half of the key just retired (or revoked): erase it.
-    // A reader that still follows the old head finds it gone and probes forward to this one.
-    for (const old of [version - 1, version - 2]) {
-      if (old >= 1) await callStore(store, 'delete', () => store.delete(versionKey(old)));
-    }
-    return next;
-  };
-
   const reload = async (): Promise<void> => {
-    let document = await loadLatest();
-    if (document === null) {
-      const at = now();
-      const generated = await generateStoredKey(algorithm, at);
-      const written = await append(null, [generated]);
-      if (written !== null) options.onRotated?.(generated.kid, at, true);
-      document = written ?? (await loadLatest());
-      if (document === null) throw new KeyInvalidError('The signing key set vanished while loading');
-    }
+    const read = await readDocument(store, codec);
+    if (read.document !== null) return apply(read.document);
+    const at = now();
+    const generated = await generateStoredKey(algorithm, at);
+    const written = await writeDocument(store, codec, read, [generated]);
+    if (written !== null) options.onRotated?.(generated.kid, at, true);
+    // Another instance generated first: adopt its key.
+    const document = written ?? (await readDocument(store, codec)).document;
+    if (document === null) throw new KeyInvalidError('The signing key set vanished while loading');
     await apply(document);
   };
 
@@ -330,14 +428,14 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
     },
 
     async rotate(rotateOptions = {}) {
-      for (let attempt = 0; attempt < MAX_ROTATION_ATTEMPTS; attempt++) {
-        const document = await loadLatest();
+      for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+        const read = await readDocument(store, codec);
         const at = now();
         const generated = await generateStoredKey(algorithm, at);
-        const kept = (rotateOptions.revokePrevious === true ? [] : (document?.keys ?? []))
+        const kept = (rotateOptions.revokePrevious === true ? [] : (read.document?.keys ?? []))
           .map((key) => ({ ...key, retiredAt: key.retiredAt ?? at, privateJwk: null }))
           .filter((key) => (key.retiredAt as number) + retentionMs > at);
-        const written = await append(document, [...kept, generated]);
+        const written = await writeDocument(store, codec, read, [...kept, generated]);
         if (written !== null) {
           await apply(written);
           options.onRotated?.(generated.kid, at, false);

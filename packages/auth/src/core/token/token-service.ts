@@ -18,7 +18,7 @@ import {
 } from './access-token.js';
 import { introspectAccessToken, introspectRefreshToken, type IntrospectionResponse } from './introspect.js';
 import type { SigningAlgorithm } from './jws.js';
-import { createKeyRing, type KeyInfo } from './key-ring.js';
+import { createKeyRing, type KeyDocumentCodec, type KeyInfo } from './key-ring.js';
 import { createRefreshTokens, parseRefreshToken, type RefreshReuseKind } from './refresh-token.js';
 import { choiceOption, integerOption, stringOption } from './token-options.js';
 
@@ -56,6 +56,13 @@ export interface TokenServiceOptions {
    * @default store
    */
   keyStore?: Store;
+  /**
+   * How the signing-key document (it holds the private keys) is stored in
+   * `keyStore`, e.g. encrypted under a key of yours; see {@link KeyDocumentCodec}
+   * and `resealKeyRing` for a change of that key.
+   * @default stored as plain JSON
+   */
+  keyCodec?: KeyDocumentCodec;
   /** The `iss` of every access token, checked on verification: usually the server's URL. */
   issuer: string;
   /** The `aud` of every access token, checked on verification. */
@@ -233,6 +240,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   if (typeof keyStore?.setIfAbsent !== 'function') throw new InvalidOptionError('"keyStore" must be a Store');
   const keyRing = createKeyRing({
     store: keyStore,
+    ...(options.keyCodec === undefined ? {} : { codec: options.keyCodec }),
     algorithm,
     secrets: options.secrets,
     // A stale instance may sign with a retired key for up to one refresh interval after the rotation.

@@ -1,6 +1,7 @@
 import { positiveIntegerOption, functionOption } from '../../internal/options.js';
 import type { Logger } from '../../internal/logger.js';
 import { defineStore } from '../../core/store/define-store.js';
+import { memoryKeyValuePrimitives } from './kv-primitives.js';
 import { compareSessionAge, parseSessionRecord, sessionRecordToJson } from '../../core/store/session-record.js';
 import { ttlMilliseconds } from '../../core/store/ttl.js';
 import type { JsonValue, SessionPatch, SessionRecord, Store } from '../../core/store/types.js';
@@ -213,6 +214,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
       return JSON.parse(stored.json) as JsonValue;
     },
     delete: async (key: string) => readValue(key) !== null && values.delete(key),
+    ...memoryKeyValuePrimitives({ map: values, read: readValue, makeRoom, now }),
     deleteExpired: async () => sweep(),
     close: async () => {
       clearInterval(timer);

@@ -11,4 +11,3 @@ export {
   type PostgresMigration,
   type PostgresTableOptions,
 } from './migrations.js';
-export { createPostgresRateLimiters } from './postgres-rate-limiters.js';

@@ -4,6 +4,7 @@ import type { Store } from '../../core/store/types.js';
 import { silentLogger, type Logger } from '../../internal/logger.js';
 import { functionOption, positiveIntegerOption } from '../../internal/options.js';
 import { createSqlBackend } from '../sql/sql-store.js';
+import { postgresKeyValuePrimitives } from './kv-primitives.js';
 import { resolvePostgresTables, type PostgresTableOptions } from './migrations.js';
 import { postgresDialect } from './postgres-dialect.js';
 
@@ -92,6 +93,12 @@ export function createPostgresStore(pool: pg.Pool, options: PostgresStoreOptions
   const tables = resolvePostgresTables(options);
   const deleteBatchSize = positiveIntegerOption('deleteBatchSize', options.deleteBatchSize, 500);
   const now = functionOption<() => number>('now', options.now, Date.now);
+  const values = postgresKeyValuePrimitives({
+    query: (text, parameters) => pool.query(text, parameters),
+    table: tables.values,
+    now,
+    guard: (_operation, run) => run(),
+  });
   const backend = createSqlBackend(postgresDialect(pool, tables), { deleteBatchSize, now });
-  return defineStore(backend, { logger: options.logger });
+  return defineStore({ ...backend, ...values }, { logger: options.logger });
 }

@@ -1,4 +1,3 @@
 export { createRedisStore, type RedisStoreOptions } from './redis-store.js';
 export { redisUserTag } from './hash-tag.js';
 export { connectRedis, connectRedisCluster, REDIS_COMMAND_TIMEOUT_MS, safeRedisOptions } from './connect-redis.js';
-export { createRedisRateLimiters } from './redis-rate-limiters.js';

@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { InvalidOptionError } from '../../core/errors/errors.js';
 import { defineStore } from '../../core/store/define-store.js';
+import { redisKeyValuePrimitives } from './kv-primitives.js';
 import { sessionRecordFromTextFields, sessionRecordToTextFields } from '../../core/store/session-record.js';
 import { ttlMilliseconds } from '../../core/store/ttl.js';
 import type { JsonValue, KeyValueStore, SessionPatch, SessionRecord, Store } from '../../core/store/types.js';
@@ -227,6 +228,7 @@ export function createRedisStore(client: RedisClient, options: RedisStoreOptions
       },
 
       ...redisValueMethods(client, valueKey, logger),
+      ...redisKeyValuePrimitives({ run, valueKey, guard: (_operation, step) => step() }),
 
       async deleteExpired() {
         // Redis expires sessions and values itself; what is left to remove are
@@ -251,7 +253,7 @@ function redisValueMethods(
   client: RedisClient,
   valueKey: (key: string) => string,
   logger: Logger,
-): Omit<KeyValueStore, 'name'> {
+): Omit<KeyValueStore, 'name' | 'compareAndSet' | 'increment'> {
   const parseValue = (key: string, json: string | null): JsonValue | null => {
     if (json === null) return null;
     try {

@@ -104,7 +104,7 @@ function sqlSessionMethods(context: SqlContext): Omit<StoreBackend, keyof Omit<S
 }
 
 /** The key-value half: JSON text under a key, with an optional expiry. */
-function sqlValueMethods(context: SqlContext): Omit<KeyValueStore, 'name'> {
+function sqlValueMethods(context: SqlContext): Omit<KeyValueStore, 'name' | 'compareAndSet' | 'increment'> {
   const { values, now, read, write } = context;
   const parseValue = (rows: Record<string, unknown>[]): JsonValue | null =>
     rows[0] === undefined ? null : (JSON.parse(String(rows[0].value)) as JsonValue);
@@ -141,9 +141,13 @@ function sqlValueMethods(context: SqlContext): Omit<KeyValueStore, 'name'> {
  * The SQL store, written once for SQLite and PostgreSQL: one column per
  * record field (from the record codec), `?` placeholders, and `RETURNING`
  * so every mutation hands back the record it changed in the same statement.
- * Only a rotation needs two statements, run in one transaction.
+ * Only a rotation needs two statements, run in one transaction. `compareAndSet` and `increment` are not here:
+ * each dialect's store adds its own (one `BEGIN IMMEDIATE` transaction in SQLite, one statement in PostgreSQL).
  */
-export function createSqlBackend(dialect: SqlDialect, options: SqlBackendOptions): StoreBackend {
+export function createSqlBackend(
+  dialect: SqlDialect,
+  options: SqlBackendOptions,
+): Omit<StoreBackend, 'compareAndSet' | 'increment'> {
   const { now, deleteBatchSize } = options;
   const context: SqlContext = {
     dialect,

@@ -5,7 +5,6 @@ import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { isTesseraError } from '../../core/errors/errors.js';
 import { createSQLiteStore } from './sqlite-store.js';
-import { createSQLiteRateLimiters } from './sqlite-rate-limiters.js';
 import { describeStore, makeSessionRecord } from 'tessera-auth/testing';
 
 const dir = mkdtempSync(join(tmpdir(), 'tessera-sqlite-'));
@@ -160,20 +159,17 @@ describe('sqlite store beside another process holding the write lock', () => {
   });
 });
 
-describe('sqlite rate limiters', () => {
+describe('sqlite counters', () => {
   it('count in the database file, so a second process (a new connection) sees the same counts', async () => {
     const path = join(dir, 'limits.db');
-    const first = new BetterSqlite3(path);
-    const second = new BetterSqlite3(path);
-    const options = { keyPrefix: 'login', points: 2, durationSeconds: 60 };
-    await createSQLiteRateLimiters(first)(options).consume('k');
-    await createSQLiteRateLimiters(first)(options).consume('k');
-    await expect(createSQLiteRateLimiters(second)(options).consume('k')).rejects.toMatchObject({ remainingPoints: 0 });
-    first.close();
-    second.close();
-  });
-
-  it('refuses a table name that is not a plain identifier', () => {
-    expect(() => createSQLiteRateLimiters(new BetterSqlite3(':memory:'), 'x;--')).toThrow(/"tableName"/);
+    const first = createSQLiteStore(new BetterSqlite3(path));
+    const second = createSQLiteStore(new BetterSqlite3(path));
+    const burst = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? first : second).increment('login', 1, 60)),
+    );
+    expect(burst.map((result) => result.value).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 40 }, (_, i) => i + 1),
+    );
+    expect((await second.increment('login', 1, 60)).value).toBe(41);
   });
 });

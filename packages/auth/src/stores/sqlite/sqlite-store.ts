@@ -1,11 +1,12 @@
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { InvalidOptionError, StoreUnavailableError } from '../../core/errors/errors.js';
 import { defineStore } from '../../core/store/define-store.js';
+import { sqliteKeyValuePrimitives } from './kv-primitives.js';
 import type { Store } from '../../core/store/types.js';
 import type { Logger } from '../../internal/logger.js';
 import { functionOption, positiveIntegerOption } from '../../internal/options.js';
 import { createSqlBackend } from '../sql/sql-store.js';
-import { SQLITE_BUSY_TIMEOUT_MS, withStartupBusyTimeout } from './busy.js';
+import { retryWhileBusy, SQLITE_BUSY_TIMEOUT_MS, withStartupBusyTimeout } from './busy.js';
 import { migrateSQLite, type SQLiteMigration } from './migrations.js';
 import { sqliteDialect } from './sqlite-dialect.js';
 
@@ -144,5 +145,11 @@ export function createSQLiteStore(database: string | Database, options: SQLiteSt
   }
 
   const dialect = sqliteDialect(db, { sessions: `${prefix}sessions`, values: `${prefix}values` }, { ownsDatabase });
-  return defineStore(createSqlBackend(dialect, { deleteBatchSize, now }), { logger: options.logger });
+  const values = sqliteKeyValuePrimitives({
+    db,
+    table: `${prefix}values`,
+    now,
+    guard: (_operation, run) => retryWhileBusy(db, run),
+  });
+  return defineStore({ ...createSqlBackend(dialect, { deleteBatchSize, now }), ...values }, { logger: options.logger });
 }

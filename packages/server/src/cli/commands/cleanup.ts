@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { callStore } from '../../store-call.js';
 import { runCommand } from '../context.js';
 import { note, printJSON, printTable, type OutputOptions } from '../output.js';
 
@@ -21,7 +20,7 @@ export function registerCleanupCommand(program: Command): void {
         for (const store of stores) {
           if (config.sessionStore.kind === 'memory' && store === runtime.sessions) continue;
           note(`Sweeping ${store.name}…`);
-          const removed = await callStore(store, 'deleteExpired', () => store.deleteExpired());
+          const removed = await store.deleteExpired();
           note(`  ${store.name}: removed ${removed}`);
           results.push({ store: store.name, removed });
         }
