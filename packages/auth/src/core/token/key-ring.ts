@@ -10,6 +10,7 @@ import {
 } from 'jose';
 import { secretListOption } from '../../internal/secrets.js';
 import { InvalidOptionError, KeyInvalidError, StoreConflictError } from '../errors/errors.js';
+import { guardStore } from '../store/define-store.js';
 import type { JsonValue, KeyValueStore } from '../store/types.js';
 import type { Logger } from '../../internal/logger.js';
 import type { SigningAlgorithm, VerificationKey } from './jws.js';
@@ -268,7 +269,8 @@ async function writeDocument(
  * meanwhile is never undone; its document is re-sealed instead. Returns how
  * many documents it wrote (0 or 1).
  */
-export async function resealKeyRing(store: KeyValueStore, codec: KeyDocumentCodec): Promise<number> {
+export async function resealKeyRing(target: KeyValueStore, codec: KeyDocumentCodec): Promise<number> {
+  const store = guardStore(target);
   const checked = codecOption(codec);
   for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
     // Checked before anything is opened: the form it is in now may be one only the new key opens.

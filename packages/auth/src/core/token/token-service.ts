@@ -239,7 +239,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   const keyStore = options.keyStore ?? options.store;
   if (typeof keyStore?.setIfAbsent !== 'function') throw new InvalidOptionError('"keyStore" must be a Store');
   const keyRing = createKeyRing({
-    store: keyStore,
+    store: guardStore(keyStore),
     ...(options.keyCodec === undefined ? {} : { codec: options.keyCodec }),
     algorithm,
     secrets: options.secrets,
