@@ -343,6 +343,29 @@ describe('the packed server beside the packed library', () => {
     INSTALL_TIMEOUT,
   );
 
+  it('both installed packages ship their LICENSE, no test file, and source maps that carry their sources', (context) => {
+    if (dir === '') context.skip('the server did not install');
+    for (const name of ['tessera-auth', 'tessera-auth-server']) {
+      const installed = join(dir, 'node_modules', name);
+      expect(readFileSync(join(installed, 'LICENSE'), 'utf8')).toContain('MIT License');
+      const files = readdirSync(installed, { recursive: true, encoding: 'utf8' });
+      expect(files.filter((file) => /\.test\.|\.tsbuildinfo$/.test(file))).toEqual([]);
+      const maps = files.filter((file) => file.endsWith('.map'));
+      expect(maps.length).toBeGreaterThan(10);
+      for (const file of maps) {
+        const map = JSON.parse(readFileSync(join(installed, file), 'utf8')) as {
+          sources: string[];
+          sourcesContent?: unknown[];
+        };
+        expect(map.sourcesContent?.length, file).toBe(map.sources.length);
+        expect(
+          map.sourcesContent?.every((content) => typeof content === 'string' && content !== ''),
+          file,
+        ).toBe(true);
+      }
+    }
+  });
+
   it('runs `npx tessera --help`', async (context) => {
     if (dir === '') context.skip('the server did not install');
     const help = await run('npx', ['--no-install', 'tessera', '--help'], dir);
