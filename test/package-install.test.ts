@@ -188,9 +188,9 @@ console.log('ok');
 
 let active = 0;
 const waiting: (() => void)[] = [];
-/** Runs `task` when fewer than three are running. */
+/** Runs `task` when fewer than two are running. */
 async function limited<T>(task: () => Promise<T>): Promise<T> {
-  if (active >= 3) await new Promise<void>((resolve) => waiting.push(resolve));
+  if (active >= 2) await new Promise<void>((resolve) => waiting.push(resolve));
   active += 1;
   try {
     return await task();
@@ -259,7 +259,7 @@ beforeAll(async () => {
   tarballs.server = join(workspace, 'tessera-auth-server-0.1.0.tgz');
   expect(readdirSync(workspace).sort()).toEqual(['tessera-auth-0.1.0.tgz', 'tessera-auth-server-0.1.0.tgz']);
 
-  // Three at a time: npm is mostly I/O, but better-sqlite3 may compile. The sqlite project starts first (slowest).
+  // Two at a time, the sqlite project first: better-sqlite3 may compile for minutes while the rest install.
   const ordered = [...projects].sort((a, b) => Number(b.name === 'sqlite') - Number(a.name === 'sqlite'));
   for (const project of ordered) {
     installs.set(
