@@ -21,11 +21,14 @@ const repository = new URL('..', import.meta.url).pathname;
 const readJSON = <T>(path: string): T => JSON.parse(readFileSync(join(repository, path), 'utf8')) as T;
 const rootManifest = readJSON<{ devDependencies: Record<string, string> }>('package.json');
 const libraryManifest = readJSON<{
+  version: string;
   dependencies: Record<string, string>;
   peerDependencies: Record<string, string>;
   exports: Record<string, unknown>;
 }>('packages/auth/package.json');
-const serverManifest = readJSON<{ dependencies: Record<string, string> }>('packages/server/package.json');
+const serverManifest = readJSON<{ version: string; dependencies: Record<string, string> }>(
+  'packages/server/package.json',
+);
 const optionalPeers = Object.keys(libraryManifest.peerDependencies);
 
 /** `name@range` as the workspace installs it, so the empty projects find it in npm's cache. */
@@ -255,9 +258,9 @@ beforeAll(async () => {
     repository,
   );
   expect(packed.code, packed.stderr).toBe(0);
-  tarballs.library = join(workspace, 'tessera-auth-0.1.0.tgz');
-  tarballs.server = join(workspace, 'tessera-auth-server-0.1.0.tgz');
-  expect(readdirSync(workspace).sort()).toEqual(['tessera-auth-0.1.0.tgz', 'tessera-auth-server-0.1.0.tgz']);
+  const names = [`tessera-auth-${libraryManifest.version}.tgz`, `tessera-auth-server-${serverManifest.version}.tgz`];
+  expect(readdirSync(workspace).sort()).toEqual(names);
+  [tarballs.library, tarballs.server] = names.map((name) => join(workspace, name)) as [string, string];
 
   // Two at a time, the sqlite project first: better-sqlite3 may compile for minutes while the rest install.
   const ordered = [...projects].sort((a, b) => Number(b.name === 'sqlite') - Number(a.name === 'sqlite'));
