@@ -22,7 +22,7 @@ const PASSWORD = 'correct horse battery';
 const NEW_PASSWORD = 'staple on the battery';
 const IPHONE =
   'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1';
-const ARTIFACTS = new URL('../test-artifacts', import.meta.url).pathname;
+const ARTIFACTS = new URL('../test-artifacts/', import.meta.url).pathname;
 
 const onPath = (path: string) => (url: URL) => url.pathname === path;
 const textOf = (page: Page, selector: string) => () => page.locator(selector).textContent();

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -22,19 +22,26 @@ function run(args: string[], env: Record<string, string>) {
   return { child, exited, output: () => ({ stdout, stderr }) };
 }
 
+/** Waits for the "listening" log line and the start banner on stderr; the URL it listens on. */
+function started(server: ReturnType<typeof run>): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no start: ${JSON.stringify(server.output())}`)), 30_000);
+    const check = (): void => {
+      const match = /Tessera listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(server.output().stdout);
+      if (match !== null && server.output().stderr.includes('Stop: Ctrl+C')) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    };
+    server.child.stdout.on('data', check);
+    server.child.stderr.on('data', check);
+  });
+}
+
 describe('tessera serve', () => {
   it('starts on SQLite with no configuration but a port, serves, and stops gracefully on SIGTERM', async () => {
     const server = run(['serve'], { PORT: '0' });
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no start: ${JSON.stringify(server.output())}`)), 30_000);
-      server.child.stdout.on('data', () => {
-        const match = /Tessera listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(server.output().stdout);
-        if (match !== null) {
-          clearTimeout(timer);
-          resolve(match[1]!);
-        }
-      });
-    });
+    const url = await started(server);
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     const signup = await fetch(`${url}/auth/signup`, {
       method: 'POST',
@@ -46,6 +53,24 @@ describe('tessera serve', () => {
     expect(await server.exited).toBe(0);
     expect(server.output().stdout).toContain('"event":"server.stopped"');
     expect(server.output().stdout).toContain('"database":"sqlite ./data/tessera.db"');
+    // For the person who started it (stderr; stdout stays JSON lines): the pages, the data, and that it is new.
+    expect(server.output().stderr).toContain(`Pages: ${url}/ (sign up or sign in), ${url}/account`);
+    expect(server.output().stderr).toContain(`Data: sqlite ${join(realpathSync(dir), 'data/tessera.db')} (accounts,`);
+    expect(server.output().stderr).toContain('First start: the database was created');
+    for (const line of server.output().stdout.trim().split('\n'))
+      expect(() => JSON.parse(line) as unknown).not.toThrow();
+  });
+
+  it('says where the data is on a later start, without calling it the first', async () => {
+    const server = run(['serve'], { PORT: '0', TESSERA_SESSION_STORE: 'memory:' });
+    const url = await started(server);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    expect(server.output().stderr).toContain(`Pages: ${url}/ `);
+    expect(server.output().stderr).toContain(
+      `Data: sqlite ${join(realpathSync(dir), 'data/tessera.db')} (accounts, keys and secrets); sessions: memory`,
+    );
+    expect(server.output().stderr).not.toContain('First start');
   });
 
   it('refuses a bad configuration with a message naming the variable and the rule, and exit code 1', async () => {

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { scheduleCleanup } from 'tessera-auth';
 import { createTesseraServer, listeningURL } from './app.js';
 import { ConfigurationError, loadServerConfig } from './config.js';
@@ -10,6 +11,17 @@ export interface RunningServer {
   url: string;
   /** `http://host:port` of the metrics listener (`TESSERA_METRICS_PORT`); `null` without one. */
   metricsUrl: string | null;
+  /** The origin users reach (`TESSERA_PUBLIC_URL`, or the loopback address bound): the pages live under it. */
+  publicUrl: string;
+  /** Where the data lives, for people (no credentials): the database and the sessions' store. */
+  data: {
+    /** `sqlite <absolute path>` or `postgres`. */
+    database: string;
+    /** `the database` when the sessions live there too, else e.g. `redis host:port`. */
+    sessions: string;
+    /** The database was empty before this start: its schema, signing keys and secrets were just created. */
+    created: boolean;
+  };
   /** Stops accepting connections, finishes requests in flight, then closes the stores. */
   stop(): Promise<void>;
 }
@@ -93,5 +105,18 @@ export async function startServer(
       });
     }
   }
-  return { url, metricsUrl, stop };
+  const database =
+    config.database.kind === 'sqlite' &&
+    config.database.path !== ':memory:' &&
+    !config.database.path.startsWith('file:')
+      ? `sqlite ${resolve(config.database.path)}`
+      : runtime.describe.database;
+  const created = runtime.migrations.length > 0 && runtime.migrations.every(({ applied }) => applied.includes(1));
+  return {
+    url,
+    metricsUrl,
+    publicUrl: running.publicOrigin(),
+    data: { database, sessions: runtime.describe.sessions, created },
+    stop,
+  };
 }
