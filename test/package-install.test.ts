@@ -90,7 +90,7 @@ const projects: Project[] = [
     name: 'library-alone',
     peers: [],
     allowScripts: [],
-    check: `${commonChecks(['tessera-auth', 'tessera-auth/http', 'tessera-auth/errors', 'tessera-auth/stores/memory'], [])}
+    check: `${commonChecks(['tessera-auth', 'tessera-auth/http', 'tessera-auth/errors', 'tessera-auth/stores', 'tessera-auth/stores/memory'], [])}
 import { createSessionManager, StoreUnavailableError, isTesseraError } from 'tessera-auth';
 import { createHttpAuth } from 'tessera-auth/http';
 import { StoreUnavailableError as FromErrors } from 'tessera-auth/errors';

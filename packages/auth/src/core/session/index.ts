@@ -10,4 +10,3 @@ export {
   type SessionValidationResult,
   type SessionWithToken,
 } from './session-manager.js';
-export { parseSessionToken } from './session-token.js';

@@ -1,8 +1,7 @@
-export { ACCESS_TOKEN_TYPE, type AccessTokenClaims } from './access-token.js';
+export type { AccessTokenClaims } from './access-token.js';
 export type { IntrospectionResponse } from './introspect.js';
 export type { SigningAlgorithm } from './jws.js';
 export { resealKeyRing, type KeyDocumentCodec, type KeyInfo } from './key-ring.js';
-export { parseRefreshToken, type RefreshReuseKind } from './refresh-token.js';
 export {
   createTokenService,
   type AccessTokenVerificationResult,
