@@ -18,9 +18,11 @@
  *   --duration <s> (10)  --rounds <n> (3)  --connections <n> (50)  --warmup <s> (3)
  *   --stacks <id,id…> (all)  --postgres  --profile <id,id…> (node --cpu-prof into bench/results/profiles)
  *   --json <path> (bench/results/latest.json)
+ *   --dist  servers import the built library (packages/auth/dist, `npm run build -w tessera-auth` first) instead
+ *           of its sources: what an installed package runs, and CPU profiles with real line numbers
  * Smoke run: `npm run bench -- --duration 3 --rounds 1`.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +49,7 @@ const { values: flags } = parseArgs({
     warmup: { type: 'string', default: '3' },
     stacks: { type: 'string' },
     postgres: { type: 'boolean', default: false },
+    dist: { type: 'boolean', default: false },
     profile: { type: 'string' },
     json: { type: 'string', default: join(here, 'results', 'latest.json') },
   },
@@ -86,6 +89,9 @@ const cleanup = async () => {
 process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
 
 try {
+  if (flags.dist && !existsSync(join(here, '..', 'packages', 'auth', 'dist', 'index.js'))) {
+    throw new Error('--dist: packages/auth/dist is missing; run `npm run build -w tessera-auth` first');
+  }
   ensureWrk(log);
   if (pinned) pinProcess(process.pid, LOAD_CORE);
 
@@ -135,10 +141,8 @@ try {
   });
   for (const stack of chosen) {
     try {
-      const nodeArgs = profiled.has(stack.id)
-        ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${stack.id}.cpuprofile`]
-        : [];
-      const server = await startStack(stack.id, { core: core(SERVER_CORE), env, nodeArgs });
+      const nodeArgs = profiled.has(stack.id) ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, stack.id)}`] : [];
+      const server = await startStack(stack.id, { core: core(SERVER_CORE), env, nodeArgs, dist: flags.dist });
       servers.set(stack.id, server);
       await checkAnswers(stack, server);
     } catch (error) {
@@ -237,7 +241,10 @@ try {
     )}\n`,
   );
   console.log(`\nwrote ${flags.json}`);
-  if (profiled.size > 0) console.log(`CPU profiles (written when the servers exit): ${profileDir}`);
+  if (profiled.size > 0) {
+    console.log(`CPU profiles, one folder per stack (tsx's loader thread writes one too): ${profileDir}`);
+    console.log('  top self time: tsx bench/profile-top.ts bench/results/profiles/<stack>');
+  }
   await cleanup();
   if (errors.size > 0) process.exitCode = 1;
 } catch (error) {

@@ -56,14 +56,17 @@ const SERVE = fileURLToPath(new URL('./serve.ts', import.meta.url));
 
 /**
  * Starts `serve.ts <id>` under the same Node flags as this process (tsx, the
- * `tessera-source` condition), pinned with `taskset -c <core>` unless `core`
+ * `tessera-source` condition unless `dist`), pinned with `taskset -c <core>` unless `core`
  * is null, and resolves once it printed its port.
  */
 export async function startStack(
   id: string,
-  options: { core: string | null; env: Record<string, string>; nodeArgs: string[] },
+  options: { core: string | null; env: Record<string, string>; nodeArgs: string[]; dist?: boolean },
 ): Promise<StackProcess> {
-  const node = [...process.execArgv, ...options.nodeArgs, SERVE, id];
+  // Without the `tessera-source` condition, `tessera-auth` resolves to its built dist/ (tsx still runs serve.ts).
+  const inherited =
+    options.dist === true ? process.execArgv.filter((arg) => !arg.includes('tessera-source')) : process.execArgv;
+  const node = [...inherited, ...options.nodeArgs, SERVE, id];
   const [file, args] =
     options.core === null ? [process.execPath, node] : ['taskset', ['-c', options.core, process.execPath, ...node]];
   const child: ChildProcess = spawn(file, args, {
