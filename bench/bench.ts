@@ -190,6 +190,7 @@ try {
         redisCommands: commandDelta(statsBefore, statsAfter),
         served: after.requests - before.requests,
         sent: before.sent === null || after.sent === null ? null : after.sent - before.sent,
+        cpuMicros: after.cpuMicros - before.cpuMicros,
       };
       rounds.set(stack.id, [...(rounds.get(stack.id) ?? []), measured]);
       log(
@@ -209,7 +210,8 @@ try {
   console.log(
     '\n÷ bare: median over the median of the same framework bare, same run. Redis cmds/req: INFO commandstats ' +
       'delta over the requests the server received (commands run by scripts included). sent/req: store calls the ' +
-      'server process sent, i.e. its round trips (ioredis commands, pg queries; – where the client is not counted).',
+      'server process sent, i.e. its round trips (ioredis commands, pg queries; – where the client is not counted). ' +
+      "CPU µs/req: the server process's user + system time per request served (steadier than req/s on a busy machine).",
   );
   const breakdown = formatCommandBreakdown(summaries);
   if (breakdown !== '') console.log(`\nRedis commands per request, by command:\n${breakdown}`);

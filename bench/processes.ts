@@ -36,6 +36,8 @@ export function pinProcess(pid: number, core: string, children = false): void {
 export interface ServerStats {
   requests: number;
   sent: number | null;
+  /** CPU time (user + system) the server process used, microseconds. */
+  cpuMicros: number;
 }
 
 /** A stack server the bench started. */
@@ -110,7 +112,7 @@ export async function startStack(
       child.send({ type: 'stats' });
       const message = await answer;
       if (message.type !== 'stats') throw new Error(`stack ${id}: unexpected message`);
-      return { requests: message.requests, sent: message.sent };
+      return { requests: message.requests, sent: message.sent, cpuMicros: message.cpuMicros };
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;

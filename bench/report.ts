@@ -13,6 +13,8 @@ export interface Round extends WrkResult {
   served: number;
   /** Store calls the stack's process sent during the round; `null` when its client is not counted. */
   sent: number | null;
+  /** CPU time the server process used during the round, microseconds. */
+  cpuMicros: number;
 }
 
 export interface StackSummary extends StackInfo {
@@ -28,6 +30,11 @@ export interface StackSummary extends StackInfo {
   /** Per command name, calls per request (all rounds). */
   redisCommandsByName: Record<string, number>;
   sentPerRequest: number | null;
+  /**
+   * Server CPU time per request served, microseconds: steadier than req/s on a busy machine (a server
+   * that waits for a core is slower, not costlier), and what the near cache and the rest must bring down.
+   */
+  cpuMicrosPerRequest: number | null;
   /** Medians over the rounds of wrk's percentiles, milliseconds. */
   latencyMs: { p50: number; p99: number } | null;
 }
@@ -78,6 +85,7 @@ export function summarize(
         ? Object.fromEntries(Object.entries(byName).map(([name, calls]) => [name, calls / requests]))
         : {},
       sentPerRequest: has && counted ? sent / requests : null,
+      cpuMicrosPerRequest: has ? measured.reduce((sum, round) => sum + round.cpuMicros, 0) / requests : null,
       latencyMs: has
         ? {
             p50: median(measured.map((round) => round.latencyMs.p50)),
@@ -100,11 +108,12 @@ export function formatTable(summaries: readonly StackSummary[]): string {
     '÷ bare',
     'Redis cmds/req',
     'sent/req',
+    'CPU µs/req',
     'p99 ms',
   ];
   const rows = summaries.map((summary) =>
     summary.error !== null || summary.medianRps === null
-      ? [summary.label, 'FAILED', summary.error ?? 'no rounds', '', '', '', '']
+      ? [summary.label, 'FAILED', summary.error ?? 'no rounds', '', '', '', '', '']
       : [
           summary.label,
           thousands(summary.medianRps),
@@ -112,6 +121,7 @@ export function formatTable(summaries: readonly StackSummary[]): string {
           summary.ratioToBare === null ? '–' : summary.ratioToBare.toFixed(2),
           perRequest(summary.redisCommandsPerRequest),
           perRequest(summary.sentPerRequest),
+          summary.cpuMicrosPerRequest!.toFixed(0),
           summary.latencyMs!.p99.toFixed(1),
         ],
   );

@@ -4,7 +4,7 @@
  * with BENCH_REDIS_URL (and BENCH_POSTGRES_URL for the PostgreSQL rows) set.
  * Serves `GET /me` on a free loopback port, then tells the bench (IPC message, or one JSON line on
  * stdout when run by hand) `{"port": …, "headers": {…}}`, the headers that authenticate a request,
- * and answers `{type: "stats"}` with the requests it received and the store calls it made so far.
+ * and answers `{type: "stats"}` with the requests it received, the store calls it made and the CPU time it used so far.
  * SIGTERM closes it with `process.exit(0)`, so `node --cpu-prof` writes its profile.
  */
 import { once } from 'node:events';
@@ -391,7 +391,9 @@ async function main(): Promise<void> {
   }
   // Asked for its counter before and after each round; the bench divides by the requests wrk made.
   process.on('message', (message: { type?: string }) => {
-    if (message.type === 'stats') process.send?.({ type: 'stats', sent, requests });
+    if (message.type !== 'stats') return;
+    const cpu = process.cpuUsage();
+    process.send?.({ type: 'stats', sent, requests, cpuMicros: cpu.user + cpu.system });
   });
   process.send({ type: 'ready', ...ready });
 }

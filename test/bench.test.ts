@@ -79,6 +79,7 @@ const round = (rps: number, served: number, commands: Record<string, number>, se
   redisCommands: commands,
   served,
   sent,
+  cpuMicros: served * 50,
 });
 
 describe('bench: summaries', () => {
@@ -113,6 +114,7 @@ describe('bench: summaries', () => {
     expect(tesseraSummary!.redisCommandsByName).toEqual({ hgetall: 1, evalsha: 1_600 / 380_000 });
     expect(tesseraSummary!.sentPerRequest).toBeCloseTo(381_600 / 380_000, 10);
     expect(tesseraSummary!.latencyMs).toEqual({ p50: 1, p99: 12 });
+    expect(tesseraSummary!.cpuMicrosPerRequest).toBe(50);
   });
 
   it('has no ratio without its bare row, no sent/req without a counted client, and no numbers for a failed stack', () => {
