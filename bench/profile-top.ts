@@ -53,6 +53,26 @@ export function selfTimes(profile: Profile): FunctionTime[] {
     .sort((a, b) => b.selfMs - a.selfMs);
 }
 
+/** Where a function lives: `tessera` (packages/auth), a package under node_modules, `node` internals, or V8's own. */
+export function origin(where: string, name: string): string {
+  if (where.includes('packages/auth/')) return 'tessera';
+  const inModules = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(where);
+  if (inModules !== null) return inModules[1]!;
+  if (where.startsWith('node:')) return 'node';
+  if (where === '') return name.startsWith('(') ? name : 'native';
+  return 'app';
+}
+
+/** Self time per origin, largest first. */
+export function byOrigin(times: readonly FunctionTime[]): { origin: string; share: number }[] {
+  const shares = new Map<string, number>();
+  for (const entry of times) {
+    const key = origin(entry.where, entry.name);
+    shares.set(key, (shares.get(key) ?? 0) + entry.share);
+  }
+  return [...shares].map(([key, share]) => ({ origin: key, share })).sort((a, b) => b.share - a.share);
+}
+
 if (process.argv[1]?.endsWith('profile-top.ts')) {
   const [file, howMany = '25', filter] = process.argv.slice(2);
   if (file === undefined) throw new Error('usage: profile-top.ts <file.cpuprofile> [count] [path filter]');
@@ -69,6 +89,12 @@ if (process.argv[1]?.endsWith('profile-top.ts')) {
   const ours = times.filter((entry) => entry.where.includes('packages/auth/'));
   console.log(
     `${file}: ${busy(times).toFixed(0)} ms busy (not idle); Tessera's own code ${(ours.reduce((sum, entry) => sum + entry.share, 0) * 100).toFixed(1)}% self time`,
+  );
+  console.log(
+    `by origin: ${byOrigin(times)
+      .filter((entry) => entry.share >= 0.005)
+      .map((entry) => `${entry.origin} ${(entry.share * 100).toFixed(1)}%`)
+      .join(', ')}`,
   );
   for (const entry of shown) {
     const mark = entry.where.includes('packages/auth/') ? 'ours' : '    ';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
 import { findExecutable } from '../bench/processes.js';
-import { selfTimes } from '../bench/profile-top.js';
+import { byOrigin, origin, selfTimes } from '../bench/profile-top.js';
 import { commandDelta, parseCommandStats, totalCommands } from '../bench/redis-stats.js';
 import { formatTable, median, summarize, type Round, type StackSummary } from '../bench/report.js';
 import { STACKS, stackById } from '../bench/stacks.js';
@@ -160,6 +160,13 @@ describe('bench: CPU profile', () => {
       { name: 'facts', selfMs: 2, share: 0.4 },
     ]);
     expect(times[1]!.where).toBe('/x/packages/auth/dist/a.js:24');
+    expect(byOrigin(times)).toEqual([
+      { origin: 'router', share: 0.6 },
+      { origin: 'tessera', share: 0.4 },
+    ]);
+    expect(origin('/x/node_modules/@fastify/session/index.js:3', 'f')).toBe('@fastify/session');
+    expect(origin('node:_http_server:341', 'writeHead')).toBe('node');
+    expect(origin('', '(garbage collector)')).toBe('(garbage collector)');
   });
 });
 
