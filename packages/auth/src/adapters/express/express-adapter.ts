@@ -2,14 +2,7 @@ import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'exp
 import type { JsonObject } from '../../core/store/types.js';
 import { apiErrorBody, apiErrorForBodyFailure, type ApiError } from '../../http/api-error.js';
 import { bindHttpAuth, type TesseraBinding } from '../../http/binding.js';
-import {
-  csrfFieldOf,
-  headerReader,
-  type AuthState,
-  type HttpAuth,
-  type LoginAttempt,
-  type RequestFacts,
-} from '../../http/http-auth.js';
+import { csrfFieldOf, headerReader, type AuthState, type HttpAuth, type LoginAttempt } from '../../http/http-auth.js';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -50,25 +43,6 @@ export function sendApiError(res: Response, error: ApiError): void {
 }
 
 /**
- * The request as the HTTP layer sees it. `ip` and `origin` are getters: Express computes `req.ip` and
- * `req.protocol` through its `trust proxy` function on every read, and only the CSRF and request-source checks
- * need the origin (a session read needs neither). Own enumerable getters, so a spread (`{ ...facts }`) keeps them.
- */
-function requestFacts(req: Request): RequestFacts {
-  return {
-    method: req.method,
-    url: req.originalUrl,
-    headers: headerReader(req.headers),
-    get ip() {
-      return req.ip ?? null;
-    },
-    get origin() {
-      return `${req.protocol}://${req.get('host') ?? ''}`;
-    },
-  };
-}
-
-/**
  * Tessera for Express 4 and 5. The client IP is `req.ip` (its `trust proxy` setting applies) and the own
  * origin is `req.protocol` plus the `Host` header unless the HTTP layer was given `ownOrigin`.
  *
@@ -84,7 +58,13 @@ function requestFacts(req: Request): RequestFacts {
  */
 export function createTesseraExpress<Data extends JsonObject = JsonObject>(auth: HttpAuth<Data>): TesseraExpress<Data> {
   const bound = bindHttpAuth<Response, Data, null>(auth, {
-    facts: (res) => requestFacts(res.req),
+    facts: (res) => ({
+      method: res.req.method,
+      url: res.req.originalUrl,
+      headers: headerReader(res.req.headers),
+      ip: res.req.ip ?? null,
+      origin: `${res.req.protocol}://${res.req.get('host') ?? ''}`,
+    }),
     csrfField: (res) => csrfFieldOf(res.req.body),
     setCookies: (res, values) => values.forEach((value) => res.append('Set-Cookie', value)),
     sendError: (res, error) => (sendApiError(res, error), null),
