@@ -12,10 +12,14 @@
  * - A warm-up per stack, then interleaved rounds (every stack once per round),
  *   so a slow minute of the machine hits every stack alike; median, min–max.
  * - Redis commands per request from `INFO commandstats` (scripted commands
- *   included), and the store calls each server sent (its round trips).
+ *   included), the store calls each server sent (its round trips) and its
+ *   CPU time per request.
+ * - Cross-instance revocation latency (see revocation.ts): p50/p99 over
+ *   `--revocations` sessions revoked on a second instance of the stack.
  *
  * Prints a table and writes bench/results/latest.json. Flags:
  *   --duration <s> (10)  --rounds <n> (3)  --connections <n> (50)  --warmup <s> (3)
+ *   --revocations <n> (1000; 0: none) cross-instance revocation latency on the Tessera cookie stacks
  *   --stacks <id,id…> (all)  --postgres  --profile <id,id…> (node --cpu-prof into bench/results/profiles)
  *   --json <path> (bench/results/latest.json)
  *   --dist  servers import the built library (packages/auth/dist, `npm run build -w tessera-auth` first) instead
@@ -34,10 +38,13 @@ import { startRedisServer, type RedisServer } from '../test/support/redis-harnes
 import { findExecutable, pinProcess, startStack, type StackProcess } from './processes.js';
 import { commandDelta, parseCommandStats } from './redis-stats.js';
 import { formatCommandBreakdown, formatTable, summarize, type Round } from './report.js';
+import { measureRevocationLatency, type RevocationLatency } from './revocation.js';
 import { STACKS, stackById, type StackInfo } from './stacks.js';
 import { ensureWrk, runWrk } from './wrk.js';
 
 const SERVER_CORE = '0';
+/** The stacks whose revocation latency is measured: a second instance revokes, the measured one must refuse. */
+const REVOCATION_STACKS = new Set(['fastify-tessera', 'fastify-tessera-pg']);
 const LOAD_CORE = '1';
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -47,6 +54,7 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '50' },
     warmup: { type: 'string', default: '3' },
+    revocations: { type: 'string', default: '1000' },
     stacks: { type: 'string' },
     postgres: { type: 'boolean', default: false },
     dist: { type: 'boolean', default: false },
@@ -64,6 +72,7 @@ const duration = count('duration', flags.duration, 1);
 const roundCount = count('rounds', flags.rounds, 1);
 const connections = count('connections', flags.connections, 1);
 const warmup = count('warmup', flags.warmup, 0);
+const revocations = count('revocations', flags.revocations, 0);
 const log = (line: string) => console.error(line);
 
 const withPostgres = flags.postgres || process.env.BENCH_POSTGRES_URL !== undefined;
@@ -198,6 +207,18 @@ try {
       );
     }
   }
+  const revocationResults: RevocationLatency[] = [];
+  for (const stack of live().filter((candidate) => REVOCATION_STACKS.has(candidate.id))) {
+    if (revocations === 0) break;
+    const revoker = await startStack(stack.id, { core: core(SERVER_CORE), env, nodeArgs: [], dist: flags.dist });
+    try {
+      const result = await measureRevocationLatency(stack.id, revoker, servers.get(stack.id)!, revocations);
+      revocationResults.push(result);
+      if (result.notSeen > 0) errors.set(stack.id, `${result.notSeen} revocations not seen by the other instance`);
+    } finally {
+      await revoker.stop();
+    }
+  }
   const loadAfter = loadavg();
 
   const summaries = summarize(chosen, rounds, errors);
@@ -213,6 +234,17 @@ try {
       'server process sent, i.e. its round trips (ioredis commands, pg queries; – where the client is not counted). ' +
       "CPU µs/req: the server process's user + system time per request served (steadier than req/s on a busy machine).",
   );
+  for (const result of revocationResults) {
+    const latency = result.latencyMs;
+    console.log(
+      `\nRevocation seen by another instance (${result.stack}, ${result.revocations} revocations, from the revoking ` +
+        `call's start to the first 401): ` +
+        (latency === null
+          ? 'never'
+          : `p50 ${latency.p50.toFixed(2)} ms, p99 ${latency.p99.toFixed(2)} ms, max ${latency.max.toFixed(2)} ms`) +
+        (result.notSeen > 0 ? `; ${result.notSeen} NOT SEEN within 10 s` : ''),
+    );
+  }
   const breakdown = formatCommandBreakdown(summaries);
   if (breakdown !== '') console.log(`\nRedis commands per request, by command:\n${breakdown}`);
 
@@ -226,6 +258,8 @@ try {
         cpu: { model: cpus()[0]?.model ?? null, count: cpus().length },
         loadAverage: { before: loadBefore, after: loadAfter },
         options: {
+          dist: flags.dist,
+          revocations,
           duration,
           rounds: roundCount,
           connections,
@@ -237,6 +271,7 @@ try {
         redis: { version: redisVersion, startedByBench: redisStarted !== null },
         postgres: postgresUrl === undefined ? null : { startedByBench: process.env.BENCH_POSTGRES_URL === undefined },
         stacks: summaries,
+        revocation: revocationResults,
       },
       null,
       2,

@@ -50,6 +50,10 @@ export interface StackProcess {
    * sent; `sent` is `null` when its client is not counted.
    */
   stats(): Promise<ServerStats>;
+  /** Tessera cookie stacks: opens a session in the stack's store and returns its id and `Cookie` value. */
+  openSession(): Promise<{ id: string; cookie: string }>;
+  /** Tessera cookie stacks: revokes a session; when the call started and returned (`process.hrtime.bigint()`). */
+  revokeSession(id: string): Promise<{ startedAt: bigint; finishedAt: bigint }>;
   /** SIGTERM, so the server closes and exits (and `--cpu-prof` writes); SIGKILL after 15 s. */
   stop(): Promise<void>;
 }
@@ -81,8 +85,8 @@ export async function startStack(
     throw new Error(`stack ${id} exited (${String(code ?? signal)}) before it was ready:\n${stderr}`);
   });
   exited.catch(() => undefined);
-  type Message = { type: 'ready'; port: number; headers: Record<string, string> } | ({ type: 'stats' } & ServerStats);
-  const next = (type: Message['type']) =>
+  type Message = { type: string } & Record<string, unknown>;
+  const next = (type: string) =>
     new Promise<Message>((resolve) => {
       const listen = (message: Message) => {
         if (message.type !== type) return;
@@ -102,17 +106,22 @@ export async function startStack(
     child.kill('SIGKILL');
     throw error;
   }
-  if (started.type !== 'ready') throw new Error(`stack ${id}: unexpected first message`);
+  const ask = async (message: { type: string; id?: string }): Promise<Message> => {
+    const answer = next(message.type);
+    child.send(message);
+    const reply = await answer;
+    if (typeof reply.error === 'string') throw new Error(`stack ${id}: ${reply.error}`);
+    return reply;
+  };
   return {
     pid: child.pid!,
-    port: started.port,
-    headers: started.headers,
-    async stats() {
-      const answer = next('stats');
-      child.send({ type: 'stats' });
-      const message = await answer;
-      if (message.type !== 'stats') throw new Error(`stack ${id}: unexpected message`);
-      return { requests: message.requests, sent: message.sent, cpuMicros: message.cpuMicros };
+    port: started.port as number,
+    headers: started.headers as Record<string, string>,
+    stats: async () => (await ask({ type: 'stats' })) as unknown as ServerStats,
+    openSession: async () => (await ask({ type: 'session.open' })) as unknown as { id: string; cookie: string },
+    async revokeSession(sessionId) {
+      const reply = await ask({ type: 'session.revoke', id: sessionId });
+      return { startedAt: BigInt(reply.startedAt as string), finishedAt: BigInt(reply.finishedAt as string) };
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -66,6 +66,13 @@ function countCalls<T extends object, K extends keyof T>(object: T, method: K): 
   } as T[K];
 }
 
+/**
+ * The sessions of a Tessera cookie stack, for the revocation-latency phase: another instance of the same
+ * stack (same store, same key prefix) opens and revokes sessions while this one serves them.
+ */
+let sessionControl: { open(): Promise<{ id: string; cookie: string }>; revoke(id: string): Promise<void> } | null =
+  null;
+
 /** Sessions (and an optional per-session budget) on the stack's store, keys prefixed by the stack id. */
 async function tesseraOn(stack: StackInfo, withRequestLimit = false) {
   const closers: (() => Promise<unknown>)[] = [];
@@ -99,6 +106,15 @@ async function tesseraOn(stack: StackInfo, withRequestLimit = false) {
     ...(requestLimit === undefined ? {} : { sessionRequestLimit: requestLimit }),
   });
   const { token } = await sessions.createSession(USER);
+  sessionControl = {
+    async open() {
+      const opened = await sessions.createSession(USER);
+      return { id: opened.session.id, cookie: `${auth.cookie.name}=${opened.token}` };
+    },
+    async revoke(id) {
+      if (!(await sessions.revokeSession(id))) throw new Error('revokeSession found no session');
+    },
+  };
   return {
     store,
     sessions,
@@ -359,6 +375,25 @@ function requiredEnv(name: string): string {
   return value;
 }
 
+/**
+ * Opens a session, or revokes one and reports when the revocation started (`process.hrtime`, CLOCK_MONOTONIC:
+ * one clock for every process of the machine), for the bench's revocation-latency phase.
+ */
+async function answerSessionControl(type: 'session.open' | 'session.revoke', id: string): Promise<void> {
+  try {
+    if (sessionControl === null) throw new Error('not a Tessera cookie stack');
+    if (type === 'session.open') {
+      process.send?.({ type, ...(await sessionControl.open()) });
+    } else {
+      const startedAt = process.hrtime.bigint().toString();
+      await sessionControl.revoke(id);
+      process.send?.({ type, startedAt, finishedAt: process.hrtime.bigint().toString() });
+    }
+  } catch (error) {
+    process.send?.({ type, error: String(error) });
+  }
+}
+
 async function main(): Promise<void> {
   const stack = stackById(process.argv[2] ?? '');
   const framework = stack.id.split('-')[0];
@@ -390,7 +425,11 @@ async function main(): Promise<void> {
     return;
   }
   // Asked for its counter before and after each round; the bench divides by the requests wrk made.
-  process.on('message', (message: { type?: string }) => {
+  process.on('message', (message: { type?: string; id?: string }) => {
+    if (message.type === 'session.open' || message.type === 'session.revoke') {
+      void answerSessionControl(message.type, message.id ?? '');
+      return;
+    }
     if (message.type !== 'stats') return;
     const cpu = process.cpuUsage();
     process.send?.({ type: 'stats', sent, requests, cpuMicros: cpu.user + cpu.system });
