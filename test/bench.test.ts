@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
 import { findExecutable } from '../bench/processes.js';
 import { byOrigin, origin, selfTimes } from '../bench/profile-top.js';
+import { percentile, type RevocationLatency } from '../bench/revocation.js';
 import { commandDelta, parseCommandStats, totalCommands } from '../bench/redis-stats.js';
 import { formatTable, median, summarize, type Round, type StackSummary } from '../bench/report.js';
 import { STACKS, stackById } from '../bench/stacks.js';
@@ -132,6 +133,16 @@ describe('bench: summaries', () => {
   });
 });
 
+describe('bench: revocation latency', () => {
+  it('takes nearest-rank percentiles', () => {
+    const sorted = Array.from({ length: 1000 }, (_, i) => i + 1);
+    expect(percentile(sorted, 50)).toBe(500);
+    expect(percentile(sorted, 99)).toBe(990);
+    expect(percentile([7], 99)).toBe(7);
+    expect(percentile([1, 2, 3], 100)).toBe(3);
+  });
+});
+
 describe('bench: catalogue', () => {
   it('measures every stack against a bare row of the catalogue, and only a bare row answers without a credential', () => {
     for (const stack of STACKS) {
@@ -170,43 +181,53 @@ describe('bench: CPU profile', () => {
   });
 });
 
-// The real thing, briefly: two stacks, one 1-second round, 4 connections (a request never waits seconds, even on
+// The real thing, briefly: two stacks, one 1-second round, 20 revocations, 4 connections (a request never waits seconds, even on
 // a busy machine). Needs wrk and taskset (the bench would apt-get wrk itself; a test does not install packages).
 const smokeable = findExecutable('wrk') !== null && findExecutable('taskset') !== null;
 if (!smokeable) console.warn('⚠ wrk or taskset not found: the bench smoke test is SKIPPED (apt-get install -y wrk)');
 
 describe.skipIf(!smokeable || inject('redisURL') === null)('bench: smoke run', () => {
-  it('measures a bare and a Tessera stack on Redis and writes the JSON', { timeout: 60_000 }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-'));
-    try {
-      const json = join(dir, 'latest.json');
-      const { stdout } = await promisify(execFile)(
-        process.execPath,
-        [
-          '--import',
-          'tsx',
-          '--conditions=tessera-source',
-          'bench/bench.ts',
-          ...['--stacks', 'http-bare,http-hs256-session', '--duration', '1', '--rounds', '1', '--warmup', '0'],
-          ...['--connections', '4', '--json', json],
-        ],
-        { env: { ...process.env, REDIS_URL: inject('redisURL')! }, timeout: 55_000 },
-      );
-      expect(stdout).toMatch(/node:http \+ Tessera bearer HS256, session check +[\d,]+ /);
-      const result = JSON.parse(readFileSync(json, 'utf8')) as { stacks: StackSummary[] };
-      expect(result.stacks.map((stack) => [stack.id, stack.error])).toEqual([
-        ['http-bare', null],
-        ['http-hs256-session', null],
-      ]);
-      for (const stack of result.stacks) {
-        expect(stack.medianRps).toBeGreaterThan(0);
-        expect(stack.rounds[0]!.served).toBeGreaterThan(0);
+  it(
+    'measures a bare and a Tessera stack on Redis, and a revocation across instances',
+    { timeout: 60_000 },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-'));
+      try {
+        const json = join(dir, 'latest.json');
+        const { stdout } = await promisify(execFile)(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            '--conditions=tessera-source',
+            'bench/bench.ts',
+            ...['--stacks', 'fastify-bare,fastify-tessera', '--duration', '1', '--rounds', '1', '--warmup', '0'],
+            ...['--connections', '4', '--revocations', '20', '--json', json],
+          ],
+          { env: { ...process.env, REDIS_URL: inject('redisURL')! }, timeout: 55_000 },
+        );
+        expect(stdout).toMatch(/Fastify \+ Tessera \(cookie → session → requireAuth\) +[\d,]+ /);
+        const result = JSON.parse(readFileSync(json, 'utf8')) as {
+          stacks: StackSummary[];
+          revocation: RevocationLatency[];
+        };
+        expect(result.stacks.map((stack) => [stack.id, stack.error])).toEqual([
+          ['fastify-bare', null],
+          ['fastify-tessera', null],
+        ]);
+        expect(result.revocation).toEqual([
+          { stack: 'fastify-tessera', revocations: 20, notSeen: 0, latencyMs: expect.any(Object) },
+        ]);
+        for (const stack of result.stacks) {
+          expect(stack.medianRps).toBeGreaterThan(0);
+          expect(stack.rounds[0]!.served).toBeGreaterThan(0);
+        }
+        // Counted, whatever the count: a near cache may bring it to zero.
+        expect(result.stacks[1]!.sentPerRequest).toEqual(expect.any(Number));
+        expect(result.stacks[0]!.sentPerRequest).toBeNull();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
-      // Counted, whatever the count: a near cache may bring it to zero.
-      expect(result.stacks[1]!.sentPerRequest).toEqual(expect.any(Number));
-      expect(result.stacks[0]!.sentPerRequest).toBeNull();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 });
