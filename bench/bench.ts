@@ -15,11 +15,13 @@
  *   included), the store calls each server sent (its round trips) and its
  *   CPU time per request.
  * - Cross-instance revocation latency (see revocation.ts): p50/p99 over
- *   `--revocations` sessions revoked on a second instance of the stack.
+ *   `--revocations` sessions revoked on a second instance of the stack; and
+ *   the heap kept per distinct session served (a near cache's cost).
  *
  * Prints a table and writes bench/results/latest.json. Flags:
  *   --duration <s> (10)  --rounds <n> (3)  --connections <n> (50)  --warmup <s> (3)
  *   --revocations <n> (1000; 0: none) cross-instance revocation latency on the Tessera cookie stacks
+ *   --memory-sessions <n> (5000; 0: none) heap kept per distinct session served, on the same stacks
  *   --stacks <id,id…> (all)  --postgres  --profile <id,id…> (node --cpu-prof into bench/results/profiles)
  *   --json <path> (bench/results/latest.json)
  *   --dist  servers import the built library (packages/auth/dist, `npm run build -w tessera-auth` first) instead
@@ -38,7 +40,12 @@ import { startRedisServer, type RedisServer } from '../test/support/redis-harnes
 import { findExecutable, pinProcess, startStack, type StackProcess } from './processes.js';
 import { commandDelta, parseCommandStats } from './redis-stats.js';
 import { formatCommandBreakdown, formatTable, summarize, type Round } from './report.js';
-import { measureRevocationLatency, type RevocationLatency } from './revocation.js';
+import {
+  measureMemoryPerSession,
+  measureRevocationLatency,
+  type RevocationLatency,
+  type SessionMemory,
+} from './revocation.js';
 import { STACKS, stackById, type StackInfo } from './stacks.js';
 import { ensureWrk, runWrk } from './wrk.js';
 
@@ -55,6 +62,7 @@ const { values: flags } = parseArgs({
     connections: { type: 'string', default: '50' },
     warmup: { type: 'string', default: '3' },
     revocations: { type: 'string', default: '1000' },
+    'memory-sessions': { type: 'string', default: '5000' },
     stacks: { type: 'string' },
     postgres: { type: 'boolean', default: false },
     dist: { type: 'boolean', default: false },
@@ -73,6 +81,7 @@ const roundCount = count('rounds', flags.rounds, 1);
 const connections = count('connections', flags.connections, 1);
 const warmup = count('warmup', flags.warmup, 0);
 const revocations = count('revocations', flags.revocations, 0);
+const memorySessions = count('memory-sessions', flags['memory-sessions'], 0);
 const log = (line: string) => console.error(line);
 
 const withPostgres = flags.postgres || process.env.BENCH_POSTGRES_URL !== undefined;
@@ -150,7 +159,11 @@ try {
   });
   for (const stack of chosen) {
     try {
-      const nodeArgs = profiled.has(stack.id) ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, stack.id)}`] : [];
+      const nodeArgs = [
+        ...(profiled.has(stack.id) ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, stack.id)}`] : []),
+        // Memory per session is read after full collections.
+        ...(REVOCATION_STACKS.has(stack.id) ? ['--expose-gc'] : []),
+      ];
       const server = await startStack(stack.id, { core: core(SERVER_CORE), env, nodeArgs, dist: flags.dist });
       servers.set(stack.id, server);
       await checkAnswers(stack, server);
@@ -208,6 +221,7 @@ try {
     }
   }
   const revocationResults: RevocationLatency[] = [];
+  const memoryResults: SessionMemory[] = [];
   for (const stack of live().filter((candidate) => REVOCATION_STACKS.has(candidate.id))) {
     if (revocations === 0) break;
     const revoker = await startStack(stack.id, { core: core(SERVER_CORE), env, nodeArgs: [], dist: flags.dist });
@@ -215,6 +229,9 @@ try {
       const result = await measureRevocationLatency(stack.id, revoker, servers.get(stack.id)!, revocations);
       revocationResults.push(result);
       if (result.notSeen > 0) errors.set(stack.id, `${result.notSeen} revocations not seen by the other instance`);
+      if (memorySessions > 0) {
+        memoryResults.push(await measureMemoryPerSession(stack.id, revoker, servers.get(stack.id)!, memorySessions));
+      }
     } finally {
       await revoker.stop();
     }
@@ -245,6 +262,12 @@ try {
         (result.notSeen > 0 ? `; ${result.notSeen} NOT SEEN within 10 s` : ''),
     );
   }
+  for (const result of memoryResults) {
+    console.log(
+      `Heap kept per distinct session served (${result.stack}, ${result.sessions} sessions, after full GCs): ` +
+        `${Math.round(result.bytesPerSession)} bytes`,
+    );
+  }
   const breakdown = formatCommandBreakdown(summaries);
   if (breakdown !== '') console.log(`\nRedis commands per request, by command:\n${breakdown}`);
 
@@ -260,6 +283,7 @@ try {
         options: {
           dist: flags.dist,
           revocations,
+          memorySessions,
           duration,
           rounds: roundCount,
           connections,
@@ -272,6 +296,7 @@ try {
         postgres: postgresUrl === undefined ? null : { startedByBench: process.env.BENCH_POSTGRES_URL === undefined },
         stacks: summaries,
         revocation: revocationResults,
+        memoryPerSession: memoryResults,
       },
       null,
       2,

@@ -50,6 +50,8 @@ export interface StackProcess {
    * sent; `sent` is `null` when its client is not counted.
    */
   stats(): Promise<ServerStats>;
+  /** The heap in use after a full collection, bytes (the server must run with `--expose-gc`). */
+  heapUsed(): Promise<number>;
   /** Tessera cookie stacks: opens a session in the stack's store and returns its id and `Cookie` value. */
   openSession(): Promise<{ id: string; cookie: string }>;
   /** Tessera cookie stacks: revokes a session; when the call started and returned (`process.hrtime.bigint()`). */
@@ -118,6 +120,7 @@ export async function startStack(
     port: started.port as number,
     headers: started.headers as Record<string, string>,
     stats: async () => (await ask({ type: 'stats' })) as unknown as ServerStats,
+    heapUsed: async () => (await ask({ type: 'memory' })).heapUsed as number,
     openSession: async () => (await ask({ type: 'session.open' })) as unknown as { id: string; cookie: string },
     async revokeSession(sessionId) {
       const reply = await ask({ type: 'session.revoke', id: sessionId });

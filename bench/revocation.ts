@@ -68,3 +68,40 @@ export async function measureRevocationLatency(
         : { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1)! },
   };
 }
+
+export interface SessionMemory {
+  stack: string;
+  sessions: number;
+  /**
+   * Heap kept per distinct session served, bytes: what a near cache holds per entry. Without one, about
+   * zero (and noise, which can be negative).
+   */
+  bytesPerSession: number;
+}
+
+/**
+ * Opens `count` sessions on the revoking instance, has the measured instance serve each once (16 at a
+ * time), and divides its heap growth (after full collections) by `count`.
+ */
+export async function measureMemoryPerSession(
+  stack: string,
+  opener: StackProcess,
+  server: StackProcess,
+  count: number,
+): Promise<SessionMemory> {
+  const cookies: string[] = [];
+  for (let i = 0; i < count; i++) cookies.push((await opener.openSession()).cookie);
+  const url = `http://127.0.0.1:${server.port}/me`;
+  const before = await server.heapUsed();
+  let next = 0;
+  const worker = async () => {
+    while (next < cookies.length) {
+      const response = await fetch(url, { headers: { cookie: cookies[next++]! } });
+      await response.arrayBuffer();
+      if (response.status !== 200) throw new Error(`a fresh session answered ${response.status}`);
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+  const after = await server.heapUsed();
+  return { stack, sessions: count, bytesPerSession: (after - before) / count };
+}

@@ -430,6 +430,17 @@ async function main(): Promise<void> {
       void answerSessionControl(message.type, message.id ?? '');
       return;
     }
+    if (message.type === 'memory') {
+      // Collected twice (weak references, then what they held), with --expose-gc: what stays is what is kept.
+      const collect = (globalThis as { gc?: () => void }).gc;
+      if (collect === undefined) process.send?.({ type: 'memory', error: 'run with --expose-gc' });
+      else {
+        collect();
+        collect();
+        process.send?.({ type: 'memory', heapUsed: process.memoryUsage().heapUsed });
+      }
+      return;
+    }
     if (message.type !== 'stats') return;
     const cpu = process.cpuUsage();
     process.send?.({ type: 'stats', sent, requests, cpuMicros: cpu.user + cpu.system });
