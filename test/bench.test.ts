@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
 import { findExecutable } from '../bench/processes.js';
 import { byOrigin, origin, selfTimes } from '../bench/profile-top.js';
-import { percentile, type RevocationLatency } from '../bench/revocation.js';
+import { percentile, type RevocationLatency, type SessionMemory } from '../bench/revocation.js';
 import { commandDelta, parseCommandStats, totalCommands } from '../bench/redis-stats.js';
 import { formatTable, median, summarize, type Round, type StackSummary } from '../bench/report.js';
 import { STACKS, stackById } from '../bench/stacks.js';
@@ -202,7 +202,7 @@ describe.skipIf(!smokeable || inject('redisURL') === null)('bench: smoke run', (
             '--conditions=tessera-source',
             'bench/bench.ts',
             ...['--stacks', 'fastify-bare,fastify-tessera', '--duration', '1', '--rounds', '1', '--warmup', '0'],
-            ...['--connections', '4', '--revocations', '20', '--json', json],
+            ...['--connections', '4', '--revocations', '20', '--memory-sessions', '50', '--json', json],
           ],
           { env: { ...process.env, REDIS_URL: inject('redisURL')! }, timeout: 55_000 },
         );
@@ -210,6 +210,7 @@ describe.skipIf(!smokeable || inject('redisURL') === null)('bench: smoke run', (
         const result = JSON.parse(readFileSync(json, 'utf8')) as {
           stacks: StackSummary[];
           revocation: RevocationLatency[];
+          memoryPerSession: SessionMemory[];
         };
         expect(result.stacks.map((stack) => [stack.id, stack.error])).toEqual([
           ['fastify-bare', null],
@@ -217,6 +218,9 @@ describe.skipIf(!smokeable || inject('redisURL') === null)('bench: smoke run', (
         ]);
         expect(result.revocation).toEqual([
           { stack: 'fastify-tessera', revocations: 20, notSeen: 0, latencyMs: expect.any(Object) },
+        ]);
+        expect(result.memoryPerSession).toEqual([
+          { stack: 'fastify-tessera', sessions: 50, bytesPerSession: expect.any(Number) },
         ]);
         for (const stack of result.stacks) {
           expect(stack.medianRps).toBeGreaterThan(0);
