@@ -186,6 +186,11 @@ describe('bench: CPU profile', () => {
 const smokeable = findExecutable('wrk') !== null && findExecutable('taskset') !== null;
 if (!smokeable) console.warn('⚠ wrk or taskset not found: the bench smoke test is SKIPPED (apt-get install -y wrk)');
 
+// Under CI a missing tool is a failure, as a missing backend is (.ci/run installs wrk).
+it.runIf(process.env.CI === 'true')('has wrk and taskset for the bench smoke run (CI)', () => {
+  expect(smokeable, 'wrk and taskset on PATH').toBe(true);
+});
+
 describe.skipIf(!smokeable || inject('redisURL') === null)('bench: smoke run', () => {
   it(
     'measures a bare and a Tessera stack on Redis, and a revocation across instances',
