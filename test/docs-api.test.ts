@@ -212,7 +212,7 @@ describe('docs/security.md', () => {
 });
 
 describe('links in docs/', () => {
-  const docs = ['docs/api.md', 'docs/security.md', 'docs/operations.md'];
+  const docs = ['docs/api.md', 'docs/security.md', 'docs/operations.md', 'docs/migrating.md'];
   // Public standards only: RFCs, OWASP.
   const PUBLIC_STANDARDS = /^https:\/\/(?:www\.rfc-editor\.org|datatracker\.ietf\.org|owasp\.org|github\.com\/OWASP)\//;
 
