@@ -2,7 +2,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { basename, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 /**
  * Every TypeScript block of the documentation runs as written (issue 16). The files are these globs (a `*` matches
@@ -74,9 +74,15 @@ const fragments = blocks.filter((block) => block.completedBy !== null);
 const isApp = (block: Block) => /\.listen\(|\bserve\(/.test(block.code);
 const fileName = (block: Block) => `${block.where.replace(/[^A-Za-z0-9]+/g, '-')}.ts`;
 
-function run(command: string, args: string[], cwd: string): Promise<{ code: number; output: string }> {
+function run(
+  command: string,
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
-    execFile(command, args, { cwd, maxBuffer: 16 * 1024 * 1024, timeout: 5 * 60_000 }, (error, stdout, stderr) => {
+    const options = { cwd, env, maxBuffer: 16 * 1024 * 1024, timeout: 5 * 60_000 };
+    execFile(command, args, options, (error, stdout, stderr) => {
       resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, output: stdout + stderr });
     });
   });
@@ -92,6 +98,19 @@ const freePort = () =>
 
 /** A secret as the README says to make one (`openssl rand -base64 32`), fresh for each run. */
 const secret = () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64');
+
+/**
+ * The environment a block runs in: what the README tells a reader to set (`TESSERA_SECRET`, `PORT`), and the run's
+ * throwaway Redis and PostgreSQL as `REDIS_URL` / `DATABASE_URL`, for blocks that read them.
+ */
+function blockEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, TESSERA_SECRET: secret(), NODE_ENV: 'development', ...extra };
+  const redisURL = inject('redisURL');
+  const postgresURL = inject('postgresUrl');
+  if (redisURL !== null) env.REDIS_URL = redisURL;
+  if (postgresURL !== null) env.DATABASE_URL = postgresURL;
+  return env;
+}
 
 let project = '';
 
@@ -168,7 +187,7 @@ describe('the documentation’s TypeScript blocks', () => {
 
   for (const block of complete.filter((candidate) => !isApp(candidate))) {
     it(`${block.where} runs to the end`, async () => {
-      const { code, output } = await run(bin('tsx'), [fileName(block)], project);
+      const { code, output } = await run(bin('tsx'), [fileName(block)], project, blockEnv());
       expect(output, block.where).not.toMatch(/Error|false/);
       expect(code, output).toBe(0);
     }, 60_000);
@@ -179,7 +198,7 @@ describe('the documentation’s TypeScript blocks', () => {
       const port = await freePort();
       const child: ChildProcess = spawn(bin('tsx'), [fileName(block)], {
         cwd: project,
-        env: { ...process.env, PORT: String(port), TESSERA_SECRET: secret(), NODE_ENV: 'development' },
+        env: blockEnv({ PORT: String(port) }),
       });
       let output = '';
       child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
