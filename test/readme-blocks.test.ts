@@ -275,3 +275,17 @@ describe('the documentation’s TypeScript blocks', () => {
     }, 120_000);
   }
 });
+
+describe('the documentation’s links', () => {
+  it('never leave the repository: no ../shared, no API.md, no relative link above the root', () => {
+    for (const doc of docFiles()) {
+      const text = readFileSync(join(repository, doc), 'utf8');
+      expect(text, doc).not.toMatch(/\.\.\/shared|see API\.md|\]\([^)]*API\.md/);
+      for (const [, target = ''] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^[a-z]+:/i.test(target) || target.startsWith('#')) continue;
+        const resolved = join(repository, doc, '..', target.split('#')[0]!);
+        expect(resolved.startsWith(repository), `${doc} links ${target}`).toBe(true);
+      }
+    }
+  });
+});
