@@ -260,6 +260,25 @@ describe('the documentation’s TypeScript blocks', () => {
         expect(logout.status).toBe(204);
         expect((await fetch(`${url}/me`, { headers: { cookie } })).status).toBe(401);
 
+        if (block.code.includes('createTokenService(')) {
+          // The token transport: a client that asks for tokens gets a pair, and the access token is a bearer.
+          const issued = await fetch(`${url}/login`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({
+              email: 'ada@example.com',
+              password: 'correct horse battery staple',
+              transport: 'token',
+            }),
+          });
+          expect(issued.status).toBe(200);
+          const pair = (await issued.json()) as { access_token: string; token_type: string };
+          expect(pair.token_type).toBe('Bearer');
+          const bearer = await fetch(`${url}/me`, { headers: { authorization: `Bearer ${pair.access_token}` } });
+          expect(bearer.status).toBe(200);
+          expect(await bearer.json()).toEqual({ userId: 'user-ada' });
+        }
+
         // A burst of wrong passwords: at most the account's budget (10) is checked, the rest get 429 at once.
         const burst = await Promise.all(Array.from({ length: 15 }, () => login('wrong password')));
         const statuses = burst.map((response) => response.status);
