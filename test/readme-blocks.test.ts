@@ -279,6 +279,15 @@ describe('the documentation’s TypeScript blocks', () => {
           expect(await bearer.json()).toEqual({ userId: 'user-ada' });
         }
 
+        // Untrusted JSON of the wrong types is a refusal in the API's shape, never a 500.
+        const odd = await fetch(`${url}/login`, {
+          method: 'POST',
+          headers: browser,
+          body: JSON.stringify({ email: 5, password: { $ne: '' } }),
+        });
+        expect(odd.status).toBe(401);
+        expect(await odd.json()).toMatchObject({ error: { code: 'invalid_credentials' } });
+
         // A burst of wrong passwords: at most the account's budget (10) is checked, the rest get 429 at once.
         const burst = await Promise.all(Array.from({ length: 15 }, () => login('wrong password')));
         const statuses = burst.map((response) => response.status);
