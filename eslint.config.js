@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/', 'coverage/', 'node_modules/', 'data/', 'test-artifacts/'] },
+  { ignores: ['**/dist/', '.tmp/', 'coverage/', 'node_modules/', 'data/', 'test-artifacts/'] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {

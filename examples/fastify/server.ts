@@ -1,7 +1,7 @@
 /**
  * Cookie sessions with CSRF protection in a Fastify app, on the embedded SQLite store:
  *   npx tsx examples/fastify/server.ts      (or: npm run example:fastify; PORT=8080 to move it)
- * In your own app, import from "tessera", "tessera/http", "tessera/fastify" and "tessera/stores/sqlite".
+ * The imports are the ones your own app writes: the package's public specifiers (tessera-auth, tessera-auth/…).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';

@@ -82,7 +82,7 @@ export function listeningURL(app: FastifyInstance, host: string, fallbackPort: n
 }
 
 /**
- * Builds the Tessera server: every endpoint of API.md on Fastify, through the
+ * Builds the Tessera server: every endpoint of docs/api.md on Fastify, through the
  * Fastify adapter and the HTTP layer the library users get.
  */
 export async function createTesseraServer(options: TesseraServerOptions): Promise<TesseraServer> {

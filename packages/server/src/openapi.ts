@@ -45,7 +45,7 @@ export type RouteId =
   | 'openapi';
 
 /**
- * Every endpoint of the server (API.md), in the order of the contract: each route file's specs with their
+ * Every endpoint of the server (docs/api.md), in the order of the contract: each route file's specs with their
  * handlers, registered by `registerRoutes` and documented by {@link buildOpenAPIDocument}.
  */
 export const ROUTES: readonly RouteDefinition[] = [

@@ -1,7 +1,7 @@
 import type { CredentialFailure } from '../core/errors/credential-failure.js';
 import { isTesseraError } from '../core/errors/errors.js';
 
-/** The error codes of the HTTP contract (API.md), each with one status. */
+/** The error codes of the HTTP contract (docs/api.md), each with one status. */
 export const API_ERROR_STATUS = {
   invalid_request: 400,
   unauthenticated: 401,
@@ -66,7 +66,7 @@ export interface ApiError {
   headers: Record<string, string>;
 }
 
-/** Builds the answer for `code`, with the status API.md fixes for it. Messages never hold a credential. */
+/** Builds the answer for `code`, with the status docs/api.md fixes for it. Messages never hold a credential. */
 export function apiError(code: ApiErrorCode, message?: string, headers: Record<string, string> = {}): ApiError {
   return { status: API_ERROR_STATUS[code], code, message: message ?? DEFAULT_MESSAGES[code], headers };
 }
@@ -86,7 +86,7 @@ export interface AuthFailure {
 }
 
 /**
- * The one table from a credential failure to its answer (API.md). A session
+ * The one table from a credential failure to its answer (docs/api.md). A session
  * cookie that is not ours or names no session is no credential at all
  * (`unauthenticated`); a token that is gone, for whatever reason, is
  * `invalid_token`, except when it merely expired.

@@ -22,7 +22,7 @@ export type {
 
 /**
  * The HTTP layer: cookie and bearer transports, CSRF, login throttling and the
- * login/logout flows, with every outcome mapped to API.md's statuses and codes.
+ * login/logout flows, with every outcome mapped to docs/api.md's statuses and codes.
  * Frameworks only translate requests and responses to and from it.
  */
 export function createHttpAuth<Data extends JsonObject = JsonObject>(options: HttpAuthOptions<Data>): HttpAuth<Data> {

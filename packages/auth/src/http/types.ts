@@ -9,7 +9,7 @@ import type { Logger } from '../internal/logger.js';
 import type { ApiError, AuthFailure } from './api-error.js';
 import type { RequestFacts } from './request-facts.js';
 
-/** The token transport's answer to login and refresh, in the shape of an OAuth token response (API.md). */
+/** The token transport's answer to login and refresh, in the shape of an OAuth token response (docs/api.md). */
 export interface TokenResponse {
   access_token: string;
   refresh_token: string;

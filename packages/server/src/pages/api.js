@@ -8,7 +8,7 @@ function setCSRFToken(token) {
   csrfToken = token;
 }
 
-/** An API answer that was not a success; `code` is the API.md error code. */
+/** An API answer that was not a success; `code` is the docs/api.md error code. */
 export class ApiError extends Error {
   constructor(status, code, message, retryAfterSeconds) {
     super(message);

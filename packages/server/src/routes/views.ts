@@ -44,7 +44,7 @@ export async function currentAccount(context: RouteContext, request: FastifyRequ
   return userId === undefined ? null : context.runtime.accounts.findAccountById(userId);
 }
 
-/** Signs in through the adapter and answers as API.md says: cookie → `{user, session, csrfToken}`; token → the pair and `user`. */
+/** Signs in through the adapter and answers as docs/api.md says: cookie → `{user, session, csrfToken}`; token → the pair and `user`. */
 export async function loginAnswer(
   context: RouteContext,
   reply: FastifyReply,
