@@ -1,7 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 /**
@@ -169,11 +169,14 @@ describe('the documentation’s TypeScript blocks', () => {
       expect(lines(readFileSync(join(repository, file), 'utf8')).join('\n'), `${block.where} in ${file}`).toContain(
         lines(block.code.trimEnd()).join('\n'),
       );
+      // Run by a test: named by one (as `.ts` or as its `.js` import), or imported by an example module that one names.
       const stem = basename(file, '.ts');
-      expect(
-        tests.some((source) => source.includes(`${stem}.ts`)),
-        `no test names ${file}`,
-      ).toBe(true);
+      const named = (name: string) =>
+        tests.some((source) => source.includes(`${name}.ts`) || source.includes(`/${name}.js'`));
+      const importers = readdirSync(join(repository, dirname(file)))
+        .filter((name) => name.endsWith('.ts') && !name.endsWith('.test.ts'))
+        .filter((name) => readFileSync(join(repository, dirname(file), name), 'utf8').includes(`/${stem}.js'`));
+      expect(named(stem) || importers.some((name) => named(basename(name, '.ts'))), `no test runs ${file}`).toBe(true);
     }
   });
 
