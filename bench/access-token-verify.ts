@@ -2,7 +2,7 @@
  * Access-token verification throughput, side by side with jose and fast-jwt
  * on the same token and key: `npx tsx bench/access-token-verify.ts [seconds]`.
  */
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, createSecretKey, webcrypto } from 'node:crypto';
 import { createVerifier } from 'fast-jwt';
 import { importJWK, jwtVerify, type CryptoKey } from 'jose';
 import { createSessionManager } from 'tessera-auth';
@@ -32,22 +32,45 @@ async function measure(name: string, run: () => Promise<unknown> | unknown): Pro
   return rate;
 }
 
-for (const algorithm of ['EdDSA', 'ES256'] as const) {
+/** A fresh HS256 secret for this run (never a constant: the bench must not teach a fixed secret). */
+const secret = Buffer.from(webcrypto.getRandomValues(new Uint8Array(32)));
+
+for (const algorithm of ['EdDSA', 'ES256', 'HS256'] as const) {
   const store = createMemoryStore();
   const sessions = createSessionManager(store);
   const make = (revocationCheck: 'none' | 'session') =>
-    createTokenService({ sessions, store, issuer, audience, algorithm, revocationCheck });
+    createTokenService({
+      sessions,
+      store,
+      issuer,
+      audience,
+      algorithm,
+      revocationCheck,
+      ...(algorithm === 'HS256' ? { secrets: [secret] } : {}),
+    });
   const local = make('none');
   const withSession = make('session');
   const { session } = await sessions.createSession('user-1');
   const { accessToken } = await local.issueTokens(session);
-  const jwk = (await local.jwks()).keys[0]!;
-  const joseKey = (await importJWK(jwk, algorithm)) as CryptoKey;
-  const pem = createPublicKey({ key: jwk as Record<string, string>, format: 'jwk' }).export({
-    type: 'spki',
-    format: 'pem',
-  }) as string;
-  const fastVerify = createVerifier({ key: pem, algorithms: [algorithm], allowedIss: issuer, allowedAud: audience });
+  let joseKey: CryptoKey | Uint8Array;
+  let fastKey: string | Buffer;
+  if (algorithm === 'HS256') {
+    joseKey = new Uint8Array(secret);
+    fastKey = createSecretKey(secret).export();
+  } else {
+    const jwk = (await local.jwks()).keys[0]!;
+    joseKey = (await importJWK(jwk, algorithm)) as CryptoKey;
+    fastKey = createPublicKey({ key: jwk as Record<string, string>, format: 'jwk' }).export({
+      type: 'spki',
+      format: 'pem',
+    }) as string;
+  }
+  const fastVerify = createVerifier({
+    key: fastKey,
+    algorithms: [algorithm],
+    allowedIss: issuer,
+    allowedAud: audience,
+  });
 
   const check = async (result: Promise<{ ok: boolean }>): Promise<void> => {
     if (!(await result).ok) throw new Error('verification failed');
