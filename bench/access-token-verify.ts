@@ -1,8 +1,12 @@
 /**
  * Access-token verification throughput, side by side with jose and fast-jwt
  * on the same token and key: `npx tsx bench/access-token-verify.ts [seconds]`.
+ * One token presented again and again, as a client does until it expires:
+ * Tessera with its verified-token cache (the default) and without it
+ * (`verifiedTokenCacheSize: 0`, the signature verified every time), the
+ * session check on the memory store.
  */
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, createSecretKey, webcrypto } from 'node:crypto';
 import { createVerifier } from 'fast-jwt';
 import { importJWK, jwtVerify, type CryptoKey } from 'jose';
 import { createSessionManager } from 'tessera-auth';
@@ -32,22 +36,49 @@ async function measure(name: string, run: () => Promise<unknown> | unknown): Pro
   return rate;
 }
 
-for (const algorithm of ['EdDSA', 'ES256'] as const) {
+/** A fresh HS256 secret for this run (never a constant: the bench must not teach a fixed secret). */
+const secret = Buffer.from(webcrypto.getRandomValues(new Uint8Array(32)));
+
+for (const algorithm of ['EdDSA', 'ES256', 'HS256'] as const) {
   const store = createMemoryStore();
   const sessions = createSessionManager(store);
-  const make = (revocationCheck: 'none' | 'session') =>
-    createTokenService({ sessions, store, issuer, audience, algorithm, revocationCheck });
+  const make = (revocationCheck: 'none' | 'session', verifiedTokenCacheSize?: number) =>
+    createTokenService({
+      ...(verifiedTokenCacheSize === undefined ? {} : { verifiedTokenCacheSize }),
+      sessions,
+      store,
+      issuer,
+      audience,
+      algorithm,
+      revocationCheck,
+      ...(algorithm === 'HS256' ? { secrets: [secret] } : {}),
+    });
   const local = make('none');
   const withSession = make('session');
+  // The same token without the verified-token cache: every verification pays for the signature.
+  const localUncached = make('none', 0);
+  const withSessionUncached = make('session', 0);
   const { session } = await sessions.createSession('user-1');
   const { accessToken } = await local.issueTokens(session);
-  const jwk = (await local.jwks()).keys[0]!;
-  const joseKey = (await importJWK(jwk, algorithm)) as CryptoKey;
-  const pem = createPublicKey({ key: jwk as Record<string, string>, format: 'jwk' }).export({
-    type: 'spki',
-    format: 'pem',
-  }) as string;
-  const fastVerify = createVerifier({ key: pem, algorithms: [algorithm], allowedIss: issuer, allowedAud: audience });
+  let joseKey: CryptoKey | Uint8Array;
+  let fastKey: string | Buffer;
+  if (algorithm === 'HS256') {
+    joseKey = new Uint8Array(secret);
+    fastKey = createSecretKey(secret).export();
+  } else {
+    const jwk = (await local.jwks()).keys[0]!;
+    joseKey = (await importJWK(jwk, algorithm)) as CryptoKey;
+    fastKey = createPublicKey({ key: jwk as Record<string, string>, format: 'jwk' }).export({
+      type: 'spki',
+      format: 'pem',
+    }) as string;
+  }
+  const fastVerify = createVerifier({
+    key: fastKey,
+    algorithms: [algorithm],
+    allowedIss: issuer,
+    allowedAud: audience,
+  });
 
   const check = async (result: Promise<{ ok: boolean }>): Promise<void> => {
     if (!(await result).ok) throw new Error('verification failed');
@@ -57,8 +88,14 @@ for (const algorithm of ['EdDSA', 'ES256'] as const) {
   reference = await measure('jose jwtVerify (imported key)', () =>
     jwtVerify(accessToken, joseKey, { algorithms: [algorithm], issuer, audience, typ: 'at+jwt' }),
   );
-  await measure('tessera verifyAccessToken, revocationCheck none', () => check(local.verifyAccessToken(accessToken)));
-  await measure('tessera verifyAccessToken, session (memory)', () => check(withSession.verifyAccessToken(accessToken)));
+  await measure('tessera verifyAccessToken, none, no cache', () => check(localUncached.verifyAccessToken(accessToken)));
+  await measure('tessera verifyAccessToken, none (reused token)', () => check(local.verifyAccessToken(accessToken)));
+  await measure('tessera verifyAccessToken, session, no cache', () =>
+    check(withSessionUncached.verifyAccessToken(accessToken)),
+  );
+  await measure('tessera verifyAccessToken, session (reused token)', () =>
+    check(withSession.verifyAccessToken(accessToken)),
+  );
   await measure('fast-jwt createVerifier (sync, no cache)', () => fastVerify(accessToken));
   await store.close();
 }

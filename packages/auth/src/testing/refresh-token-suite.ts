@@ -191,6 +191,67 @@ export function describeRefreshTokens(name: string, createStore: RefreshStoreFac
       expect(stored).toContain(nextId);
     });
 
+    /**
+     * Verifies `token` in `loops` concurrent loops while `revoke` runs; each loop goes on until it has
+     * started `after` verifications once the revocation has resolved. Returns the outcomes of those.
+     */
+    const verifyWhile = async (
+      service: TokenService,
+      token: string,
+      revoke: () => Promise<unknown>,
+      loops = 8,
+      after = 5,
+    ): Promise<string[]> => {
+      let revoked = false;
+      const outcomes: string[] = [];
+      const loop = async (): Promise<void> => {
+        // Bounded, so a cache that never lets go fails the test instead of spinning it forever.
+        for (let started = 0, total = 0; started < after && total < 10_000; total++) {
+          const startedAfter = revoked;
+          const result = await service.verifyAccessToken(token);
+          if (startedAfter) {
+            started++;
+            outcomes.push(result.ok ? 'accepted' : result.reason);
+          }
+          // A turn of the event loop, so the revocation progresses even where the store answers in microtasks.
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      };
+      const running = Promise.all(Array.from({ length: loops }, loop));
+      await revoke();
+      revoked = true;
+      await running;
+      return outcomes;
+    };
+
+    it('refuses a cached access token as soon as its session is revoked, under a burst of verifications', async () => {
+      const { session, pair } = await login();
+      // Verified once: the token sits in the verified-token cache from here on.
+      expect((await tokens.verifyAccessToken(pair.accessToken)).ok).toBe(true);
+      const outcomes = await verifyWhile(tokens, pair.accessToken, () => sessions.revokeSession(session.id));
+      expect(outcomes).toHaveLength(40);
+      expect(new Set(outcomes)).toEqual(new Set(['revoked']));
+    });
+
+    it('refuses a cached access token as soon as it is blocklisted, under a burst of verifications', async () => {
+      const blocklisting = createTokenService({
+        sessions,
+        store,
+        issuer: 'https://auth.example.test',
+        audience: 'api',
+        now,
+        revocationCheck: 'blocklist',
+      });
+      const { pair } = await login();
+      expect((await blocklisting.verifyAccessToken(pair.accessToken)).ok).toBe(true);
+      const outcomes = await verifyWhile(blocklisting, pair.accessToken, () =>
+        blocklisting.revokeAccessToken(pair.accessToken),
+      );
+      expect(outcomes).toHaveLength(40);
+      expect(new Set(outcomes)).toEqual(new Set(['revoked']));
+      expect((await tokens.verifyAccessToken(pair.accessToken)).ok).toBe(true);
+    });
+
     it('introspects a live refresh token as active and a spent one as inactive', async () => {
       const { session, pair } = await login();
       expect(await tokens.introspect(pair.refreshToken)).toMatchObject({

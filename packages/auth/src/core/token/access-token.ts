@@ -1,11 +1,12 @@
-import { SignJWT } from 'jose';
-import { refuse, type CredentialResult } from '../errors/credential-failure.js';
+import { SignJWT, type CryptoKey } from 'jose';
+import { refuse, type CredentialFailure, type CredentialResult } from '../errors/credential-failure.js';
 import { InvalidOptionError } from '../errors/errors.js';
 import type { Session } from '../session/session-manager.js';
 import type { JsonValue } from '../store/types.js';
 import { encodeBase64url, type RandomSource } from '../../internal/crypto.js';
 import { parseCompactJWS, parseJSONObject, verifyCompactJWS } from './jws.js';
 import type { KeyRing } from './key-ring.js';
+import { deepFreeze, type VerifiedTokenCache } from './verified-token-cache.js';
 
 /** The claims of a Tessera access token. Custom claims from the `claims` hook sit beside these. */
 export interface AccessTokenClaims {
@@ -43,6 +44,8 @@ export interface AccessTokenConfig {
   now: () => number;
   random: RandomSource;
   claims?: (session: Session) => Record<string, JsonValue>;
+  /** Verified tokens, by the SHA-256 of the token; none when caching is off. */
+  cache?: VerifiedTokenCache;
 }
 
 // Ids Tessera issues are base64url; anything else is refused before it reaches a map or a store key.
@@ -94,17 +97,30 @@ function isAccessTokenType(typ: string | undefined): boolean {
 }
 
 /**
- * Verifies an access token without asking the store about revocation: shape
- * and size, header, `kid`, signature with the key's own algorithm, `typ`,
- * `iss`, `aud`, `exp`/`nbf`/`iat` with the leeway, and a lifetime (`exp − iat`) no longer than
- * the configured one plus the leeway. Only an authentic token
- * can be reported `expired`; everything else is `invalid`.
+ * The time checks, run on every verification, cached or not: `iat` and
+ * `nbf` not in the future and `exp` not past, each with the leeway. `null`
+ * when they pass.
  */
-export async function verifyAccessTokenLocally(
+function checkTimes(
   config: AccessTokenConfig,
-  token: unknown,
-): Promise<CredentialResult<{ claims: AccessTokenClaims }>> {
-  const invalid = refuse('invalid');
+  claims: Readonly<AccessTokenClaims>,
+): { ok: false; reason: CredentialFailure } | null {
+  const nowSeconds = config.now() / 1000;
+  const leeway = config.leewaySeconds;
+  if (claims.iat > nowSeconds + leeway || (claims.nbf !== undefined && claims.nbf > nowSeconds + leeway)) {
+    return refuse('invalid');
+  }
+  if (claims.exp <= nowSeconds - leeway) return refuse('expired');
+  return null;
+}
+
+/** A full verification: the claims and, when it passed, the key that verified the signature. */
+type FullVerification =
+  | { result: CredentialResult<{ claims: AccessTokenClaims }>; verified: null }
+  | { result: { ok: true; claims: AccessTokenClaims }; verified: { kid: string; key: CryptoKey } };
+
+async function verifyFully(config: AccessTokenConfig, token: unknown): Promise<FullVerification> {
+  const invalid = { result: refuse('invalid'), verified: null } as const;
   const parsed = parseCompactJWS(token, config.maxTokenLength);
   if (parsed === null) return invalid;
   const { kid, typ } = parsed.header;
@@ -124,14 +140,56 @@ export async function verifyAccessTokenLocally(
   if (typeof sid !== 'string' || !SID_PATTERN.test(sid)) return invalid;
   if (typeof jti !== 'string' || !JTI_PATTERN.test(jti)) return invalid;
   if (!isTime(iat) || !isTime(exp) || (nbf !== undefined && !isTime(nbf))) return invalid;
-
-  const nowSeconds = config.now() / 1000;
-  const leeway = config.leewaySeconds;
-  if (iat > nowSeconds + leeway || (nbf !== undefined && nbf > nowSeconds + leeway)) return invalid;
   // Tessera never signs a longer life than its configured one: a longer one is a key used outside this service.
-  if (exp - iat > config.ttlSeconds + leeway) return invalid;
-  if (exp <= nowSeconds - leeway) return refuse('expired');
-  return { ok: true, claims: claims as AccessTokenClaims };
+  if (exp - iat > config.ttlSeconds + config.leewaySeconds) return invalid;
+
+  // Frozen whether or not it is cached, so the claims behave the same either way.
+  const verifiedClaims = deepFreeze(claims as AccessTokenClaims);
+  const refused = checkTimes(config, verifiedClaims);
+  if (refused !== null) return { result: refused, verified: null };
+  return { result: { ok: true, claims: verifiedClaims }, verified: { kid, key: key.key } };
+}
+
+/**
+ * Verifies an access token without asking the store about revocation: shape
+ * and size, header, `kid`, signature with the key's own algorithm, `typ`,
+ * `iss`, `aud`, `exp`/`nbf`/`iat` with the leeway, and a lifetime (`exp − iat`) no longer than
+ * the configured one plus the leeway. Only an authentic token
+ * can be reported `expired`; everything else is `invalid`. The claims are
+ * deeply frozen.
+ *
+ * With `config.cache`, a token verified before (the very same string: its
+ * SHA-256 is the cache key) skips the parsing and the signature, but not the
+ * rest: its `kid` must still name the same live key in the key ring (a key
+ * revoked by a rotation stops its cached tokens at once), and the time
+ * checks run again with the clock of now.
+ */
+export async function verifyAccessTokenLocally(
+  config: AccessTokenConfig,
+  token: unknown,
+): Promise<CredentialResult<{ claims: AccessTokenClaims }>> {
+  const { cache } = config;
+  // Oversized or non-string input is refused by the full path before any hashing.
+  if (cache === undefined || typeof token !== 'string' || token.length > config.maxTokenLength) {
+    return (await verifyFully(config, token)).result;
+  }
+  const digest = cache.digest(token);
+  const hit = cache.get(digest);
+  if (hit !== undefined) {
+    const key = await config.keyRing.verificationKey(hit.kid);
+    if (key !== null && key.key === hit.key) {
+      const refused = checkTimes(config, hit.claims);
+      if (refused === null) return { ok: true, claims: hit.claims };
+      // Expired for good (the clock does not go back far): the entry has no further use.
+      cache.delete(digest);
+      return refused;
+    }
+    // The key was revoked or replaced: the token gets the full verification, which refuses it.
+    cache.delete(digest);
+  }
+  const { result, verified } = await verifyFully(config, token);
+  if (verified !== null) cache.set(digest, { claims: result.claims as AccessTokenClaims, ...verified });
+  return result;
 }
 
 /** The KV key that blocklists one access token. */

@@ -21,6 +21,7 @@ import type { SigningAlgorithm } from './jws.js';
 import { createKeyRing, type KeyDocumentCodec, type KeyInfo } from './key-ring.js';
 import { createRefreshTokens, parseRefreshToken, type RefreshReuseKind } from './refresh-token.js';
 import { choiceOption, integerOption, stringOption } from './token-options.js';
+import { createVerifiedTokenCache } from './verified-token-cache.js';
 
 /**
  * What access-token verification asks the store, per token:
@@ -98,6 +99,17 @@ export interface TokenServiceOptions {
    * @default "session"
    */
   revocationCheck?: RevocationCheck;
+  /**
+   * How many verified access tokens each instance remembers (least recently
+   * used out first), so a client presenting the same token again pays for its
+   * signature once. Keyed by the token's SHA-256, never the token; an entry
+   * is used only while its key is still live (a rotation with
+   * `revokePrevious` stops it at once) and until the token's `exp`, checked
+   * on every use. `revocationCheck` still runs on every verification. 0 turns
+   * it off. About 1 KB per entry for a token with the standard claims.
+   * @default 10000
+   */
+  verifiedTokenCacheSize?: number;
   /**
    * Longest token accepted, characters, refused before any parsing (512–16384).
    * @default 4096
@@ -222,6 +234,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   const graceSeconds = integerOption('refreshGraceSeconds', options.refreshGraceSeconds, 10, 0, 60);
   const revocationCheck = choiceOption('revocationCheck', options.revocationCheck, 'session', REVOCATION_CHECKS);
   const maxTokenLength = integerOption('maxTokenLength', options.maxTokenLength, 4096, 512, 16_384);
+  const cacheSize = integerOption('verifiedTokenCacheSize', options.verifiedTokenCacheSize, 10_000, 0, 1_000_000);
   const refreshSeconds = integerOption('keyRefreshIntervalSeconds', options.keyRefreshIntervalSeconds, 60, 1, 3600);
   const clientId = options.clientId === undefined ? undefined : stringOption('clientId', options.clientId, 256);
   const claimsHook = functionOption<(session: Session) => Record<string, JsonValue>>(
@@ -261,6 +274,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     now,
     random,
     ...(claimsHook === undefined ? {} : { claims: claimsHook }),
+    ...(cacheSize === 0 ? {} : { cache: createVerifiedTokenCache(cacheSize) }),
   };
 
   const refreshTokens = createRefreshTokens({
