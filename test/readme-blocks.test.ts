@@ -308,7 +308,7 @@ describe('the documentation’s TypeScript blocks', () => {
 });
 
 describe('the documentation’s links', () => {
-  it('never leave the repository: no ../shared, no API.md, no relative link above the root', () => {
+  it('never leave the repository: no link to the spec folder beside it, no API.md, no relative link above the root', () => {
     for (const doc of docFiles()) {
       const text = readFileSync(join(repository, doc), 'utf8');
       expect(text, doc).not.toMatch(/\.\.\/shared|see API\.md|\]\([^)]*API\.md/);

@@ -104,13 +104,13 @@ export function createSignupGuard(options: SignupGuardOptions): SignupGuard {
   const perIP = createRequestLimit({
     store,
     name: 'signup-ip',
-    points: positiveInteger('maxPerIP', options.maxPerIP),
+    points: options.maxPerIP,
     durationSeconds: HOUR_SECONDS,
   });
   const perEmail = createRequestLimit({
     store,
     name: 'signup-email',
-    points: positiveInteger('maxPerEmail', options.maxPerEmail),
+    points: options.maxPerEmail,
     durationSeconds: HOUR_SECONDS,
   });
   const key = (kind: string, value: string): string => hmacBase64url(keySecret, `${kind}:${value}`).slice(0, 32);
@@ -124,10 +124,4 @@ export function createSignupGuard(options: SignupGuardOptions): SignupGuard {
     },
     reserveHash: () => queue.reserve(),
   };
-}
-
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value <= 0)
-    throw new RangeError(`"${name}" must be a positive integer, got ${value}`);
-  return value;
 }

@@ -4,7 +4,7 @@ import { hmacBase64url } from '../../internal/crypto.js';
 import { functionOption, positiveIntegerOption, requiredPositiveIntegerOption } from '../../internal/options.js';
 
 /**
- * Where rate-limit counters live: any Tessera store (memory, SQLite,
+ * Where rate-limit counters live: a Tessera store of any kind (memory, SQLite,
  * PostgreSQL, Redis, Redis Cluster), usually the one that holds the sessions.
  * The limits use its atomic `increment` (and `delete`), nothing backend-specific.
  */
