@@ -14,6 +14,7 @@ import {
   parseSessionToken,
 } from './session-token.js';
 import { compareSessionAge, createCappedSession } from './session-cap.js';
+import { applyNearCache, type NearCacheSettings } from './near-cache.js';
 
 /** A live session as the engine hands it to callers. */
 export interface Session<Data extends JsonObject = JsonObject> {
@@ -103,7 +104,7 @@ function clipUserAgent(userAgent: string | null): string | null {
 }
 
 /** Options of {@link createSessionManager}. */
-export interface SessionManagerOptions {
+export interface SessionManagerOptions extends NearCacheSettings {
   /**
    * Seconds without use after which a session ends.
    * @default 1800
@@ -200,7 +201,6 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
   sessionStore: SessionStore & { deleteExpired(): Promise<number> },
   options: SessionManagerOptions = {},
 ): SessionManager<Data> {
-  const store = guardStore(sessionStore);
   const idleTimeoutMs = positiveIntegerOption('idleTimeoutSeconds', options.idleTimeoutSeconds, 1800) * 1000;
   const absoluteTimeoutMs =
     positiveIntegerOption('absoluteTimeoutSeconds', options.absoluteTimeoutSeconds, 604_800) * 1000;
@@ -211,6 +211,7 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
   const random = functionOption<RandomSource>('random', options.random, secureRandom);
   const onEvent = functionOption<(event: SessionEvent) => void>('onEvent', options.onEvent, undefined);
   const logger = options.logger ?? silentLogger;
+  const store = applyNearCache(guardStore(sessionStore), options, now);
   if (idleTimeoutMs > absoluteTimeoutMs) {
     throw new InvalidOptionError('"idleTimeoutSeconds" must not be greater than "absoluteTimeoutSeconds"');
   }

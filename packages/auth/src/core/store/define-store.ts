@@ -42,7 +42,7 @@ export interface DefineStoreOptions {
 }
 
 const DEFINED = Symbol.for('tessera.store.defined');
-const SYNC_MEMBERS = new Set<string>(['sessionIdPrefix', 'describeFailure']);
+const SYNC_MEMBERS = new Set<string>(['sessionIdPrefix', 'describeFailure', 'invalidation']);
 const ONE_RECORD = new Set<string>(['getSession', 'updateSession', 'revokeSession', 'deleteSession']);
 const RECORD_LISTS = new Set<string>(['revokeUserSessions', 'listUserSessions']);
 

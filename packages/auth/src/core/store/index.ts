@@ -12,3 +12,12 @@ export type {
   SessionStore,
   Store,
 } from './types.js';
+export {
+  createInvalidationChannel,
+  type ClosableSessionInvalidation,
+  type InvalidationChannelOptions,
+  type InvalidationConnection,
+  type InvalidationConnectionEvents,
+  type SessionInvalidation,
+  type SessionInvalidationListener,
+} from './invalidation.js';

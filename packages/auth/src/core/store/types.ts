@@ -1,3 +1,5 @@
+import type { SessionInvalidation } from './invalidation.js';
+
 /** A value that survives `JSON.stringify` / `JSON.parse` unchanged. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
@@ -102,6 +104,17 @@ export interface SessionStore {
    * rest of the id with random characters. Stores without it get fully random ids.
    */
   sessionIdPrefix?(userId: string): string;
+
+  /**
+   * Optional hook: the store's broadcast of session changes, for a manager's
+   * near cache. A store that offers it must publish the ids of the sessions
+   * it revokes, deletes, rotates away or whose data it replaces from inside
+   * those same operations (so every writer publishes, the CLI included); a
+   * renewal need not publish. Synchronous, and returns the same channel on
+   * every call; `close()` ends its subscription. A store without it (memory,
+   * SQLite: one process) gets no near cache.
+   */
+  invalidation?(): SessionInvalidation;
 }
 
 /**

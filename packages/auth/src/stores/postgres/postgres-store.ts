@@ -7,6 +7,7 @@ import { createSqlBackend } from '../sql/sql-store.js';
 import { postgresKeyValuePrimitives } from './kv-primitives.js';
 import { resolvePostgresTables, type PostgresTableOptions } from './migrations.js';
 import { postgresDialect } from './postgres-dialect.js';
+import { announceWithNotify, postgresInvalidation, postgresInvalidationChannel } from './invalidation.js';
 
 /** Options of {@link createPostgresStore}. */
 export interface PostgresStoreOptions extends PostgresTableOptions {
@@ -77,6 +78,12 @@ export function connectPostgres(url: string, options: ConnectPostgresOptions = {
  * changed row), except a rotation: one transaction. Expiry is compared with
  * the injected clock, passed as a parameter, never `now()`.
  *
+ * The statements that revoke, delete or rotate a session or replace its data
+ * `pg_notify` its id on `[<schema>.]<tablePrefix>invalidate`, in the same
+ * statement; `invalidation()` listens there (one connection outside the pool,
+ * opened when a session manager's near cache first subscribes, closed by
+ * `close`). Nothing but the default NOTIFY and LISTEN rights is needed.
+ *
  * Calls are bounded only by the pool's timeouts: give it some
  * (`connectPostgres` does), or a call may wait as long as the network does.
  * The caller owns the pool, and must listen to its `error` event (again,
@@ -99,6 +106,29 @@ export function createPostgresStore(pool: pg.Pool, options: PostgresStoreOptions
     now,
     guard: (_operation, run) => run(),
   });
-  const backend = createSqlBackend(postgresDialect(pool, tables), { deleteBatchSize, now });
-  return defineStore({ ...backend, ...values }, { logger: options.logger });
+  const channel = postgresInvalidationChannel(tables);
+  const dialect = { ...postgresDialect(pool, tables), announce: announceWithNotify(channel) };
+  const backend = createSqlBackend(dialect, { deleteBatchSize, now });
+  const logger = options.logger ?? silentLogger;
+  let invalidation: ReturnType<typeof postgresInvalidation> | null = null;
+  let closed = false;
+  return defineStore(
+    {
+      ...backend,
+      ...values,
+      invalidation() {
+        if (invalidation === null) {
+          invalidation = postgresInvalidation(pool, channel, logger);
+          if (closed) void invalidation.close();
+        }
+        return invalidation;
+      },
+      async close() {
+        closed = true;
+        await invalidation?.close();
+        await backend.close();
+      },
+    },
+    { logger },
+  );
 }

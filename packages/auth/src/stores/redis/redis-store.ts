@@ -9,6 +9,7 @@ import { fingerprint } from '../../internal/crypto.js';
 import { silentLogger, type Logger } from '../../internal/logger.js';
 import { positiveIntegerOption } from '../../internal/options.js';
 import { REDIS_TAG_LENGTH, redisUserTag } from './hash-tag.js';
+import { redisInvalidation } from './invalidation.js';
 import {
   createSessionScript,
   deleteSessionScript,
@@ -63,6 +64,12 @@ type RedisClient = Redis | Cluster;
  *   the index's slot, which Redis Cluster 7 accepts;
  * - `<prefix>v:<key>` a string: a JSON value.
  *
+ * The scripts that revoke, delete or rotate a session or replace its data
+ * PUBLISH its id on `<prefix>invalidate`; `invalidation()` subscribes to it
+ * (one extra connection, opened when a session manager's near cache first
+ * subscribes, closed by `close`). Nothing but PUBLISH and SUBSCRIBE rights is
+ * needed: no server configuration.
+ *
  * Needs Redis 7.0 or later (`PEXPIREAT … GT`, `GETDEL`).
  *
  * The caller owns the client: `close` leaves it open. Configure it with
@@ -88,6 +95,9 @@ export function createRedisStore(client: RedisClient, options: RedisStoreOptions
   const indexKey = (userId: string): string => indexBase(redisUserTag(userId)) + userId;
   const valueKey = (key: string): string => `${prefix}v:${key}`;
   const indexPattern = `${escapeGlob(prefix)}{*}:u:*`;
+  const channel = `${prefix}invalidate`;
+  let invalidation: ReturnType<typeof redisInvalidation> | null = null;
+  let closed = false;
 
   const run = async (script: RedisScript, keys: string[], args: string[]): Promise<unknown> => {
     try {
@@ -175,7 +185,12 @@ export function createRedisStore(client: RedisClient, options: RedisStoreOptions
           patch.expiresAt === undefined ? '' : String(Math.ceil(epochMilliseconds('patch.expiresAt', patch.expiresAt)));
         return fromReply(
           id,
-          await run(updateSessionScript, [sessionKey(id)], [indexBase(tagOf(id)), expiresAt, ...fields]),
+          await run(
+            updateSessionScript,
+            [sessionKey(id)],
+            // Only a data change is published: a renewal leaves other instances' copies correct enough.
+            [indexBase(tagOf(id)), expiresAt, patch.data === undefined ? '' : channel, id, ...fields],
+          ),
         );
       },
 
@@ -193,6 +208,7 @@ export function createRedisStore(client: RedisClient, options: RedisStoreOptions
             String(record.createdAt),
             String(Math.ceil(record.expiresAt)),
             record.userId,
+            channel,
             ...sessionRecordToTextFields(record),
           ],
         );
@@ -204,7 +220,7 @@ export function createRedisStore(client: RedisClient, options: RedisStoreOptions
 
       async revokeSession(id: string, revokedAt: number) {
         const at = String(epochMilliseconds('revokedAt', revokedAt));
-        return fromReply(id, await run(revokeSessionScript, [sessionKey(id)], [at]));
+        return fromReply(id, await run(revokeSessionScript, [sessionKey(id)], [at, channel, id]));
       },
 
       async revokeUserSessions(userId: string, revokedAt: number, revokeOptions: { exceptId?: string } = {}) {
@@ -212,14 +228,14 @@ export function createRedisStore(client: RedisClient, options: RedisStoreOptions
         const reply = await run(
           revokeUserSessionsScript,
           [indexKey(userId)],
-          [sessionBase(redisUserTag(userId)), at, revokeOptions.exceptId ?? ''],
+          [sessionBase(redisUserTag(userId)), at, revokeOptions.exceptId ?? '', channel],
         );
         return fromPairs(reply);
       },
 
       async deleteSession(id: string) {
         // The index entry it leaves is pruned by the next script that reads the index.
-        return fromReply(id, await run(deleteSessionScript, [sessionKey(id)], []));
+        return fromReply(id, await run(deleteSessionScript, [sessionKey(id)], [channel, id]));
       },
 
       async listUserSessions(userId: string) {
@@ -240,8 +256,18 @@ export function createRedisStore(client: RedisClient, options: RedisStoreOptions
         return pruned;
       },
 
+      invalidation() {
+        if (invalidation === null) {
+          invalidation = redisInvalidation(client, channel, logger);
+          if (closed) void invalidation.close();
+        }
+        return invalidation;
+      },
+
       async close() {
-        // The caller owns the client and may share it; it ends it with quit().
+        // The caller owns the client and may share it; it ends it with quit(). The subscriber is the store's own.
+        closed = true;
+        await invalidation?.close();
       },
     },
     { logger },

@@ -16,6 +16,16 @@ function script(lua: string): RedisScript {
 // key of the wrong type reads as "not live" instead of failing the script.
 const isLive = (key: string): string => `redis.pcall('HGET', ${key}, 'revokedAt') == 'null'`;
 
+// Scripts that end a session or replace its data publish its id on the store's
+// invalidation channel, inside the same atomic step, so every writer (any
+// instance, the CLI) tells every near cache. Plain PUBLISH: keyspace
+// notifications need \`notify-keyspace-events\` in the server's configuration,
+// which managed Redis services often forbid changing, and RESP3 client-side
+// caching (CLIENT TRACKING) is not supported by ioredis. On a Cluster a
+// classic PUBLISH reaches the subscribers of every node over the cluster bus.
+const publish = (channel: string, message: string): string =>
+  `if ${channel} ~= '' then redis.call('PUBLISH', ${channel}, ${message}) end`;
+
 /**
  * Writes a session hash, sets its TTL and adds it to the user's index, whose
  * own TTL only ever grows so it outlives every session it lists.
@@ -54,11 +64,13 @@ return 1
 
 /**
  * KEYS: session. ARGV: index key base (without the user id), new expiresAt
- * or "", field/value pairs. Returns the patched hash; empty when not live.
+ * or "", invalidation channel or "" (a renewal does not publish), session id,
+ * field/value pairs. Returns the patched hash; empty when not live.
  */
 export const updateSessionScript = script(`
 if not (${isLive('KEYS[1]')}) then return {} end
-if #ARGV >= 3 then redis.call('HSET', KEYS[1], unpack(ARGV, 3)) end
+if #ARGV >= 5 then redis.call('HSET', KEYS[1], unpack(ARGV, 5)) end
+${publish('ARGV[3]', 'ARGV[4]')}
 if ARGV[2] ~= '' then
   -- The index key is not declared: it is derived from the stored user id and,
   -- by the hash tag, lives in the session's slot.
@@ -71,42 +83,50 @@ return redis.call('HGETALL', KEYS[1])
 
 /**
  * KEYS: old session, new session, index. ARGV: old id, new id, createdAt,
- * expiresAt, user id, field/value pairs. Returns 1 rotated, 0 not live, -1
- * when the old session belongs to another user.
+ * expiresAt, user id, invalidation channel, field/value pairs. Returns 1
+ * rotated, 0 not live, -1 when the old session belongs to another user.
  */
 export const rotateSessionScript = script(`
 if not (${isLive('KEYS[1]')}) then return 0 end
 if redis.call('HGET', KEYS[1], 'userId') ~= ARGV[5] then return -1 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
-${insertSession('KEYS[2]', 'KEYS[3]', 'ARGV[2]', 'ARGV[3]', 'ARGV[4]', 6)}
+${insertSession('KEYS[2]', 'KEYS[3]', 'ARGV[2]', 'ARGV[3]', 'ARGV[4]', 7)}
+${publish('ARGV[6]', 'ARGV[1]')}
 return 1
 `);
 
-/** KEYS: session. ARGV: revokedAt. Returns the revoked hash; empty when it was not live. */
+/** KEYS: session. ARGV: revokedAt, invalidation channel, id. Returns the revoked hash; empty when it was not live. */
 export const revokeSessionScript = script(`
 if not (${isLive('KEYS[1]')}) then return {} end
 redis.call('HSET', KEYS[1], 'revokedAt', ARGV[1])
+${publish('ARGV[2]', 'ARGV[3]')}
 return redis.call('HGETALL', KEYS[1])
 `);
 
-/** KEYS: session. Returns the deleted hash (empty when there was none); the index entry is pruned later. */
+/**
+ * KEYS: session. ARGV: invalidation channel, id. Returns the deleted hash
+ * (empty when there was none); the index entry is pruned later.
+ */
 export const deleteSessionScript = script(`
 local kind = redis.call('TYPE', KEYS[1])['ok']
 if kind == 'none' then return {} end
 local hash = {'corrupt', '1'}
 if kind == 'hash' then hash = redis.call('HGETALL', KEYS[1]) end
 redis.call('DEL', KEYS[1])
+${publish('ARGV[1]', 'ARGV[2]')}
 return hash
 `);
 
 /**
- * KEYS: index. ARGV: session key base, revokedAt, id to keep (or ""). Revokes
- * every live session in the index but the kept one, prunes what is not live,
- * and returns [id, [field, value, …], …] for the revoked ones.
+ * KEYS: index. ARGV: session key base, revokedAt, id to keep (or ""),
+ * invalidation channel. Revokes every live session in the index but the kept
+ * one, prunes what is not live, publishes the revoked ids (one message,
+ * separated by spaces) and returns [id, [field, value, …], …] for them.
  */
 export const revokeUserSessionsScript = script(`
 local revoked = {}
+local ids = {}
 for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local key = ARGV[1] .. member
   if not (${isLive('key')}) then
@@ -116,7 +136,11 @@ for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     redis.call('ZREM', KEYS[1], member)
     revoked[#revoked + 1] = member
     revoked[#revoked + 1] = redis.call('HGETALL', key)
+    ids[#ids + 1] = member
   end
+end
+if #ids > 0 then
+  ${publish('ARGV[4]', "table.concat(ids, ' ')")}
 end
 return revoked
 `);

@@ -39,6 +39,12 @@ export interface SqlDialect {
   run(statement: SqlStatement, options: { write: boolean }): Promise<SqlResult>;
   /** Runs `work` in one transaction that takes the write lock before its first statement. */
   transaction<T>(work: () => SqlWork<T>): Promise<T>;
+  /**
+   * Optional: `sql` (a statement whose rows are changed sessions, with their
+   * `id`) rewritten to also publish those ids to the store's invalidation
+   * channel in the same statement. Dialects without a channel leave it out.
+   */
+  announce?(sql: string): string;
   /** Releases what the dialect owns (a database file it opened). */
   close(): Promise<void>;
   /** A better message for a driver error, such as a missing table. */

@@ -47,10 +47,15 @@ const firstRecord = (rows: Record<string, unknown>[]): unknown =>
 /** The session half: one column per record field (from the codec), and `RETURNING` on every mutation. */
 function sqlSessionMethods(context: SqlContext): Omit<StoreBackend, keyof Omit<Store, keyof SessionStore>> {
   const { dialect, sessions, now, read, write } = context;
+  // Statements that end a session or replace its data publish its id where the dialect has a channel.
+  const announce = (sql: string): string => dialect.announce?.(sql) ?? sql;
   const insertSession = `INSERT INTO ${sessions} (${SESSION_COLUMNS.join(', ')}) VALUES (${SESSION_COLUMNS.map(() => '?').join(', ')})`;
 
   function* rotate(oldId: string, record: SessionRecord): SqlWork<boolean> {
-    const old = yield* statement(`DELETE FROM ${sessions} WHERE id = ? AND ${LIVE} RETURNING id`, [oldId, now()]);
+    const old = yield* statement(announce(`DELETE FROM ${sessions} WHERE id = ? AND ${LIVE} RETURNING id`), [
+      oldId,
+      now(),
+    ]);
     if (old.count !== 1) return false;
     yield* statement(insertSession, sessionRecordToRow(record));
     return true;
@@ -73,21 +78,25 @@ function sqlSessionMethods(context: SqlContext): Omit<StoreBackend, keyof Omit<S
         params.push(encodeSessionField(field, value as SessionRecord[typeof field]));
       }
       if (assignments.length === 0) assignments.push('id = id');
-      const sql = `UPDATE ${sessions} SET ${assignments.join(', ')} WHERE id = ? AND ${LIVE} RETURNING *`;
+      const update = `UPDATE ${sessions} SET ${assignments.join(', ')} WHERE id = ? AND ${LIVE} RETURNING *`;
+      // A renewal is not published: other instances re-read their copy once it looks expired.
+      const sql = patch.data === undefined ? update : announce(update);
       return firstRecord((await write(sql, [...params, id, now()])).rows);
     },
     rotateSession: (oldId: string, record: SessionRecord) => dialect.transaction(() => rotate(oldId, record)),
     async revokeSession(id: string, revokedAt: number) {
-      const sql = `UPDATE ${sessions} SET revoked_at = ? WHERE id = ? AND ${LIVE} RETURNING *`;
+      const sql = announce(`UPDATE ${sessions} SET revoked_at = ? WHERE id = ? AND ${LIVE} RETURNING *`);
       return firstRecord((await write(sql, [revokedAt, id, now()])).rows);
     },
     async revokeUserSessions(userId: string, revokedAt: number, revokeOptions: { exceptId?: string } = {}) {
-      const sql = `UPDATE ${sessions} SET revoked_at = ? WHERE user_id = ? AND ${LIVE} AND id <> ? RETURNING *`;
+      const sql = announce(
+        `UPDATE ${sessions} SET revoked_at = ? WHERE user_id = ? AND ${LIVE} AND id <> ? RETURNING *`,
+      );
       const { rows } = await write(sql, [revokedAt, userId, now(), revokeOptions.exceptId ?? '']);
       return rows.map(sessionRecordFromRow);
     },
     async deleteSession(id: string) {
-      const { rows } = await write(`DELETE FROM ${sessions} WHERE id = ? RETURNING *`, [id]);
+      const { rows } = await write(announce(`DELETE FROM ${sessions} WHERE id = ? RETURNING *`), [id]);
       // An expired row is removed all the same, but there was no session to delete.
       return rows[0] !== undefined && Number(rows[0].expires_at) > now() ? firstRecord(rows) : null;
     },
