@@ -20,7 +20,11 @@ export const redisSubscriberName = (channel: string): string => `${channel.repla
  * confirmed SUBSCRIBE to the first `close` or `error`, and the shared channel
  * logic opens a new subscriber after that.
  */
-export function redisInvalidation(client: Redis | Cluster, channel: string, logger: Logger): ClosableSessionInvalidation {
+export function redisInvalidation(
+  client: Redis | Cluster,
+  channel: string,
+  logger: Logger,
+): ClosableSessionInvalidation {
   let turn = 0;
   const base = (): Redis => {
     if (!client.isCluster) return client as Redis;
