@@ -29,7 +29,8 @@ const counted = Object.assign(Object.create(store), {
     return store.getSession(id);
   },
 });
-const sessions = createSessionManager(counted);
+// A long max age: only the message, never the entry's age, can make this process refuse within the test's bound.
+const sessions = createSessionManager(counted, { nearCacheMaxAgeSeconds: 600 });
 while (!store.invalidation().healthy()) await new Promise((resolve) => setTimeout(resolve, 10));
 process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
 
@@ -40,3 +41,4 @@ for await (const line of createInterface({ input: process.stdin })) {
 }
 await store.close();
 await release();
+process.exit(0);
