@@ -3,6 +3,8 @@
 // token read from stdin with one JSON line: the validation result and how many store reads it has made so far.
 // Usage: node near-cache-instance.mjs redis|postgres <url> <prefix>
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { URL } from 'node:url';
 
 const [backend, url, prefix] = process.argv.slice(2);
 const dist = new URL('../../packages/auth/dist/', import.meta.url);
@@ -31,7 +33,7 @@ const counted = Object.assign(Object.create(store), {
 });
 // A long max age: only the message, never the entry's age, can make this process refuse within the test's bound.
 const sessions = createSessionManager(counted, { nearCacheMaxAgeSeconds: 600 });
-while (!store.invalidation().healthy()) await new Promise((resolve) => setTimeout(resolve, 10));
+while (!store.invalidation().healthy()) await sleep(10);
 process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
 
 for await (const line of createInterface({ input: process.stdin })) {
