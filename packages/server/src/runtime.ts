@@ -110,6 +110,9 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
         { schema: 'accounts', applied: await migratePostgresAccounts(pool) },
       ];
       database = createPostgresStore(pool, { logger });
+      // Before the pool ends (closers run last first): closing the store ends its LISTEN connection.
+      const store = database;
+      closers.push(() => store.close());
       accounts = createPostgresAccountStore(pool);
     }
 
@@ -140,6 +143,7 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
         const client = await connectRedis(location.url);
         closers.push(() => endRedis(client));
         sessions = createRedisStore(client, { logger });
+        closers.push(() => sessions.close()); // its subscriber connection, before the client ends
         sessionsLabel = `redis ${new URL(location.url).host}`;
         break;
       }
@@ -147,6 +151,7 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
         const cluster = await connectRedisCluster(location.nodes);
         closers.push(() => endRedis(cluster));
         sessions = createRedisStore(cluster, { logger });
+        closers.push(() => sessions.close());
         sessionsLabel = `redis cluster (${location.nodes.length} seed nodes)`;
         break;
       }

@@ -19,15 +19,22 @@ export interface ServerServices {
 export function createServerServices(
   config: ServerConfig,
   runtime: ServerRuntime,
-  options: { logger: Logger; onEvent?: (event: SessionEvent | TokenEvent) => void; now?: () => number },
+  options: {
+    logger: Logger;
+    onEvent?: (event: SessionEvent | TokenEvent) => void;
+    now?: () => number;
+    /** `false`: no near cache (the CLI: a command validates little and must not hold a subscriber open). */
+    nearCache?: boolean;
+  },
 ): ServerServices {
-  const { logger, onEvent, now } = options;
+  const { logger, onEvent, now, nearCache } = options;
   const hooks = { logger, ...(onEvent === undefined ? {} : { onEvent }), ...(now === undefined ? {} : { now }) };
   const sessions = createSessionManager(runtime.sessions, {
     idleTimeoutSeconds: config.idleTimeoutSeconds,
     absoluteTimeoutSeconds: config.absoluteTimeoutSeconds,
     renewalIntervalSeconds: Math.min(60, Math.floor(config.idleTimeoutSeconds / 2)),
     maxSessionsPerUser: config.maxSessionsPerUser,
+    ...(nearCache === undefined ? {} : { nearCache }),
     ...hooks,
   });
   const tokens = createTokenService({

@@ -71,7 +71,7 @@ export async function runCommand(
     return fail(`Tessera could not open its database: ${describeError(error)}`);
   }
   try {
-    const { sessions, tokens } = createServerServices(config, runtime, { logger });
+    const { sessions, tokens } = createServerServices(config, runtime, { logger, nearCache: false });
     await body({ config, runtime, sessions, tokens, logger });
   } catch (error) {
     fail(error instanceof CommandFailure ? error.message : `Failed: ${describeError(error)}`);
