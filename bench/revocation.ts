@@ -5,8 +5,9 @@
  * started to the first 401 seen (both read CLOCK_MONOTONIC through
  * `process.hrtime`, one clock for every process of the machine), so it
  * includes the revoking call and one poll's round trip: an upper bound.
- * Today every request reads the store, so this is about one round trip; a
- * near cache must keep it within its invalidation delay.
+ * The measured instance serves a hot session from its near cache (Redis,
+ * PostgreSQL), so this is how long the store's invalidation message takes to
+ * reach it: PUBLISH or NOTIFY inside the revoking call, then one poll.
  */
 import type { StackProcess } from './processes.js';
 
