@@ -211,6 +211,17 @@ describe('near cache', () => {
     expect(reads).not.toHaveBeenCalled();
   });
 
+  it('racing: a burst of validations past the renewal interval writes one renewal', async () => {
+    const { sessions, writes, advance } = setup({ renewalIntervalSeconds: 60, nearCacheMaxAgeSeconds: 3600 });
+    const { token } = await sessions.createSession('alice');
+    advance(61 * SECOND);
+    const results = await Promise.all(Array.from({ length: 20 }, () => sessions.validateSessionToken(token)));
+    expect(results.every((result) => result.ok)).toBe(true);
+    expect(writes).toHaveBeenCalledTimes(1);
+    expect(await sessions.validateSessionToken(token)).toMatchObject({ ok: true, renewed: false });
+    expect(writes).toHaveBeenCalledTimes(1);
+  });
+
   it('drops at once what this instance revokes, deletes, rotates or updates, without waiting for the echo', async () => {
     const { sessions, reads } = setup();
     const revoked = await sessions.createSession('alice');

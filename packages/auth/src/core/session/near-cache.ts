@@ -132,10 +132,13 @@ export function createNearCache(channel: SessionInvalidation, options: NearCache
  * answers from the cache when it can; every mutation made through it drops
  * the session from this instance's cache at once (without waiting for the
  * store's message to come back), and a renewal or creation caches the record
- * it wrote, so a renewal is written at most once per interval per instance.
+ * it wrote, so a renewal is written at most once per interval per instance:
+ * concurrent renewals of one session (a burst of requests that all saw the
+ * old copy) share the one write in flight.
  */
 export function withNearCache<S extends SessionStore>(store: S, cache: NearCache): S {
   const cached: SessionStore = Object.create(store) as SessionStore;
+  const renewing = new Map<string, Promise<SessionRecord | null>>();
 
   /** Runs a mutation that changes `id`, dropping it before (a read in flight must not cache it) and after. */
   const changing = async <T>(ids: readonly string[], mutation: () => Promise<T>): Promise<T> => {
@@ -164,11 +167,20 @@ export function withNearCache<S extends SessionStore>(store: S, cache: NearCache
   cached.updateSession = async (id: string, patch: SessionPatch) => {
     if (patch.data !== undefined) return changing([id], () => store.updateSession(id, patch));
     // A renewal: other instances need not hear of it (their copy is re-read once it looks expired).
+    const inFlight = renewing.get(id);
+    if (inFlight !== undefined) return inFlight;
     const ticket = cache.ticket();
-    const updated = await store.updateSession(id, patch);
-    if (updated === null) cache.invalidate([id]);
-    else cache.set(updated, ticket);
-    return updated;
+    const renewal = store.updateSession(id, patch).then((updated) => {
+      if (updated === null) cache.invalidate([id]);
+      else cache.set(updated, ticket);
+      return updated;
+    });
+    renewing.set(id, renewal);
+    const forget = (): void => {
+      renewing.delete(id);
+    };
+    renewal.then(forget, forget);
+    return renewal;
   };
   cached.rotateSession = (oldId: string, record: SessionRecord) =>
     changing([oldId], () => store.rotateSession(oldId, record));
