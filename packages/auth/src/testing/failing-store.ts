@@ -1,3 +1,4 @@
+import type { SessionInvalidation } from '../core/store/invalidation.js';
 import type { Store } from '../core/store/types.js';
 
 /** A store whose backend can be switched off, and which counts calls per method. */
@@ -11,7 +12,9 @@ export interface FaultyStore extends Store {
 /**
  * Wraps a real store so tests can take its backend down on purpose and count
  * round trips. While `down`, every method rejects with a plain driver-like
- * error, so the engine's own fail-closed handling is what gets tested.
+ * error, so the engine's own fail-closed handling is what gets tested. The
+ * store's invalidation channel (when it has one) is unhealthy while `down`,
+ * as a real one is when its backend goes away, so a near cache fails closed too.
  */
 export function createFaultyStore(inner: Store): FaultyStore {
   const calls: Record<string, number> = {};
@@ -19,7 +22,8 @@ export function createFaultyStore(inner: Store): FaultyStore {
   for (const key of Object.keys(inner) as (keyof Store)[]) {
     const member = inner[key];
     if (key === 'sessionIdPrefix') Object.assign(faulty, { sessionIdPrefix: member });
-    if (typeof member !== 'function' || key === 'sessionIdPrefix') continue;
+    if (key === 'invalidation') Object.assign(faulty, { invalidation: () => faultyChannel(inner, faulty) });
+    if (typeof member !== 'function' || key === 'sessionIdPrefix' || key === 'invalidation') continue;
     const method = member as (...args: unknown[]) => Promise<unknown>;
     (faulty as unknown as Record<string, unknown>)[key] = async (...args: unknown[]) => {
       calls[key] = (calls[key] ?? 0) + 1;
@@ -30,4 +34,13 @@ export function createFaultyStore(inner: Store): FaultyStore {
     };
   }
   return faulty;
+}
+
+/** The inner store's channel, unhealthy while the faulty store is down. */
+function faultyChannel(inner: Store, faulty: FaultyStore): SessionInvalidation {
+  const channel = inner.invalidation!();
+  return {
+    subscribe: (listener) => channel.subscribe(listener),
+    healthy: () => !faulty.down && channel.healthy(),
+  };
 }
