@@ -19,8 +19,9 @@ export interface LeasedRequestLimitOptions extends RequestLimitOptions {
    */
   chunk?: number;
   /**
-   * Keys whose lease this instance keeps at most; past it the oldest lease is
-   * dropped (its unspent points are lost: safe, never an extra request).
+   * Keys whose lease this instance keeps at most (and as many again of leases
+   * not spent from yet); past it the oldest lease is dropped (its unspent
+   * points are lost: safe, never an extra request).
    * @default 10000
    */
   maxLeases?: number;
@@ -78,14 +79,23 @@ export function createLeasedRequestLimit(options: LeasedRequestLimitOptions): Re
   const maxRounds = Math.ceil(points / chunk) + 4;
   const now = functionOption<() => number>('now', options.now, Date.now);
   const name = options.name ?? 'req';
-  const leases = new Map<string, Lease>();
+  /**
+   * Leases of keys this instance has spent from, and leases not spent from yet (asked for by `prepare`,
+   * e.g. for a session id a forged token names): each map keeps at most `maxLeases`, oldest dropped first,
+   * so a flood of leases nobody spends cannot push out the ones in use.
+   */
+  const spending = new Map<string, Lease>();
+  const unspent = new Map<string, Lease>();
   /** Leases being asked for, one per key at a time: a burst on one key waits for it instead of leasing again. */
   const leasing = new Map<string, Promise<void>>();
 
+  const find = (key: string): Lease | undefined => spending.get(key) ?? unspent.get(key);
   const keep = (key: string, lease: Lease): void => {
-    leases.delete(key);
-    leases.set(key, lease);
-    if (leases.size > maxLeases) leases.delete(leases.keys().next().value as string);
+    const into = lease.spent > 0 || spending.has(key) ? spending : unspent;
+    spending.delete(key);
+    unspent.delete(key);
+    into.set(key, lease);
+    if (into.size > maxLeases) into.delete(into.keys().next().value as string);
   };
 
   const lease = async (key: string): Promise<void> => {
@@ -97,10 +107,14 @@ export function createLeasedRequestLimit(options: LeasedRequestLimitOptions): Re
       // Give back what could not be granted; a failure only leaves the counter higher (fewer points, never more).
       await counterBackend(() => store.increment(storeKey, granted - chunk, windowSeconds)).catch(() => undefined);
     }
-    const held = leases.get(key);
-    const spent = held !== undefined && held.expiresAt === expiresAt ? held.spent : 0;
-    const remaining = held !== undefined && held.expiresAt === expiresAt ? held.remaining : 0;
-    keep(key, { expiresAt, remaining: remaining + granted, spent, exhausted: granted < chunk });
+    const held = find(key);
+    const sameWindow = held !== undefined && held.expiresAt === expiresAt;
+    keep(key, {
+      expiresAt,
+      remaining: (sameWindow ? held.remaining : 0) + granted,
+      spent: sameWindow ? held.spent : 0,
+      exhausted: granted < chunk,
+    });
   };
 
   /** Starts leasing for `key` unless a lease is already on its way; resolves when it has landed. */
@@ -115,16 +129,17 @@ export function createLeasedRequestLimit(options: LeasedRequestLimitOptions): Re
 
   /** A usable verdict from what this instance holds, or `null` when it must lease first. */
   const fromLease = (key: string): RateLimitVerdict | null => {
-    const held = leases.get(key);
+    const held = find(key);
     if (held === undefined) return null;
     const left = held.expiresAt - now();
     if (left <= 0) {
-      leases.delete(key);
+      spending.delete(key);
+      unspent.delete(key);
       return null;
     }
     if (held.remaining > 0) {
       held.remaining--;
-      held.spent++;
+      if (held.spent++ === 0 && unspent.delete(key)) keep(key, held);
       return ALLOWED;
     }
     return held.exhausted ? { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(left / 1000)) } : null;
@@ -145,13 +160,13 @@ export function createLeasedRequestLimit(options: LeasedRequestLimitOptions): Re
       throw new StoreUnavailableError('The rate limit store keeps answering windows that have already ended');
     },
     async refund(key) {
-      const held = leases.get(key);
+      const held = spending.get(key);
       if (held === undefined || held.spent === 0 || held.expiresAt <= now()) return;
       held.spent--;
       held.remaining++;
     },
     prepare(key) {
-      const held = leases.get(key);
+      const held = find(key);
       if (held !== undefined && (held.remaining > 0 || held.exhausted) && held.expiresAt > now()) return;
       // The request that spends will see a failure itself; nothing waits on this one.
       leaseOnce(key).catch(() => undefined);

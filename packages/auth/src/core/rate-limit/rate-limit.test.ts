@@ -296,6 +296,17 @@ describe('createLeasedRequestLimit', () => {
     expect(verdicts.filter((verdict) => verdict.allowed)).toHaveLength(2);
   });
 
+  it('keeps the leases in use when a flood of prepared leases nobody spends arrives', async () => {
+    const { store, calls } = countingStore();
+    const limit = createLeasedRequestLimit({ store, points: 100, durationSeconds: 60, maxLeases: 10 });
+    expect(await limit.consume('in-use')).toEqual({ allowed: true });
+    for (let i = 0; i < 50; i++) limit.prepare?.(`forged-${i}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    calls.length = 0;
+    for (let i = 0; i < 9; i++) expect(await limit.consume('in-use')).toEqual({ allowed: true });
+    expect(calls).toEqual([]);
+  });
+
   it('checks its options', () => {
     const store = createMemoryStore();
     expect(() => createLeasedRequestLimit({ store, points: 10, durationSeconds: 60, chunk: 0 })).toThrow(
