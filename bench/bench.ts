@@ -83,6 +83,7 @@ const warmup = count('warmup', flags.warmup, 0);
 const revocations = count('revocations', flags.revocations, 0);
 const memorySessions = count('memory-sessions', flags['memory-sessions'], 0);
 const log = (line: string) => console.error(line);
+const loads = (averages: number[]): string => averages.map((n) => n.toFixed(2)).join(' ');
 
 const withPostgres = flags.postgres || process.env.BENCH_POSTGRES_URL !== undefined;
 const chosen: StackInfo[] =
@@ -242,7 +243,8 @@ try {
   console.log(
     `\nAuthenticated GET /me, ${roundCount} interleaved round(s) of ${duration} s, wrk -t1 -c${connections}` +
       `${pinned ? ` (servers on core ${SERVER_CORE}, wrk on core ${LOAD_CORE})` : ' (unpinned)'}; ` +
-      `Redis ${redisVersion}; load average ${loadBefore[0]!.toFixed(2)} before, ${loadAfter[0]!.toFixed(2)} after\n`,
+      `Redis ${redisVersion}; load average (1, 5, 15 min) ${loads(loadBefore)} at the start, ${loads(loadAfter)} at the end ` +
+      `on ${cpus().length} cores: above the core count, other work shared the machine and the numbers are noisy\n`,
   );
   console.log(formatTable(summaries));
   console.log(

@@ -37,6 +37,20 @@ export interface StackSummary extends StackInfo {
   cpuMicrosPerRequest: number | null;
   /** Medians over the rounds of wrk's percentiles, milliseconds. */
   latencyMs: { p50: number; p99: number } | null;
+  /** Lowest and highest of the per-round ratios to the bare framework (round n over its bare's round n). */
+  ratioRange: { min: number; max: number } | null;
+  /** Whether the row meets its target: `null` without a target or without numbers. */
+  targetMet: boolean | null;
+}
+
+/** The target as the table shows it, e.g. "≥ 0.80, ≤ 0.1 cmd, > express-session". */
+export function describeTarget(target: StackInfo['target']): string {
+  if (target === null) return '';
+  return [
+    `≥ ${target.minRatio.toFixed(2)}`,
+    ...(target.maxCommandsPerRequest === undefined ? [] : [`≤ ${target.maxCommandsPerRequest} cmd`]),
+    ...(target.aheadOf === undefined ? [] : [`> ${target.aheadOf}`]),
+  ].join(', ');
 }
 
 export function median(values: readonly number[]): number {
@@ -59,7 +73,7 @@ export function summarize(
       medians.set(stack.id, median(measured.map((round) => round.requestsPerSecond)));
     }
   }
-  return stacks.map((stack) => {
+  const summaries = stacks.map((stack) => {
     const measured = rounds.get(stack.id) ?? [];
     const error = errors.get(stack.id) ?? null;
     const own = medians.get(stack.id) ?? null;
@@ -92,8 +106,36 @@ export function summarize(
             p99: median(measured.map((round) => round.latencyMs.p99)),
           }
         : null,
+      ratioRange: has && bare !== null ? ratioRange(measured, rounds.get(stack.bare) ?? []) : null,
+      targetMet: null as boolean | null,
     };
   });
+  for (const summary of summaries) summary.targetMet = targetMet(summary, summaries);
+  return summaries;
+}
+
+/** Each round's req/s over the bare framework's in the same round (rounds are interleaved). */
+function ratioRange(own: readonly Round[], bare: readonly Round[]): { min: number; max: number } | null {
+  const ratios = own.flatMap((round) => {
+    const twin = bare.find((candidate) => candidate.round === round.round);
+    return twin === undefined ? [] : [round.requestsPerSecond / twin.requestsPerSecond];
+  });
+  return ratios.length === 0 ? null : { min: Math.min(...ratios), max: Math.max(...ratios) };
+}
+
+function targetMet(summary: StackSummary, all: readonly StackSummary[]): boolean | null {
+  const { target } = summary;
+  if (target === null || summary.ratioToBare === null || summary.medianRps === null) return null;
+  if (summary.ratioToBare < target.minRatio) return false;
+  const commands = summary.redisCommandsPerRequest;
+  if (target.maxCommandsPerRequest !== undefined && (commands === null || commands > target.maxCommandsPerRequest)) {
+    return false;
+  }
+  if (target.aheadOf !== undefined) {
+    const peer = all.find((candidate) => candidate.id === target.aheadOf)?.medianRps ?? null;
+    if (peer === null || summary.medianRps <= peer) return false;
+  }
+  return true;
 }
 
 const thousands = (value: number): string => Math.round(value).toLocaleString('en-US');
@@ -106,6 +148,9 @@ export function formatTable(summaries: readonly StackSummary[]): string {
     'req/s (median)',
     'min–max',
     '÷ bare',
+    'ratio min–max',
+    'target',
+    'met',
     'Redis cmds/req',
     'sent/req',
     'CPU µs/req',
@@ -113,12 +158,29 @@ export function formatTable(summaries: readonly StackSummary[]): string {
   ];
   const rows = summaries.map((summary) =>
     summary.error !== null || summary.medianRps === null
-      ? [summary.label, 'FAILED', summary.error ?? 'no rounds', '', '', '', '', '']
+      ? [
+          summary.label,
+          'FAILED',
+          summary.error ?? 'no rounds',
+          '',
+          '',
+          describeTarget(summary.target),
+          '',
+          '',
+          '',
+          '',
+          '',
+        ]
       : [
           summary.label,
           thousands(summary.medianRps),
           `${thousands(summary.minRps!)}–${thousands(summary.maxRps!)}`,
           summary.ratioToBare === null ? '–' : summary.ratioToBare.toFixed(2),
+          summary.ratioRange === null || summary.id === summary.bare
+            ? ''
+            : `${summary.ratioRange.min.toFixed(2)}–${summary.ratioRange.max.toFixed(2)}`,
+          describeTarget(summary.target),
+          summary.targetMet === null ? '' : summary.targetMet ? 'yes' : 'NO',
           perRequest(summary.redisCommandsPerRequest),
           perRequest(summary.sentPerRequest),
           summary.cpuMicrosPerRequest!.toFixed(0),

@@ -22,7 +22,7 @@ import Fastify from 'fastify';
 import { Hono } from 'hono';
 import { createClient } from 'redis';
 import {
-  createRequestLimit,
+  createLeasedRequestLimit,
   createSessionManager,
   createTokenService,
   type SessionManager,
@@ -51,8 +51,9 @@ interface Served {
 }
 
 /**
- * Commands (Redis) or queries (PostgreSQL) this process sent to its store: with no pipelining, its round
- * trips. Counted for Tessera's clients only (ioredis, pg); `null` for stacks whose client is not counted.
+ * Round trips this process made to its store: writes to the Redis connection (one per command, one per batch
+ * of pipelined commands) or PostgreSQL queries. Counted for Tessera's clients only (ioredis, pg); `null` for
+ * stacks whose client is not counted.
  */
 let sent: number | null = null;
 
@@ -86,12 +87,17 @@ async function tesseraOn(stack: StackInfo, withRequestLimit = false) {
     countCalls(pool, 'query');
     closers.push(() => pool.end());
   } else {
-    const client = await connectRedis(requiredEnv('BENCH_REDIS_URL'));
-    countCalls(client, 'sendCommand');
+    const autoPipelining = process.env.BENCH_REDIS_AUTOPIPELINING;
+    const client = await connectRedis(
+      requiredEnv('BENCH_REDIS_URL'),
+      autoPipelining === undefined ? {} : { enableAutoPipelining: autoPipelining === '1' },
+    );
+    // Writes to the connection: one per command, or one per batch when commands are pipelined.
+    countCalls(client.stream, 'write');
     store = createRedisStore(client, { prefix: `bench:${stack.id}:` });
     if (withRequestLimit) {
-      // A budget the bench never exhausts: the cost of spending it is what is measured.
-      requestLimit = createRequestLimit({
+      // A budget the bench never exhausts, leased as an app would lease it: the cost of spending it is measured.
+      requestLimit = createLeasedRequestLimit({
         store,
         points: 1_000_000_000,
         durationSeconds: 3600,

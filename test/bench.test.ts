@@ -133,6 +133,40 @@ describe('bench: summaries', () => {
   });
 });
 
+describe('bench: targets', () => {
+  const numbered = (n: number, rps: number, commands: Record<string, number> = {}): Round => ({
+    ...round(rps, rps * 10, commands, null),
+    round: n,
+  });
+
+  it('marks each target met or not: ratio, commands per request, ahead of its peer; ratios per round', () => {
+    const rounds = new Map<string, Round[]>([
+      ['express-bare', [numbered(1, 10_000), numbered(2, 12_000), numbered(3, 8_000)]],
+      ['express-tessera', [numbered(1, 9_500), numbered(2, 10_800), numbered(3, 7_600)]],
+      ['express-session', [numbered(1, 6_000), numbered(2, 6_000), numbered(3, 6_000)]],
+      ['fastify-bare', [numbered(1, 10_000)]],
+      ['fastify-tessera', [numbered(1, 9_000, { hgetall: 90_000 })]],
+    ]);
+    const stacks = ['express-bare', 'express-tessera', 'express-session', 'fastify-bare', 'fastify-tessera'];
+    const summaries = summarize(stacks.map(stackById), rounds, new Map());
+    const [, express, peer, , fastify] = summaries;
+    expect(express).toMatchObject({ ratioToBare: 0.95, targetMet: true });
+    expect(express!.ratioRange).toEqual({ min: 0.9, max: 0.95 });
+    expect(peer!.targetMet).toBeNull();
+    // Fast enough, but one Redis command per request where the target allows 0.1.
+    expect(fastify).toMatchObject({ ratioToBare: 0.9, redisCommandsPerRequest: 1, targetMet: false });
+    const slowerThanPeer = summarize(
+      stacks.map(stackById),
+      new Map([...rounds, ['express-session', [numbered(1, 20_000)]]]),
+      new Map(),
+    );
+    expect(slowerThanPeer[1]!.targetMet).toBe(false);
+    const table = formatTable(summaries);
+    expect(table).toMatch(/Express 5 \+ Tessera .*0\.90–0\.95 .*≥ 0\.90, ≤ 0\.1 cmd, > express-session +yes/);
+    expect(table).toMatch(/Fastify \+ Tessera \(cookie.*≥ 0\.80, ≤ 0\.1 cmd +NO/);
+  });
+});
+
 describe('bench: revocation latency', () => {
   it('takes nearest-rank percentiles', () => {
     const sorted = Array.from({ length: 1000 }, (_, i) => i + 1);

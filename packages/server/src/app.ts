@@ -4,6 +4,7 @@ import type { Logger as PinoLogger } from 'pino';
 import { tesseraFastify, sendApiError } from 'tessera-auth/fastify';
 import {
   createLoginThrottle,
+  createLeasedRequestLimit,
   createRequestLimit,
   type LoginThrottle,
   type RateLimitVerdict,
@@ -182,7 +183,11 @@ function createBudgets(
       maxAttemptsPerAccount: config.loginMaxAttempts,
       maxAttemptsPerIP: config.loginMaxAttemptsPerIP,
     }),
-    sessionRequestLimit: config.sessionRateLimit > 0 ? limit('session', config.sessionRateLimit) : null,
+    // Leased: an instance spends a chunk of a session's budget locally, about one increment per tenth of it.
+    sessionRequestLimit:
+      config.sessionRateLimit > 0
+        ? createLeasedRequestLimit({ store, points: config.sessionRateLimit, durationSeconds: 60, name: 'session' })
+        : null,
     signupGuard: createSignupGuard({
       store,
       keySecret,

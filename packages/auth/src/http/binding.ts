@@ -129,8 +129,9 @@ export function bindHttpAuth<Ctx, Data extends JsonObject, Answered>(
       const state = stateOf(ctx, 'csrf');
       const facts = hooks.facts(ctx);
       const needsField = state.transport === 'cookie' && facts.headers('x-csrf-token') === undefined;
-      const csrfField = needsField ? await hooks.csrfField(ctx) : undefined;
-      return pass(ctx, auth.verifyCSRF({ ...facts, csrfField }, state));
+      // Set on the facts, not spread into a copy: a spread would run the adapters' lazy getters (`origin`).
+      if (needsField) facts.csrfField = await hooks.csrfField(ctx);
+      return pass(ctx, auth.verifyCSRF(facts, state));
     },
     rateLimit: async (ctx) => pass(ctx, await auth.limitRequest(hooks.facts(ctx), stateOf(ctx, 'rateLimit'))),
     requireAuth: async (ctx) => pass(ctx, auth.requireAuth(stateOf(ctx, 'requireAuth'))),

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createLoginThrottle, type LoginThrottle } from '../core/rate-limit/rate-limit.js';
 import { createRequestLimit } from '../core/rate-limit/rate-limit.js';
+import { createLeasedRequestLimit } from '../core/rate-limit/leased-limit.js';
 import { createSessionManager } from '../core/session/session-manager.js';
 import { createMemoryStore } from '../stores/memory/memory-store.js';
 import { createTokenService } from '../core/token/token-service.js';
@@ -207,6 +208,58 @@ describe('login and logout', () => {
     const codes = [];
     for (let i = 0; i < 4; i++) codes.push((await auth.limitRequest(facts, state.value))?.code ?? 'ok');
     expect(codes).toEqual(['ok', 'ok', 'ok', 'rate_limited']);
+  });
+
+  it('starts a leased budget beside the session read; CSRF on a safe method and a held lease cost no store call', async () => {
+    const store = createFaultyStore(createMemoryStore());
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const order: string[] = [];
+    const sessions = createSessionManager({
+      ...store,
+      getSession: async (id: string) => {
+        order.push('getSession');
+        await gate;
+        return store.getSession(id);
+      },
+    });
+    const limit = createLeasedRequestLimit({ store, points: 100, durationSeconds: 60 });
+    const auth = createHttpAuth({ sessions, csrfSecrets: [secret], sessionRequestLimit: limit });
+    const { token } = await sessions.createSession('user-alice');
+    const facts = request('GET', { cookie: `${auth.cookie.name}=${token}` });
+    const pending = auth.authenticate(facts);
+    await new Promise((resolve) => setImmediate(resolve));
+    // Both are on their way before the session read has answered.
+    expect(order).toEqual(['getSession']);
+    expect(store.calls.increment).toBe(1);
+    release();
+    const state = await pending;
+    if (!state.ok) throw new Error('unexpected');
+    const before = { ...store.calls };
+    expect(auth.verifyCSRF(facts, state.value)).toBeNull();
+    expect(await auth.limitRequest(facts, state.value)).toBeNull();
+    expect(auth.requireAuth(state.value)).toBeNull();
+    expect(store.calls).toEqual(before);
+  });
+
+  it('never touches the per-session budget for a malformed or missing credential', async () => {
+    const store = createFaultyStore(createMemoryStore());
+    const sessions = createSessionManager(store);
+    const limit = createLeasedRequestLimit({ store, points: 100, durationSeconds: 60 });
+    const auth = createHttpAuth({ sessions, csrfSecrets: [secret], sessionRequestLimit: limit });
+    const requests = [
+      request('GET', { cookie: '__Host-tessera=garbage' }),
+      request('GET', { cookie: `__Host-tessera=${'A'.repeat(26)}.${'B'.repeat(42)}` }),
+      request('GET', { authorization: 'Bearer not a token' }),
+      request('GET'),
+    ];
+    for (const facts of requests) {
+      const state = await auth.authenticate(facts);
+      if (!state.ok) throw new Error('unexpected');
+      expect(await auth.limitRequest(facts, state.value)).toBeNull();
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(store.calls.increment ?? 0).toBe(0);
   });
 
   it('checks the request source of a login (login CSRF)', () => {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SessionRecord, Store } from '../core/store/types.js';
 import { compareSessionAge, createCappedSession } from '../core/session/session-cap.js';
+import { createLeasedRequestLimit } from '../core/rate-limit/leased-limit.js';
 import { createSessionManager } from '../core/session/session-manager.js';
 import { createTokenService } from '../core/token/token-service.js';
 import { makeSessionRecord } from './session-records.js';
@@ -438,6 +439,32 @@ function describeKeyValuePrimitives(getFactory: () => StoreFactory): void {
       const rotated = await Promise.all(Array.from({ length: 5 }, () => instance().rotateKeys()));
       const kids = (await instance().listKeys()).map((key) => key.kid);
       expect(kids.sort()).toEqual([original!.kid, ...rotated.map((rotation) => rotation.kid)].sort());
+    });
+
+    it('leased request limit: racing bursts from 4 instances never admit more than the budget', async () => {
+      const points = 37;
+      const instances = Array.from({ length: 4 }, () =>
+        createLeasedRequestLimit({ store, points, durationSeconds: 60, chunk: 5, name: 'leased' }),
+      );
+      const burst = await Promise.all(
+        Array.from({ length: 200 }, (_, i) => instances[i % instances.length]!.consume('session-1')),
+      );
+      const admitted = burst.filter((verdict) => verdict.allowed).length;
+      // Each instance may strand at most chunk - 1 points of its last lease; never more than the budget in all.
+      expect(admitted).toBeLessThanOrEqual(points);
+      expect(admitted).toBeGreaterThanOrEqual(points - instances.length * 4);
+      const later = await Promise.all(instances.map((instance) => instance.consume('session-1')));
+      expect(later.filter((verdict) => verdict.allowed)).toHaveLength(0);
+      expect(await store.get('rl:leased:session-1')).toBeLessThanOrEqual(points);
+    });
+
+    it('leased request limit: one instance admits exactly the budget, in a burst and one by one', async () => {
+      const limit = createLeasedRequestLimit({ store, points: 23, durationSeconds: 60, name: 'leased' });
+      const burst = await Promise.all(Array.from({ length: 60 }, () => limit.consume('burst')));
+      expect(burst.filter((verdict) => verdict.allowed)).toHaveLength(23);
+      let admitted = 0;
+      for (let i = 0; i < 40; i++) if ((await limit.consume('sequential')).allowed) admitted++;
+      expect(admitted).toBe(23);
     });
 
     it('keeps counters and compared values apart between prefixes', async () => {

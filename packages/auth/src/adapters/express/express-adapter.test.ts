@@ -86,6 +86,24 @@ describe('createTesseraExpress', () => {
     expect(endPatched).toBe(false);
   });
 
+  it('exposes req.tessera without a property of its own on each request, in mounted sub-apps too', async () => {
+    const sessions = createSessionManager(createMemoryStore());
+    const { tessera } = setup(sessions);
+    const { token, session } = await sessions.createSession('user-alice');
+    const app = express();
+    const sub = express();
+    const seen: unknown[] = [];
+    app.use(tessera.session);
+    sub.get('/me', tessera.requireAuth, (req, res) => {
+      seen.push(Object.prototype.hasOwnProperty.call(req, 'tessera'), req.tessera?.session?.id);
+      res.json({ userId: req.tessera?.session?.userId });
+    });
+    app.use('/sub', sub);
+    const response = await fetch(`${await serve(app)}/sub/me`, { headers: { cookie: `__Host-tessera=${token}` } });
+    expect(await response.json()).toEqual({ userId: 'user-alice' });
+    expect(seen).toEqual([false, session.id]);
+  });
+
   it('answers body errors in the API shape and passes other errors on', async () => {
     const { tessera, errors, recordErrors } = setup();
     const app = express();

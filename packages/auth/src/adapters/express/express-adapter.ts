@@ -1,3 +1,4 @@
+import { IncomingMessage } from 'node:http';
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import type { JsonObject } from '../../core/store/types.js';
 import { apiErrorBody, apiErrorForBodyFailure, type ApiError } from '../../http/api-error.js';
@@ -37,6 +38,49 @@ export type TesseraExpress<Data extends JsonObject = JsonObject> = {
   csrfToken(req: Request): string | null;
 };
 
+/**
+ * Who each request is, beside the request rather than on it: a property added to every request
+ * (`req.tessera = …`) changes the shape of Node's request objects and costs microseconds per request.
+ */
+const states = new WeakMap<object, AuthState>();
+/** Prototypes that already answer `req.tessera` from {@link states}. */
+const exposed = new WeakSet<object>();
+
+/**
+ * Defines `req.tessera` once, as a getter on the request prototype every app of this Express shares (the
+ * one just above Node's `IncomingMessage.prototype`; sub-apps swap the prototype below it), so the
+ * property reads {@link states} without a property of its own on each request.
+ */
+function exposeState(req: Request): void {
+  const own = Object.getPrototypeOf(req) as object | null;
+  if (own === null || exposed.has(own)) return;
+  const shared = sharedRequestPrototype(own);
+  if (!Object.prototype.hasOwnProperty.call(shared, 'tessera')) {
+    Object.defineProperty(shared, 'tessera', {
+      configurable: true,
+      enumerable: false,
+      get(this: object) {
+        return states.get(this);
+      },
+      set(this: object, state: AuthState) {
+        states.set(this, state);
+      },
+    });
+  }
+  exposed.add(own);
+}
+
+/** The prototype whose parent is `IncomingMessage.prototype` in `own`'s chain; `own` when there is none. */
+function sharedRequestPrototype(own: object): object {
+  if (own === IncomingMessage.prototype) return own;
+  for (let proto: object | null = own; proto !== null;) {
+    const parent = Object.getPrototypeOf(proto) as object | null;
+    if (parent === IncomingMessage.prototype) return proto;
+    proto = parent;
+  }
+  return own;
+}
+
 /** Answers with an API error: its status, its headers and `{"error": {"code", "message"}}`. */
 export function sendApiError(res: Response, error: ApiError): void {
   res.status(error.status).set(error.headers).json(apiErrorBody(error));
@@ -63,14 +107,20 @@ export function createTesseraExpress<Data extends JsonObject = JsonObject>(auth:
       url: res.req.originalUrl,
       headers: headerReader(res.req.headers),
       ip: res.req.ip ?? null,
-      origin: `${res.req.protocol}://${res.req.get('host') ?? ''}`,
+      // Read only by the request-source check: `protocol` and the host header cost on every request otherwise.
+      get origin() {
+        return `${res.req.protocol}://${res.req.get('host') ?? ''}`;
+      },
     }),
     csrfField: (res) => csrfFieldOf(res.req.body),
     setCookies: (res, values) => values.forEach((value) => res.append('Set-Cookie', value)),
     sendError: (res, error) => (sendApiError(res, error), null),
     state: {
-      get: (res) => res.req.tessera as AuthState<Data> | undefined,
-      set: (res, state) => void (res.req.tessera = state as AuthState),
+      get: (res) => states.get(res.req) as AuthState<Data> | undefined,
+      set: (res, state) => {
+        exposeState(res.req);
+        states.set(res.req, state as AuthState);
+      },
     },
   });
   // Express 4 ignores a rejected promise from middleware: route it to `next` on both versions.

@@ -77,7 +77,10 @@ const plugin: FastifyPluginAsync<TesseraFastifyOptions> = async (fastify, option
       url: request.url,
       headers: headerReader(request.headers),
       ip: request.ip,
-      origin: `${request.protocol}://${request.host}`,
+      // Read only by the request-source check: built when asked, not on every request.
+      get origin() {
+        return `${request.protocol}://${request.host}`;
+      },
     }),
     csrfField: ({ request }) => csrfFieldOf(request.body),
     // Fastify appends repeated Set-Cookie headers rather than replacing them.

@@ -73,7 +73,10 @@ export function createTesseraHono<Data extends JsonObject = JsonObject>(
         url: path === -1 ? '/' : url.slice(path),
         headers: (name) => c.req.raw.headers.get(name) ?? undefined,
         ip: clientIP(c) ?? null,
-        origin: new URL(url).origin,
+        // Read only by the request-source check: a URL parse per request otherwise.
+        get origin() {
+          return new URL(url).origin;
+        },
       };
     },
     // Hono caches the parsed body, so the handler can still read it.

@@ -9,3 +9,4 @@ export {
   type RequestLimit,
   type RequestLimitOptions,
 } from './rate-limit.js';
+export { createLeasedRequestLimit, type LeasedRequestLimitOptions } from './leased-limit.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryStore } from '../../stores/memory/memory-store.js';
 import { createFaultyStore } from '../../testing/failing-store.js';
+import { createLeasedRequestLimit } from './leased-limit.js';
 import { createLoginThrottle, createRequestLimit, type LoginAttemptVerdict } from './rate-limit.js';
 
 const keySecret = 's'.repeat(32);
@@ -181,5 +182,138 @@ describe('createRequestLimit', () => {
         typeof createRequestLimit
       >[0]),
     ).toThrow('"durationSeconds" is required');
+  });
+});
+
+describe('createLeasedRequestLimit', () => {
+  /** A memory store whose increments are counted. */
+  const countingStore = () => {
+    const store = createMemoryStore();
+    const calls: number[] = [];
+    return {
+      calls,
+      store: {
+        ...store,
+        increment: (key: string, by: number, ttlSeconds: number) => {
+          calls.push(by);
+          return store.increment(key, by, ttlSeconds);
+        },
+      },
+    };
+  };
+
+  it('asks the store once per chunk of requests, not once per request', async () => {
+    const { store, calls } = countingStore();
+    const limit = createLeasedRequestLimit({ store, points: 100, durationSeconds: 60 });
+    for (let i = 0; i < 100; i++) expect(await limit.consume('s1')).toEqual({ allowed: true });
+    expect(calls).toEqual(Array.from({ length: 10 }, () => 10));
+    expect(await limit.consume('s1')).toMatchObject({ allowed: false });
+  });
+
+  it('refuses locally once the store says the budget is gone, until the window ends', async () => {
+    let clock = Date.now();
+    const store = createMemoryStore({ now: () => clock });
+    const calls: number[] = [];
+    const counted = {
+      ...store,
+      increment: (key: string, by: number, ttlSeconds: number) => (
+        calls.push(by),
+        store.increment(key, by, ttlSeconds)
+      ),
+    };
+    const limit = createLeasedRequestLimit({
+      store: counted,
+      points: 4,
+      durationSeconds: 60,
+      chunk: 3,
+      now: () => clock,
+    });
+    const verdicts = [];
+    for (let i = 0; i < 6; i++) verdicts.push(await limit.consume('s1'));
+    expect(verdicts.filter((verdict) => verdict.allowed)).toHaveLength(4);
+    // Leased 3, then 3 of which only 1 was left: the 2 it could not get went back at once.
+    expect(calls).toEqual([3, 3, -2]);
+    clock += 20_000;
+    const refused = await limit.consume('s1');
+    expect(refused).toMatchObject({ allowed: false });
+    expect(!refused.allowed && refused.retryAfterSeconds).toBe(40);
+    expect(calls).toHaveLength(3);
+    clock += 40_000;
+    expect(await limit.consume('s1')).toEqual({ allowed: true });
+  });
+
+  it('racing instances on one store never admit more than the budget together', async () => {
+    const store = createMemoryStore();
+    const instances = Array.from({ length: 5 }, () =>
+      createLeasedRequestLimit({ store, points: 50, durationSeconds: 60, chunk: 7 }),
+    );
+    const burst = await Promise.all(Array.from({ length: 400 }, (_, i) => instances[i % 5]!.consume('s1')));
+    const admitted = burst.filter((verdict) => verdict.allowed).length;
+    expect(admitted).toBeLessThanOrEqual(50);
+    expect(admitted).toBeGreaterThanOrEqual(50 - 5 * 6);
+  });
+
+  it('prepare leases ahead without spending; consume then spends from that lease', async () => {
+    const { store, calls } = countingStore();
+    const limit = createLeasedRequestLimit({ store, points: 2, durationSeconds: 60, chunk: 2 });
+    limit.prepare?.('s1');
+    limit.prepare?.('s1');
+    expect(await limit.consume('s1')).toEqual({ allowed: true });
+    expect(await limit.consume('s1')).toEqual({ allowed: true });
+    expect(await limit.consume('s1')).toMatchObject({ allowed: false });
+    expect(calls).toEqual([2, 2, -2]);
+  });
+
+  it('gives a refunded request back to its own lease only', async () => {
+    const { store, calls } = countingStore();
+    const limit = createLeasedRequestLimit({ store, points: 1, durationSeconds: 60 });
+    await limit.refund('s1');
+    expect(await limit.consume('s1')).toEqual({ allowed: true });
+    await limit.refund('s1');
+    expect(await limit.consume('s1')).toEqual({ allowed: true });
+    expect(await limit.consume('s1')).toMatchObject({ allowed: false });
+    expect(calls).toEqual([1, 1, -1]);
+  });
+
+  it('fails closed when the store fails, and keeps no lease from the failure', async () => {
+    const broken = createFaultyStore(createMemoryStore());
+    broken.down = true;
+    const limit = createLeasedRequestLimit({ store: broken, points: 10, durationSeconds: 60 });
+    limit.prepare?.('s1');
+    await expect(limit.consume('s1')).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+    broken.down = false;
+    expect(await limit.consume('s1')).toEqual({ allowed: true });
+  });
+
+  it('drops its oldest lease past maxLeases (unspent points lost, never extra ones)', async () => {
+    const store = createMemoryStore();
+    const limit = createLeasedRequestLimit({ store, points: 4, durationSeconds: 60, chunk: 2, maxLeases: 1 });
+    expect(await limit.consume('a')).toEqual({ allowed: true });
+    expect(await limit.consume('b')).toEqual({ allowed: true });
+    // a's lease (one point left) was dropped: a leases again, and its last lease is all it gets.
+    const verdicts = [];
+    for (let i = 0; i < 5; i++) verdicts.push(await limit.consume('a'));
+    expect(verdicts.filter((verdict) => verdict.allowed)).toHaveLength(2);
+  });
+
+  it('keeps the leases in use when a flood of prepared leases nobody spends arrives', async () => {
+    const { store, calls } = countingStore();
+    const limit = createLeasedRequestLimit({ store, points: 100, durationSeconds: 60, maxLeases: 10 });
+    expect(await limit.consume('in-use')).toEqual({ allowed: true });
+    for (let i = 0; i < 50; i++) limit.prepare?.(`forged-${i}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    calls.length = 0;
+    for (let i = 0; i < 9; i++) expect(await limit.consume('in-use')).toEqual({ allowed: true });
+    expect(calls).toEqual([]);
+  });
+
+  it('checks its options', () => {
+    const store = createMemoryStore();
+    expect(() => createLeasedRequestLimit({ store, points: 10, durationSeconds: 60, chunk: 0 })).toThrow(
+      '"chunk" must be a positive integer',
+    );
+    expect(() => createLeasedRequestLimit({ store, points: 0, durationSeconds: 60 })).toThrow(
+      '"points" must be a positive integer',
+    );
   });
 });

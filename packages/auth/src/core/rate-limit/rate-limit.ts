@@ -105,13 +105,19 @@ export interface RequestLimit {
   consume(key: string): Promise<RateLimitVerdict>;
   /** Gives one request back to `key`'s budget (a request that was refused for another reason before any work). */
   refund(key: string): Promise<void>;
+  /**
+   * Starts whatever {@link RequestLimit.consume} will need from the store for `key`, without spending
+   * anything, so it overlaps other work of the request (the HTTP layer calls it beside the session read).
+   * Optional: a limit without it asks the store when `consume` is called.
+   */
+  prepare?(key: string): void;
 }
 
 /** Counter keys: `rl:<limit>:<key>`, apart from everything else a store holds. */
-const counterKey = (limit: string, key: string): string => `rl:${limit}:${key}`;
+export const counterKey = (limit: string, key: string): string => `rl:${limit}:${key}`;
 
 /** Runs a counter step; any failure becomes StoreUnavailableError, so a broken counter never lets guesses through. */
-async function backend<T>(run: () => Promise<T>): Promise<T> {
+export async function counterBackend<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
@@ -139,20 +145,23 @@ function createCounter(
 ): Counter {
   return {
     async charge(key) {
-      const { value, expiresAt } = await backend(() => store.increment(counterKey(limit, key), 1, windowSeconds));
+      const { value, expiresAt } = await counterBackend(() =>
+        store.increment(counterKey(limit, key), 1, windowSeconds),
+      );
       if (value <= points) return { allowed: true };
       return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((expiresAt - now()) / 1000)) };
     },
     async refund(key) {
-      await backend(() => store.increment(counterKey(limit, key), -1, windowSeconds));
+      await counterBackend(() => store.increment(counterKey(limit, key), -1, windowSeconds));
     },
     async reset(key) {
-      await backend(() => store.delete(counterKey(limit, key)));
+      await counterBackend(() => store.delete(counterKey(limit, key)));
     },
   };
 }
 
-function storeOption(store: CounterStore | undefined): CounterStore {
+/** The `store` option of a limit, checked: it needs `increment` and `delete`. */
+export function counterStoreOption(store: CounterStore | undefined): CounterStore {
   if (typeof store?.increment !== 'function' || typeof store.delete !== 'function') {
     throw new InvalidOptionError('"store" must be a Tessera store (it needs increment and delete)');
   }
@@ -171,7 +180,7 @@ function storeOption(store: CounterStore | undefined): CounterStore {
  * StoreUnavailableError: a broken counter never turns into unlimited guesses.
  */
 export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottle {
-  const store = storeOption(options.store);
+  const store = counterStoreOption(options.store);
   const windowSeconds = positiveIntegerOption('windowSeconds', options.windowSeconds, 900);
   const now = functionOption<() => number>('now', options.now, Date.now);
   const perAccountPoints = positiveIntegerOption('maxAttemptsPerAccount', options.maxAttemptsPerAccount, 10);
@@ -226,7 +235,7 @@ export function createLoginThrottle(options: LoginThrottleOptions): LoginThrottl
 
 /** A per-key fixed-window request budget on the store's atomic `increment` (off unless configured). */
 export function createRequestLimit(options: RequestLimitOptions): RequestLimit {
-  const store = storeOption(options.store);
+  const store = counterStoreOption(options.store);
   const counter = createCounter(
     store,
     options.name ?? 'req',
