@@ -86,7 +86,14 @@ function firstVersionSession(userId: string, at: number) {
 
 /** Reads the first-version session through this version's store and engine, and renews it. */
 async function expectReadAndRenewed(store: Store, old: ReturnType<typeof firstVersionSession>, at: number) {
-  expect(await store.getSession(old.record.id)).toEqual({ ...old.record, signInIp: null, signInUserAgent: null });
+  expect(await store.getSession(old.record.id)).toEqual({
+    ...old.record,
+    signInIp: null,
+    signInUserAgent: null,
+    authenticatedAt: null,
+    idleTimeoutMs: null,
+    cookieLifetime: null,
+  });
   expect(await store.listUserSessions(old.record.userId)).toHaveLength(1);
   expect(await store.get('kept')).toEqual({ kid: 'a' });
   let clock = at + 120_000;
@@ -97,6 +104,8 @@ async function expectReadAndRenewed(store: Store, old: ReturnType<typeof firstVe
     id: old.record.id,
     ip: '198.51.100.9',
     signInIp: null,
+    // Signed in before the field existed: its authentication time is its creation.
+    authenticatedAt: new Date(at),
     data: { role: 'admin' },
   });
   const renewed = await store.getSession(old.record.id);
