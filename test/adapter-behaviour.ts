@@ -588,8 +588,7 @@ function scenarios(start: StartTestApp, makeStore: (now: () => number) => StoreK
       clock += (RECENT_AUTH_SECONDS + 1) * 1000;
     };
     const sensitive = (options: CallOptions) => call('/sensitive', { method: 'POST', ...options });
-    const reauth = (password: string, options: CallOptions = {}) =>
-      call('/reauth', { ...options, body: { password } });
+    const reauth = (password: string, options: CallOptions = {}) => call('/reauth', { ...options, body: { password } });
 
     it('lets a fresh sign-in through, then asks for the password (403 reauth_required with maxAgeSeconds); the password moves the session to a new id', async () => {
       const { cookie, csrfToken } = await login();
@@ -627,7 +626,11 @@ function scenarios(start: StartTestApp, makeStore: (now: () => number) => StoreK
       expect(await errorCode(none)).toBe('unauthenticated');
       const { cookie, csrfToken } = await login();
       expect((await reauth(TEST_USER.password, { cookie })).status).toBe(403);
-      const foreign = await reauth(TEST_USER.password, { cookie, csrfToken, headers: { origin: 'https://evil.example' } });
+      const foreign = await reauth(TEST_USER.password, {
+        cookie,
+        csrfToken,
+        headers: { origin: 'https://evil.example' },
+      });
       expect(foreign.status).toBe(403);
       expect(await errorCode(foreign)).toBe('csrf_failed');
       const anonymous = await sensitive({});

@@ -38,12 +38,12 @@ export type TesseraHono<Data extends JsonObject = JsonObject> = {
   TesseraBinding<Context<TesseraEnv<Data>>, Data, never>,
   'session' | 'csrf' | 'rateLimit' | 'requireAuth' | 'requireRecentAuth' | 'sameOrigin'
 > & {
-  /**
-   * Step-up middleware: only a session signed in (or re-authenticated) within `maxAgeSeconds` gets through;
-   * otherwise 403 `reauth_required` with `error.maxAgeSeconds`.
-   */
-  requireRecentAuth(options: RecentAuthOptions): MiddlewareHandler<TesseraEnv<Data>>;
-};
+    /**
+     * Step-up middleware: only a session signed in (or re-authenticated) within `maxAgeSeconds` gets through;
+     * otherwise 403 `reauth_required` with `error.maxAgeSeconds`.
+     */
+    requireRecentAuth(options: RecentAuthOptions): MiddlewareHandler<TesseraEnv<Data>>;
+  };
 
 /** The API error as a response: its status, its headers and `{"error": {"code", "message"}}`. */
 export function sendApiError(c: Context, error: ApiError): Response {

@@ -270,7 +270,9 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
     throw new InvalidOptionError('"renewalIntervalSeconds" must be less than "idleTimeoutSeconds"');
   }
   if (maxIdleTimeoutMs < idleTimeoutMs || maxAbsoluteTimeoutMs < absoluteTimeoutMs) {
-    throw new InvalidOptionError('"maxIdleTimeoutSeconds" and "maxAbsoluteTimeoutSeconds" must not be below the defaults');
+    throw new InvalidOptionError(
+      '"maxIdleTimeoutSeconds" and "maxAbsoluteTimeoutSeconds" must not be below the defaults',
+    );
   }
 
   /** A session's own lifetimes, milliseconds: the defaults, or the overrides cut to the ceilings. */

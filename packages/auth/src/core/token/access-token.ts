@@ -33,7 +33,17 @@ export interface AccessTokenClaims {
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
 
 /** Claims a `claims` hook may not set: they are Tessera's to decide. */
-export const REGISTERED_CLAIMS: readonly string[] = ['iss', 'aud', 'sub', 'sid', 'jti', 'iat', 'exp', 'nbf', 'auth_time'];
+export const REGISTERED_CLAIMS: readonly string[] = [
+  'iss',
+  'aud',
+  'sub',
+  'sid',
+  'jti',
+  'iat',
+  'exp',
+  'nbf',
+  'auth_time',
+];
 
 /** Shared settings of signing and local verification. */
 export interface AccessTokenConfig {
