@@ -82,13 +82,12 @@ export function requireRecentAuth(context: Pick<RouteContext, 'tessera' | 'confi
  */
 export function registerRoutes(app: FastifyInstance, routes: readonly RouteDefinition[], context: RouteContext): void {
   const { tessera } = context;
-  const recentAuth = requireRecentAuth(context);
   for (const route of routes) {
     const preHandler = [
       ...(route.sameOrigin === true ? [tessera.sameOrigin] : []),
       ...(route.auth === 'session' ? [tessera.requireAuth] : []),
       ...(route.csrf ? [tessera.csrf] : []),
-      ...(route.recentAuth === true ? [recentAuth] : []),
+      ...(route.recentAuth === true ? [requireRecentAuth(context)] : []),
       ...(route.auth === 'session' ? [tessera.rateLimit] : []),
     ];
     const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
