@@ -33,7 +33,7 @@ type OnRequest<F> = F extends (res: Response, ...args: infer A) => infer R
  * Express middleware and flows over one {@link HttpAuth} (Express 4 and 5). `session` loads `req.tessera`
  * (mount it first); `csrf` (token in `X-CSRF-Token` or a `_csrf` form field), `rateLimit` and `requireAuth`
  * answer API errors themselves; `errors` answers body-parser failures in the API shape (400, 413, 415).
- * Each flow (`login`, `startSession`, `verifyCredentials`, `logout`, `refresh`) resolves to its result, or to
+ * Each flow (`login`, `startSession`, `verifyCredentials`, `reauthenticate`, `logout`, `refresh`) resolves to its result, or to
  * `null` once it has answered the error (cross-site 403, throttled 429, bad credentials 401, store down 503…).
  */
 export type TesseraExpress<Data extends JsonObject = JsonObject> = {

@@ -51,7 +51,8 @@ declare module 'fastify' {
   /**
    * The flows, each resolving to its result, or to `null` once it has answered the error (cross-site 403,
    * throttled 429, bad credentials 401, store down 503…). `tesseraStartSession` is sign-up's first session
-   * (no login throttle); `tesseraVerifyCredentials` re-checks a password under the login throttle.
+   * (no login throttle); `tesseraVerifyCredentials` re-checks a password under the login throttle;
+   * `tesseraReauthenticate` proves it again for step-up and moves the session to a new id.
    */
   interface FastifyReply {
     tesseraLogin: OnReply<Bound['login']>;

@@ -28,7 +28,7 @@ export type HonoLoginAttempt<Data extends JsonObject = JsonObject> = LoginAttemp
 /**
  * Hono middleware and flows over one {@link HttpAuth}: `session` sets `c.get('tessera')` (mount it first);
  * `csrf` (token in `X-CSRF-Token` or a `_csrf` form field), `rateLimit` and `requireAuth` answer API errors.
- * Each flow (`login`, `startSession`, `verifyCredentials`, `logout`, `refresh`) resolves to its result; an error
+ * Each flow (`login`, `startSession`, `verifyCredentials`, `reauthenticate`, `logout`, `refresh`) resolves to its result; an error
  * (cross-site 403, throttled 429, bad credentials 401, store down 503…) is thrown as an `HTTPException` carrying
  * the JSON answer, which Hono sends (an `onError` of your own returns `error.getResponse()` for those).
  */
