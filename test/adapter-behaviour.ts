@@ -51,6 +51,10 @@ export interface RunningApp {
  * - `POST /refresh` JSON `{refresh_token}` → 200 with the new pair
  * - `POST /signup` → `startSession` for the test user (cookie, with `account`) → 200 `{userId, sessionId, csrfToken}`
  * - `POST /verify` JSON `{email, password}` → `verifyCredentials` → 200 `{userId, newDevice}`
+ * - `POST /reauth` JSON `{password}` (CSRF) → `reauthenticate` → 200 `{sessionId, csrfToken}` (cookie) or the pair
+ * - `POST /sensitive` (CSRF, `requireRecentAuth({ maxAgeSeconds: RECENT_AUTH_SECONDS })`) → 200 `{count}` after
+ *   `counter.value++`
+ * `POST /login` also takes `remember` (a boolean).
  *
  * No route calls `auth.verifyRequestSource`: sign-in flows refuse another site inside the HTTP layer.
  */
@@ -62,6 +66,8 @@ const SESSION_REQUESTS = 10;
 const RENEWAL_SECONDS = 60;
 const ACCESS_TOKEN_SECONDS = 900;
 const REFRESH_GRACE_SECONDS = 10;
+/** The step-up window of every test app's `POST /sensitive`. */
+export const RECENT_AUTH_SECONDS = 600;
 
 interface StoreKit {
   store: Store;
@@ -126,6 +132,7 @@ function scenarios(start: StartTestApp, makeStore: (now: () => number) => StoreK
     sourceChecks = 0;
     const sessions = createSessionManager(store, { now, renewalIntervalSeconds: RENEWAL_SECONDS });
     const real = createHttpAuth({
+      now,
       onEvent: (event) => events.push(event),
       sessions,
       tokens: createTokenService({
@@ -558,6 +565,109 @@ function scenarios(start: StartTestApp, makeStore: (now: () => number) => StoreK
       const me = await call('/me', { headers: bearer(access_token) });
       expect(me.status).toBe(401);
       expect(me.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+    });
+  });
+
+  describe('remember me', () => {
+    it('gives "remember: false" a browser-session cookie (no Expires, no Max-Age), also when renewed', async () => {
+      const { setCookie, cookie } = await login({ body: { ...credentials, remember: false } });
+      expect(setCookie).not.toMatch(/expires=|max-age=/i);
+      expect(setCookie).toMatch(/; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+      clock += (RENEWAL_SECONDS + 1) * 1000;
+      const renewed = await call('/me', { cookie });
+      expect(renewed.status).toBe(200);
+      const [again] = renewed.headers.getSetCookie();
+      expect(cookiePair(again!)).toBe(cookie);
+      expect(again).not.toMatch(/expires=|max-age=/i);
+      expect((await login()).setCookie).toMatch(/; Max-Age=\d+;/);
+    });
+  });
+
+  describe('step-up re-authentication', () => {
+    const stale = (): void => {
+      clock += (RECENT_AUTH_SECONDS + 1) * 1000;
+    };
+    const sensitive = (options: CallOptions) => call('/sensitive', { method: 'POST', ...options });
+    const reauth = (password: string, options: CallOptions = {}) => call('/reauth', { ...options, body: { password } });
+
+    it('lets a fresh sign-in through, then asks for the password (403 reauth_required with maxAgeSeconds); the password moves the session to a new id', async () => {
+      const { cookie, csrfToken } = await login();
+      expect((await sensitive({ cookie, csrfToken })).status).toBe(200);
+      stale();
+      const refused = await sensitive({ cookie, csrfToken });
+      expect(refused.status).toBe(403);
+      expect(await refused.json()).toEqual({
+        error: { code: 'reauth_required', message: expect.any(String), maxAgeSeconds: RECENT_AUTH_SECONDS },
+      });
+      expect(counter.value).toBe(1);
+      const wrong = await reauth('wrong', { cookie, csrfToken });
+      expect(wrong.status).toBe(401);
+      expect(await errorCode(wrong)).toBe('invalid_credentials');
+      expect((await sensitive({ cookie, csrfToken })).status).toBe(403);
+      const proved = await reauth(TEST_USER.password, { cookie, csrfToken });
+      expect(proved.status).toBe(200);
+      const body = (await proved.json()) as { sessionId: string; csrfToken: string };
+      const setCookie = proved.headers.getSetCookie().find((value) => value.startsWith('__Host-tessera='));
+      const fresh = cookiePair(setCookie!);
+      expect(fresh).not.toBe(cookie);
+      expect(body.csrfToken).not.toBe(csrfToken);
+      // The old id is gone (fixation), and the old CSRF token does not fit the new one.
+      expect((await call('/me', { cookie })).status).toBe(401);
+      expect((await sensitive({ cookie: fresh, csrfToken })).status).toBe(403);
+      expect((await sensitive({ cookie: fresh, csrfToken: body.csrfToken })).status).toBe(200);
+      expect(await (await call('/me', { cookie: fresh })).json()).toMatchObject({ sessionId: body.sessionId });
+      expect(counter.value).toBe(2);
+      expect(events).toContainEqual(expect.objectContaining({ type: 'reauthenticated', sessionId: body.sessionId }));
+    });
+
+    it('needs a session and the CSRF token, and refuses another site', async () => {
+      const none = await reauth(TEST_USER.password);
+      expect(none.status).toBe(401);
+      expect(await errorCode(none)).toBe('unauthenticated');
+      const { cookie, csrfToken } = await login();
+      expect((await reauth(TEST_USER.password, { cookie })).status).toBe(403);
+      const foreign = await reauth(TEST_USER.password, {
+        cookie,
+        csrfToken,
+        headers: { origin: 'https://evil.example' },
+      });
+      expect(foreign.status).toBe(403);
+      expect(await errorCode(foreign)).toBe('csrf_failed');
+      const anonymous = await sensitive({});
+      expect(anonymous.status).toBe(401);
+    });
+
+    it('over bearer: a new pair carrying the new auth_time, and the old pair stops working', async () => {
+      const response = await call('/login', { body: { ...credentials, transport: 'token' } });
+      const first = (await response.json()) as TokenResponse;
+      const bearer = { authorization: `Bearer ${first.access_token}` };
+      stale();
+      expect(await errorCode(await sensitive({ headers: bearer }))).toBe('reauth_required');
+      const proved = await reauth(TEST_USER.password, { headers: bearer });
+      expect(proved.status).toBe(200);
+      expect(proved.headers.getSetCookie()).toEqual([]);
+      const second = (await proved.json()) as TokenResponse;
+      const claims = JSON.parse(Buffer.from(second.access_token.split('.')[1]!, 'base64url').toString()) as {
+        auth_time: number;
+      };
+      expect(claims.auth_time).toBe(Math.floor(clock / 1000));
+      expect((await call('/me', { headers: bearer })).status).toBe(401);
+      expect((await call('/refresh', { body: { refresh_token: first.refresh_token } })).status).toBe(401);
+      expect((await sensitive({ headers: { authorization: `Bearer ${second.access_token}` } })).status).toBe(200);
+      expect((await call('/refresh', { body: { refresh_token: second.refresh_token } })).status).toBe(200);
+    });
+
+    it('spends the login budget: a burst of wrong passwords gets no more checks than a login would', async () => {
+      const { cookie, csrfToken } = await login();
+      const statuses = await Promise.all(
+        Array.from({ length: 3 * MAX_LOGIN_FAILURES }, async () => (await reauth('x', { cookie, csrfToken })).status),
+      );
+      expect(statuses.filter((status) => status === 401)).toHaveLength(MAX_LOGIN_FAILURES);
+      expect(statuses.filter((status) => status === 429)).toHaveLength(2 * MAX_LOGIN_FAILURES);
+      const refused = await reauth(TEST_USER.password, { cookie, csrfToken });
+      expect(refused.status).toBe(429);
+      expect((await call('/login', { body: credentials })).status).toBe(429);
+      expect((await call('/me', { cookie })).status).toBe(200);
     });
   });
 

@@ -14,8 +14,17 @@ import {
   sendApiError as sendHonoError,
   type TesseraEnv,
 } from '../packages/auth/src/adapters/hono/index.js';
+import type { JsonObject } from '../packages/auth/src/core/store/types.js';
 import { apiError } from '../packages/auth/src/http/api-error.js';
-import { TEST_USER, checkTestUser, describeAdapters, type RunningApp, type StartTestApp } from './adapter-behaviour.js';
+import type { ReauthenticateResult } from '../packages/auth/src/http/http-auth.js';
+import {
+  RECENT_AUTH_SECONDS,
+  TEST_USER,
+  checkTestUser,
+  describeAdapters,
+  type RunningApp,
+  type StartTestApp,
+} from './adapter-behaviour.js';
 
 // The npm alias has no types of its own; its API is Express 5's as far as these apps use it.
 const express4 = createRequire(import.meta.url)('express4') as typeof express;
@@ -24,16 +33,35 @@ interface LoginBody {
   email: string;
   password: string;
   transport?: 'cookie' | 'token';
+  remember?: boolean;
 }
 
 /** The login body's fields, or `null` when they are not there. */
 function loginBody(body: unknown): LoginBody | null {
   if (typeof body !== 'object' || body === null) return null;
-  const { email, password, transport } = body as Record<string, unknown>;
+  const { email, password, transport, remember } = body as Record<string, unknown>;
   if (typeof email !== 'string' || typeof password !== 'string') return null;
   if (transport !== undefined && transport !== 'cookie' && transport !== 'token') return null;
-  return { email, password, ...(transport === undefined ? {} : { transport }) };
+  if (remember !== undefined && typeof remember !== 'boolean') return null;
+  return {
+    email,
+    password,
+    ...(transport === undefined ? {} : { transport }),
+    ...(remember === undefined ? {} : { remember }),
+  };
 }
+
+/** The password check of /reauth: the test account's password, under the login throttle. */
+const reauthCheck = (body: unknown) => {
+  const password = (body as { password?: unknown } | null | undefined)?.password;
+  return { account: TEST_USER.email, verify: async () => checkTestUser(TEST_USER.email, password) };
+};
+
+/** What /reauth answers: the pair (token) or the new session id and CSRF token (cookie). */
+const reauthAnswer = (result: ReauthenticateResult<JsonObject>) =>
+  result.transport === 'token' ? result.tokens : { sessionId: result.session.id, csrfToken: result.csrfToken };
+
+const RECENT = { maxAgeSeconds: RECENT_AUTH_SECONDS };
 
 const badLogin = () => apiError('invalid_request', 'Send {email, password} as JSON.');
 
@@ -76,6 +104,7 @@ const startExpress =
           account: body.email,
           verify: async () => checkTestUser(body.email, body.password),
           ...(body.transport === undefined ? {} : { transport: body.transport }),
+          ...(body.remember === undefined ? {} : { remember: body.remember }),
         });
         if (result === null) return;
         if (result.transport === 'token') return void res.json(result.tokens);
@@ -101,6 +130,17 @@ const startExpress =
       } catch (error) {
         next(error);
       }
+    });
+    app.post('/reauth', tessera.csrf, async (req, res, next) => {
+      try {
+        const result = await tessera.reauthenticate(req, res, reauthCheck(req.body));
+        if (result !== null) res.json(reauthAnswer(result));
+      } catch (error) {
+        next(error);
+      }
+    });
+    app.post('/sensitive', tessera.csrf, tessera.requireRecentAuth(RECENT), (_req, res) => {
+      res.json({ count: ++counter.value });
     });
     app.post('/logout', tessera.csrf, tessera.requireAuth, async (req, res, next) => {
       try {
@@ -149,6 +189,7 @@ const startFastify: StartTestApp = async ({ auth, counter }) => {
       account: body.email,
       verify: async () => checkTestUser(body.email, body.password),
       ...(body.transport === undefined ? {} : { transport: body.transport }),
+      ...(body.remember === undefined ? {} : { remember: body.remember }),
     });
     if (result === null) return reply;
     if (result.transport === 'token') return result.tokens;
@@ -164,6 +205,13 @@ const startFastify: StartTestApp = async ({ auth, counter }) => {
     const verified = await reply.tesseraVerifyCredentials(credentialsCheck(body));
     return verified === null ? reply : { userId: verified.userId, newDevice: verified.newDevice };
   });
+  app.post('/reauth', { preHandler: csrf }, async (request, reply) => {
+    const result = await reply.tesseraReauthenticate(reauthCheck(request.body));
+    return result === null ? reply : reauthAnswer(result);
+  });
+  app.post('/sensitive', { preHandler: [csrf, app.tessera.requireRecentAuth(RECENT)] }, async () => ({
+    count: ++counter.value,
+  }));
   app.post('/logout', { preHandler: [csrf, requireAuth] }, async (_request, reply) => {
     if (await reply.tesseraLogout()) return reply.code(204).send();
     return reply;
@@ -199,6 +247,7 @@ const startHono: StartTestApp = async ({ auth, counter }) => {
       account: body.email,
       verify: async () => checkTestUser(body.email, body.password),
       ...(body.transport === undefined ? {} : { transport: body.transport }),
+      ...(body.remember === undefined ? {} : { remember: body.remember }),
     });
     if (result.transport === 'token') return c.json(result.tokens);
     return c.json({ userId: result.session.userId, sessionId: result.session.id, csrfToken: result.csrfToken });
@@ -213,6 +262,11 @@ const startHono: StartTestApp = async ({ auth, counter }) => {
     const verified = await tessera.verifyCredentials(c, credentialsCheck(body));
     return c.json({ userId: verified.userId, newDevice: verified.newDevice });
   });
+  app.post('/reauth', tessera.csrf, async (c) => {
+    const body = await c.req.json<unknown>().catch(() => null);
+    return c.json(reauthAnswer(await tessera.reauthenticate(c, reauthCheck(body))));
+  });
+  app.post('/sensitive', tessera.csrf, tessera.requireRecentAuth(RECENT), (c) => c.json({ count: ++counter.value }));
   app.post('/logout', tessera.csrf, tessera.requireAuth, async (c) => {
     await tessera.logout(c);
     return c.body(null, 204);

@@ -292,3 +292,88 @@ describe.skipIf(!available)('the pages in Chromium', { timeout: 60_000 }, () => 
     await canary.context.close();
   });
 });
+
+/**
+ * "Keep me signed in" and the inline step-up prompt, on a server of their own whose sign-ins count as recent
+ * for a few seconds only (TESSERA_REAUTH_MAX_AGE), so the prompt can be reached by moving its clock.
+ */
+describe.skipIf(!available)('remember me and re-authentication in Chromium', { timeout: 60_000 }, () => {
+  const REAUTH_MAX_AGE_SECONDS = 5;
+  let server: TestServer;
+  let browser: Browser;
+  let base: string;
+  const devices: DevicePage[] = [];
+  const email = 'grace@example.com';
+
+  const openDeviceTracked = async (options: Parameters<typeof openDevice>[1] = {}) => {
+    const device = await openDevice(browser, options);
+    devices.push(device);
+    return device;
+  };
+  const sessionItems = (page: Page) => page.locator('#sessions > li');
+  const signIn = async (page: Page, keep: boolean) => {
+    await page.goto(`${base}/`);
+    const form = page.getByRole('region', { name: 'Sign in' });
+    expect(await form.getByLabel('Keep me signed in').isChecked()).toBe(true);
+    if (!keep) await form.getByLabel('Keep me signed in').uncheck();
+    await form.getByLabel('Email').fill(email);
+    await form.getByLabel('Password').fill(PASSWORD);
+    await form.getByLabel('Password').press('Enter');
+    await page.waitForURL(onPath('/account'));
+  };
+
+  beforeAll(async () => {
+    server = await startTestServer({ TESSERA_REAUTH_MAX_AGE: String(REAUTH_MAX_AGE_SECONDS) });
+    base = `http://localhost:${new URL(server.url).port}`;
+    browser = await launchChromium();
+    const created = await server.call('POST', '/auth/signup', { body: { email, password: PASSWORD } });
+    expect(created.status).toBe(201);
+  });
+  afterEach(() => {
+    for (const device of devices) expect(device.problems, 'console errors, page errors, CSP violations').toEqual([]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('"Keep me signed in" unchecked gives a session cookie (no expiry); checked, a cookie with one', async () => {
+    const forgetful = await openDeviceTracked();
+    await signIn(forgetful.page, false);
+    const [browserSession] = (await forgetful.context.cookies()).filter((cookie) => cookie.name === '__Host-tessera');
+    expect(browserSession?.expires).toBe(-1);
+    const kept = await openDeviceTracked();
+    await signIn(kept.page, true);
+    const [lasting] = (await kept.context.cookies()).filter((cookie) => cookie.name === '__Host-tessera');
+    expect(lasting?.expires).toBeGreaterThan(Date.now() / 1000);
+  });
+
+  it('asks for the password inline when the sign-in is too old for "sign out everywhere else", shows a wrong one, then signs out the others', async () => {
+    const laptop = await openDeviceTracked();
+    await signIn(laptop.page, true);
+    const { page } = laptop;
+    await expect.poll(() => sessionItems(page).count()).toBeGreaterThan(1);
+    server.advance((REAUTH_MAX_AGE_SECONDS + 1) * 1000);
+
+    await page.getByRole('button', { name: 'Sign out everywhere else' }).click();
+    const prompt = page.getByRole('region', { name: 'Confirm it’s you' });
+    await expect.poll(() => prompt.isVisible()).toBe(true);
+    expect(await sessionItems(page).count()).toBeGreaterThan(1);
+    await prompt.getByLabel('Password').fill('not my password');
+    await prompt.getByLabel('Password').press('Enter');
+    await expect.poll(textOf(page, '#reauth-error')).toBe('That password is not correct. Try again.');
+    expect(await prompt.isVisible()).toBe(true);
+    await page.screenshot({ path: `${ARTIFACTS}account-reauth.png`, fullPage: true });
+
+    await prompt.getByLabel('Password').fill(PASSWORD);
+    await prompt.getByLabel('Password').press('Enter');
+    await expect.poll(() => sessionItems(page).count()).toBe(1);
+    expect(await prompt.isVisible()).toBe(false);
+    expect(await page.locator('#status').textContent()).toBe(
+      'Signed out everywhere else. Only this device is still signed in.',
+    );
+    // The session moved to a new id with its new CSRF token: the page goes on working.
+    await page.reload();
+    await expect.poll(() => sessionItems(page).count()).toBe(1);
+  });
+});

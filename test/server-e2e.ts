@@ -207,6 +207,151 @@ export function describeServer(name: string, env: () => Record<string, string> |
       expect((await server.call('GET', '/auth/me', { bearer: again.json.access_token })).status).toBe(401);
     });
 
+    it('GET /auth/me: expiresAt is the absolute end, idleExpiresAt the end if unused; remember: false gives a browser-session cookie and a shorter life', async () => {
+      const address = email();
+      const account = await signup(address);
+      const me = (await server.call('GET', '/auth/me', { cookie: account.setCookie! })).json.session;
+      const at = (field: string) => Date.parse(me[field]);
+      expect(at('expiresAt') - at('createdAt')).toBe(server.config.absoluteTimeoutSeconds * 1000);
+      expect(at('idleExpiresAt') - at('lastSeenAt')).toBe(server.config.idleTimeoutSeconds * 1000);
+      expect(account.json.session.expiresAt).toBe(me.expiresAt);
+
+      const browser = remember(
+        await server.call('POST', '/auth/login', { body: { email: address, password: PASSWORD, remember: false } }),
+      );
+      expect(browser.status).toBe(200);
+      const sessionCookie = browser.headers.getSetCookie().find((value) => value.startsWith('__Host-tessera='));
+      expect(sessionCookie).toMatch(/^__Host-tessera=[\w.-]+; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+      const short = browser.json.session;
+      expect(Date.parse(short.expiresAt) - Date.parse(short.createdAt)).toBe(43_200_000);
+      const kept = (await login(address)).headers.getSetCookie().find((value) => value.startsWith('__Host-tessera='));
+      expect(kept).toMatch(/; Max-Age=\d+;/);
+    });
+
+    it('step-up: sensitive actions need a recent sign-in; POST /auth/reauthenticate proves it again and moves the session to a new id', async () => {
+      const address = email();
+      const mine = await signup(address);
+      const other = await login(address);
+      const phone = await login(address, PASSWORD, 'token');
+      server.advance((server.config.reauthMaxAgeSeconds + 1) * 1000);
+      const csrf = mine.json.csrfToken as string;
+      for (const [method, path] of [
+        ['DELETE', '/auth/sessions'],
+        ['DELETE', `/auth/sessions/${other.json.session.id}`],
+      ] as const) {
+        const refused = await server.call(method, path, { cookie: mine.setCookie!, csrf });
+        expect(refused.status, path).toBe(403);
+        expect(refused.json.error).toEqual({
+          code: 'reauth_required',
+          message: expect.any(String),
+          maxAgeSeconds: server.config.reauthMaxAgeSeconds,
+        });
+      }
+      const reauth = (password: string, options: Parameters<TestServer['call']>[2]) =>
+        server.call('POST', '/auth/reauthenticate', { ...options, body: { password } });
+      const wrong = await reauth('not the password', { cookie: mine.setCookie!, csrf });
+      expect([wrong.status, wrong.json.error.code]).toEqual([401, 'invalid_credentials']);
+      expect((await reauth(PASSWORD, { cookie: mine.setCookie! })).json.error.code).toBe('csrf_failed');
+      const proved = remember(await reauth(PASSWORD, { cookie: mine.setCookie!, csrf }));
+      expect(proved.status).toBe(200);
+      expect(Object.keys(proved.json)).toEqual(['csrfToken']);
+      expect(proved.setCookie).not.toBe(mine.setCookie);
+      expect((await server.call('GET', '/auth/me', { cookie: mine.setCookie! })).status).toBe(401);
+      const fresh = { cookie: proved.setCookie!, csrf: proved.json.csrfToken as string };
+      expect((await server.call('DELETE', `/auth/sessions/${other.json.session.id}`, fresh)).status).toBe(204);
+      expect((await server.call('GET', '/auth/me', { cookie: other.setCookie! })).status).toBe(401);
+
+      // Over bearer: a new pair with the new auth_time; the old pair stops working.
+      const bearer = phone.json.access_token as string;
+      expect((await server.call('DELETE', '/auth/sessions', { bearer })).json.error.code).toBe('reauth_required');
+      const pair = remember(await reauth(PASSWORD, { bearer }));
+      expect(pair.status).toBe(200);
+      expect(pair.json).toMatchObject({ token_type: 'Bearer', expires_in: 900 });
+      const claims = JSON.parse(Buffer.from(pair.json.access_token.split('.')[1], 'base64url').toString());
+      expect(claims.auth_time).toBeGreaterThan(
+        JSON.parse(Buffer.from(bearer.split('.')[1]!, 'base64url').toString()).auth_time,
+      );
+      expect((await server.call('GET', '/auth/me', { bearer })).status).toBe(401);
+      const spent = await server.call('POST', '/auth/refresh', { body: { refresh_token: phone.json.refresh_token } });
+      expect(spent.status).toBe(401);
+      expect((await server.call('DELETE', '/auth/sessions', { bearer: pair.json.access_token })).status).toBe(204);
+      expect((await server.call('GET', '/auth/me', fresh)).status).toBe(401);
+    });
+
+    it('theft: a stolen cookie or access token cannot sign the owner out elsewhere once the sign-in is old, nor change the password without it', async () => {
+      const address = email();
+      const laptop = await signup(address);
+      const phone = await login(address, PASSWORD, 'token');
+      // What a thief holds: the laptop's cookie (and a CSRF token fetched with it), the phone's access token.
+      const stolenCookie = laptop.setCookie!;
+      const stolenCsrf = (await server.call('GET', '/auth/csrf', { cookie: stolenCookie })).json.csrfToken as string;
+      const stolenBearer = phone.json.access_token as string;
+      server.advance((server.config.reauthMaxAgeSeconds + 1) * 1000);
+      const asThief = [{ cookie: stolenCookie, csrf: stolenCsrf }, { bearer: stolenBearer }];
+      for (const credentials of asThief) {
+        const everywhere = await server.call('DELETE', '/auth/sessions', credentials);
+        expect([everywhere.status, everywhere.json.error.code]).toEqual([403, 'reauth_required']);
+        const one = await server.call('DELETE', `/auth/sessions/${laptop.json.session.id}`, credentials);
+        expect([one.status, one.json.error.code]).toEqual([403, 'reauth_required']);
+        const password = await server.call('POST', '/auth/password', {
+          ...credentials,
+          body: { currentPassword: 'a good guess maybe', newPassword: 'the thief owns it now' },
+        });
+        expect([password.status, password.json.error.code]).toEqual([401, 'invalid_credentials']);
+      }
+      // Guessing at the step-up spends the same login budget (3 here, 2 spent above): a burst gets one more guess.
+      const guesses = await Promise.all(
+        ['guess one', 'guess two', 'guess three', 'guess four'].map((password) =>
+          server.call('POST', '/auth/reauthenticate', { cookie: stolenCookie, csrf: stolenCsrf, body: { password } }),
+        ),
+      );
+      expect(guesses.map((guess) => guess.status).sort()).toEqual([401, 429, 429, 429]);
+      // Nothing changed: the owner is still signed in everywhere, with the same password.
+      expect((await server.call('GET', '/auth/sessions', { bearer: stolenBearer })).json.sessions).toHaveLength(2);
+    });
+
+    it('POST /auth/password over bearer answers 200 with a new pair; the old pair stops working', async () => {
+      const address = email();
+      const phone = await signup(address, 'token');
+      const changed = remember(
+        await server.call('POST', '/auth/password', {
+          bearer: phone.json.access_token,
+          body: { currentPassword: PASSWORD, newPassword: 'another long secret' },
+        }),
+      );
+      expect(changed.status).toBe(200);
+      expect(changed.json).toMatchObject({ token_type: 'Bearer', access_token: expect.any(String) });
+      expect((await server.call('GET', '/auth/me', { bearer: phone.json.access_token })).status).toBe(401);
+      const old = await server.call('POST', '/auth/refresh', { body: { refresh_token: phone.json.refresh_token } });
+      expect(old.status).toBe(401);
+      expect((await server.call('GET', '/auth/me', { bearer: changed.json.access_token })).status).toBe(200);
+      expect(
+        (await server.call('POST', '/auth/refresh', { body: { refresh_token: changed.json.refresh_token } })).status,
+      ).toBe(200);
+    });
+
+    it('token sessions live by the token lifetimes: still refreshable long after a cookie session went idle', async () => {
+      const address = email();
+      await signup(address);
+      const cookie = await login(address);
+      const token = await login(address, PASSWORD, 'token');
+      server.advance((server.config.idleTimeoutSeconds + 60) * 1000);
+      expect((await server.call('GET', '/auth/me', { cookie: cookie.setCookie! })).json.error.code).toBe(
+        'session_expired',
+      );
+      const refreshed = remember(
+        await server.call('POST', '/auth/refresh', { body: { refresh_token: token.json.refresh_token } }),
+      );
+      expect(refreshed.status).toBe(200);
+      const me = (await server.call('GET', '/auth/me', { bearer: refreshed.json.access_token })).json.session;
+      expect(Date.parse(me.expiresAt) - Date.parse(me.createdAt)).toBe(
+        server.config.tokenAbsoluteTimeoutSeconds * 1000,
+      );
+      expect(Date.parse(me.idleExpiresAt) - Date.parse(me.lastSeenAt)).toBe(
+        server.config.tokenIdleTimeoutSeconds * 1000,
+      );
+    });
+
     it('introspects for a client holding the configured secret only', async () => {
       const address = email();
       const pair = await signup(address, 'token');

@@ -19,6 +19,12 @@ export const credentialsBody = z
       .enum(['cookie', 'token'])
       .optional()
       .describe('"cookie" (default) sets the session cookie; "token" returns an access/refresh token pair.'),
+    remember: z
+      .boolean()
+      .optional()
+      .describe(
+        'Cookie transport: false gives a browser-session cookie (gone when the browser closes) and a session of at most TESSERA_BROWSER_SESSION_MAX_AGE. Default true.',
+      ),
   })
   .strict();
 
@@ -31,6 +37,8 @@ export const passwordBody = z
   })
   .strict();
 
+export const reauthenticateBody = z.object({ password: z.string().max(PASSWORD_MAX_LENGTH * 4) }).strict();
+
 export const introspectBody = z.object({ token: z.string().max(8192) }).strict();
 
 /** Response shapes. */
@@ -40,8 +48,8 @@ export const sessionSchema = z.object({
   id: z.string().describe('The public session id (never the token).'),
   createdAt: z.string(),
   lastSeenAt: z.string(),
-  expiresAt: z.string(),
-  idleExpiresAt: z.string(),
+  expiresAt: z.string().describe('The absolute end: creation plus the absolute lifetime.'),
+  idleExpiresAt: z.string().describe('The end if the session is not used from now.'),
 });
 
 export const cookieLoginResponse = z.object({ user: userSchema, session: sessionSchema, csrfToken: z.string() });
@@ -86,7 +94,17 @@ export const introspectionResponse = z
   })
   .loose();
 
-export const errorResponse = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+export const errorResponse = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    maxAgeSeconds: z
+      .number()
+      .int()
+      .optional()
+      .describe('reauth_required only: how recent, in seconds, the sign-in or re-authentication must be.'),
+  }),
+});
 
 export const healthResponse = z.object({ status: z.string() });
 

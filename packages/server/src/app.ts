@@ -32,7 +32,7 @@ import { pagesPlugin } from './pages/pages-plugin.js';
 import { registerRoutes, type RouteContext } from './routes/route.js';
 import type { ServerRuntime } from './runtime.js';
 import { createServerSecretsSource } from './secrets.js';
-import { createServerServices } from './services.js';
+import { createServerLifetimes, createServerServices } from './services.js';
 import { createStoreFailureLog, observeStore, type StoreFailureReporter } from './store-failures.js';
 
 /** Options of {@link createTesseraServer}. */
@@ -110,6 +110,8 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
     ownOrigin: (request) => config.publicURL ?? loopbackOrigin(request.headers('host') ?? '', publicOrigin()),
     ...(budgets.sessionRequestLimit === null ? {} : { sessionRequestLimit: budgets.sessionRequestLimit }),
     cookie: { insecure: config.insecureDevelopment },
+    lifetimes: createServerLifetimes(config),
+    now,
     loginThrottle: budgets.loginThrottle,
     onEvent: audit,
     logger,

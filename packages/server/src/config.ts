@@ -224,6 +224,16 @@ const envSchema = z.object({
   TESSERA_ACCESS_TOKEN_TTL: wholeNumber('TESSERA_ACCESS_TOKEN_TTL', 900, { max: 86_400, unit: 'seconds' }),
   TESSERA_IDLE_TIMEOUT: wholeNumber('TESSERA_IDLE_TIMEOUT', 1800, { min: 120, unit: 'seconds' }),
   TESSERA_ABSOLUTE_TIMEOUT: wholeNumber('TESSERA_ABSOLUTE_TIMEOUT', 604_800, { min: 120, unit: 'seconds' }),
+  TESSERA_TOKEN_IDLE_TIMEOUT: wholeNumber('TESSERA_TOKEN_IDLE_TIMEOUT', 1_209_600, { min: 120, unit: 'seconds' }),
+  TESSERA_TOKEN_ABSOLUTE_TIMEOUT: wholeNumber('TESSERA_TOKEN_ABSOLUTE_TIMEOUT', 7_776_000, {
+    min: 120,
+    unit: 'seconds',
+  }),
+  TESSERA_BROWSER_SESSION_MAX_AGE: wholeNumber('TESSERA_BROWSER_SESSION_MAX_AGE', 43_200, {
+    min: 120,
+    unit: 'seconds',
+  }),
+  TESSERA_REAUTH_MAX_AGE: wholeNumber('TESSERA_REAUTH_MAX_AGE', 600, { unit: 'seconds' }),
   TESSERA_REFRESH_GRACE: wholeNumber('TESSERA_REFRESH_GRACE', 10, { min: 0, max: 60, unit: 'seconds' }),
   TESSERA_LOGIN_MAX_ATTEMPTS: wholeNumber('TESSERA_LOGIN_MAX_ATTEMPTS', 10),
   TESSERA_LOGIN_MAX_ATTEMPTS_PER_IP: wholeNumber('TESSERA_LOGIN_MAX_ATTEMPTS_PER_IP', 100),
@@ -266,6 +276,14 @@ export interface ServerConfig {
   accessTokenTtlSeconds: number;
   idleTimeoutSeconds: number;
   absoluteTimeoutSeconds: number;
+  /** Idle timeout of token-transport sessions (mobile apps, CLIs). */
+  tokenIdleTimeoutSeconds: number;
+  /** Absolute lifetime of token-transport sessions. */
+  tokenAbsoluteTimeoutSeconds: number;
+  /** The longest absolute lifetime of a `remember: false` cookie session. */
+  browserSessionMaxAgeSeconds: number;
+  /** How recent a sign-in or re-authentication must be for a sensitive action. */
+  reauthMaxAgeSeconds: number;
   refreshGraceSeconds: number;
   loginMaxAttempts: number;
   loginMaxAttemptsPerIP: number;
@@ -339,6 +357,9 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ConfigRe
   if (env2.TESSERA_IDLE_TIMEOUT > env2.TESSERA_ABSOLUTE_TIMEOUT) {
     errors.push('TESSERA_IDLE_TIMEOUT must not be greater than TESSERA_ABSOLUTE_TIMEOUT');
   }
+  if (env2.TESSERA_TOKEN_IDLE_TIMEOUT > env2.TESSERA_TOKEN_ABSOLUTE_TIMEOUT) {
+    errors.push('TESSERA_TOKEN_IDLE_TIMEOUT must not be greater than TESSERA_TOKEN_ABSOLUTE_TIMEOUT');
+  }
   if (!LOOPBACK.has(env2.HOST) && env2.TESSERA_TRUST_PROXY === 0 && !env2.TESSERA_INSECURE_DEV) {
     errors.push(
       `HOST=${env2.HOST} would serve sessions over plain HTTP beyond this machine. Put Tessera behind a TLS proxy and set TESSERA_TRUST_PROXY to its address (or CIDR), or set TESSERA_INSECURE_DEV=true for development only.`,
@@ -362,6 +383,10 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ConfigRe
       accessTokenTtlSeconds: env2.TESSERA_ACCESS_TOKEN_TTL,
       idleTimeoutSeconds: env2.TESSERA_IDLE_TIMEOUT,
       absoluteTimeoutSeconds: env2.TESSERA_ABSOLUTE_TIMEOUT,
+      tokenIdleTimeoutSeconds: env2.TESSERA_TOKEN_IDLE_TIMEOUT,
+      tokenAbsoluteTimeoutSeconds: env2.TESSERA_TOKEN_ABSOLUTE_TIMEOUT,
+      browserSessionMaxAgeSeconds: env2.TESSERA_BROWSER_SESSION_MAX_AGE,
+      reauthMaxAgeSeconds: env2.TESSERA_REAUTH_MAX_AGE,
       refreshGraceSeconds: env2.TESSERA_REFRESH_GRACE,
       loginMaxAttempts: env2.TESSERA_LOGIN_MAX_ATTEMPTS,
       loginMaxAttemptsPerIP: env2.TESSERA_LOGIN_MAX_ATTEMPTS_PER_IP,

@@ -20,9 +20,21 @@ export interface RouteSpec {
   csrf: boolean;
   /** Refused from another site even without a session (sign-up: login CSRF and account spam). */
   sameOrigin?: boolean;
+  /**
+   * A sensitive action: the session's last sign-in or re-authentication must be within TESSERA_REAUTH_MAX_AGE,
+   * otherwise 403 `reauth_required` (with `error.maxAgeSeconds`). Implies `auth: "session"`.
+   */
+  recentAuth?: true;
   body?: z.ZodType;
   /** The success status and its body schema (none for 204). */
-  success: { status: number; schema?: z.ZodType; description: string; contentType?: string };
+  success: {
+    status: number;
+    schema?: z.ZodType;
+    description: string;
+    contentType?: string;
+    /** A different answer to a bearer request. */
+    bearer?: { status: number; schema: z.ZodType; description: string };
+  };
   errors: ApiErrorCode[];
 }
 
@@ -37,6 +49,7 @@ export type RouteId =
   | 'revokeSession'
   | 'revokeOtherSessions'
   | 'changePassword'
+  | 'reauthenticate'
   | 'jwks'
   | 'introspect'
   | 'healthz'
@@ -78,6 +91,13 @@ export function buildOpenAPIDocument(): Record<string, unknown> {
           : { content: { 'application/json': { schema: jsonSchema(route.success.schema) } } }),
       },
     };
+    const bearer = route.success.bearer;
+    if (bearer !== undefined) {
+      responses[bearer.status] = {
+        description: bearer.description,
+        content: { 'application/json': { schema: jsonSchema(bearer.schema) } },
+      };
+    }
     // Session routes spend the per-session budget when TESSERA_SESSION_RATE_LIMIT is set.
     const errors: ApiErrorCode[] =
       route.auth === 'session' && !route.errors.includes('rate_limited')

@@ -1,8 +1,25 @@
 import { createSessionManager, type SessionEvent, type SessionManager } from 'tessera-auth';
 import { createTokenService, type TokenEvent, type TokenService } from 'tessera-auth';
 import type { Logger } from 'tessera-auth';
+import type { SessionLifetimes } from 'tessera-auth/http';
 import type { ServerConfig } from './config.js';
 import type { ServerRuntime } from './runtime.js';
+
+/**
+ * The lifetimes of sessions by transport: a token session gets the token timeouts, a `remember: false`
+ * cookie session lives at most TESSERA_BROWSER_SESSION_MAX_AGE (and never longer than a remembered one).
+ */
+export function createServerLifetimes(config: ServerConfig): SessionLifetimes {
+  return {
+    token: {
+      idleTimeoutSeconds: config.tokenIdleTimeoutSeconds,
+      absoluteTimeoutSeconds: config.tokenAbsoluteTimeoutSeconds,
+    },
+    browserSession: {
+      absoluteTimeoutSeconds: Math.min(config.absoluteTimeoutSeconds, config.browserSessionMaxAgeSeconds),
+    },
+  };
+}
 
 /** The session engine and token service as the server configures them. */
 export interface ServerServices {
@@ -32,6 +49,9 @@ export function createServerServices(
   const sessions = createSessionManager(runtime.sessions, {
     idleTimeoutSeconds: config.idleTimeoutSeconds,
     absoluteTimeoutSeconds: config.absoluteTimeoutSeconds,
+    // Token-transport sessions get their own lifetimes (createServerLifetimes): the ceilings let them.
+    maxIdleTimeoutSeconds: Math.max(config.idleTimeoutSeconds, config.tokenIdleTimeoutSeconds),
+    maxAbsoluteTimeoutSeconds: Math.max(config.absoluteTimeoutSeconds, config.tokenAbsoluteTimeoutSeconds),
     renewalIntervalSeconds: Math.min(60, Math.floor(config.idleTimeoutSeconds / 2)),
     maxSessionsPerUser: config.maxSessionsPerUser,
     ...(nearCache === undefined ? {} : { nearCache }),

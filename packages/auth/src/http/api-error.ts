@@ -64,6 +64,8 @@ export interface ApiError {
   code: ApiErrorCode;
   message: string;
   headers: Record<string, string>;
+  /** `reauth_required` only: how recent, in seconds, the session's last authentication must be. */
+  maxAgeSeconds?: number;
 }
 
 /** Builds the answer for `code`, with the status docs/api.md fixes for it. Messages never hold a credential. */
@@ -71,9 +73,20 @@ export function apiError(code: ApiErrorCode, message?: string, headers: Record<s
   return { status: API_ERROR_STATUS[code], code, message: message ?? DEFAULT_MESSAGES[code], headers };
 }
 
-/** The JSON body of an error answer: `{"error": {"code", "message"}}`. */
-export function apiErrorBody(error: ApiError): { error: { code: ApiErrorCode; message: string } } {
-  return { error: { code: error.code, message: error.message } };
+/**
+ * 403 `reauth_required`: the session's last authentication is older than `maxAgeSeconds`; the body
+ * says how recent it must be (`error.maxAgeSeconds`), so a client can ask for the password and retry.
+ */
+export function reauthRequiredError(maxAgeSeconds: number): ApiError {
+  return { ...apiError('reauth_required'), maxAgeSeconds };
+}
+
+/** The JSON body of an error answer: `{"error": {"code", "message"}}`, plus `maxAgeSeconds` for `reauth_required`. */
+export function apiErrorBody(error: ApiError): {
+  error: { code: ApiErrorCode; message: string; maxAgeSeconds?: number };
+} {
+  const { code, message, maxAgeSeconds } = error;
+  return { error: maxAgeSeconds === undefined ? { code, message } : { code, message, maxAgeSeconds } };
 }
 
 /** The credential a failure is about: the same reason means different answers for a cookie and a token. */

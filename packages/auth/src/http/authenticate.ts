@@ -60,7 +60,7 @@ export function createAuthenticate<Data extends JsonObject>(
       session: result.session,
       failure: null,
       accessToken: null,
-      setCookies: result.renewed ? [cookie.serialize(token, result.session.expiresAt)] : [],
+      setCookies: result.renewed ? [ctx.sessionCookie(token, result.session)] : [],
     };
     return state;
   };

@@ -1,6 +1,7 @@
 import { InvalidOptionError } from '../core/errors/errors.js';
 import type { JsonObject } from '../core/store/types.js';
 import type { ApiError } from './api-error.js';
+import { recentAuthMaxAge } from './guards.js';
 import type { RequestFacts } from './request-facts.js';
 import type {
   AuthState,
@@ -9,6 +10,8 @@ import type {
   HttpResult,
   LoginAttempt,
   LoginResult,
+  ReauthenticateResult,
+  RecentAuthOptions,
   TokenResponse,
   VerifiedCredentials,
 } from './types.js';
@@ -64,6 +67,11 @@ export interface TesseraBinding<Ctx, Data extends JsonObject, Answered> {
   rateLimit(ctx: Ctx): Promise<boolean>;
   /** Lets only a request with a session through. */
   requireAuth(ctx: Ctx): Promise<boolean>;
+  /**
+   * Step-up: a guard that lets through only a session whose last sign-in or re-authentication is within
+   * `maxAgeSeconds` (403 `reauth_required` with `error.maxAgeSeconds` otherwise). Checked once, here.
+   */
+  requireRecentAuth(options: RecentAuthOptions): (ctx: Ctx) => Promise<boolean>;
   /** Lets only a request from this site through (for routes with no session yet). */
   sameOrigin(ctx: Ctx): Promise<boolean>;
   /** {@link HttpAuth.login}: sets the cookies and moves the request to the new session. */
@@ -72,6 +80,11 @@ export interface TesseraBinding<Ctx, Data extends JsonObject, Answered> {
   startSession(ctx: Ctx, userId: string, options?: StartSessionOptions<Data>): Promise<LoginResult<Data> | Answered>;
   /** {@link HttpAuth.verifyCredentials}: a password re-check under the login throttle; refreshes a known device's cookie. */
   verifyCredentials(ctx: Ctx, attempt: CredentialsAttempt): Promise<VerifiedCredentials | Answered>;
+  /**
+   * {@link HttpAuth.reauthenticate}: proves the password again under the login throttle; sets the new cookie
+   * (cookie transport) and moves the request to the session's new id.
+   */
+  reauthenticate(ctx: Ctx, attempt: CredentialsAttempt): Promise<ReauthenticateResult<Data> | Answered>;
   /** {@link HttpAuth.logout}: clears the cookie; the request is nobody from then on. */
   logout(ctx: Ctx): Promise<LogoutResult<Data> | Answered>;
   /** {@link HttpAuth.refresh}: a new token pair for a refresh token. */
@@ -135,11 +148,17 @@ export function bindHttpAuth<Ctx, Data extends JsonObject, Answered>(
     },
     rateLimit: async (ctx) => pass(ctx, await auth.limitRequest(hooks.facts(ctx), stateOf(ctx, 'rateLimit'))),
     requireAuth: async (ctx) => pass(ctx, auth.requireAuth(stateOf(ctx, 'requireAuth'))),
+    requireRecentAuth(options) {
+      const recent = { maxAgeSeconds: recentAuthMaxAge(options) };
+      return async (ctx) => pass(ctx, auth.requireRecentAuth(stateOf(ctx, 'requireRecentAuth'), recent));
+    },
     sameOrigin: async (ctx) => pass(ctx, auth.verifyRequestSource(hooks.facts(ctx))),
     login: async (ctx, attempt) => settle(ctx, await auth.login(hooks.facts(ctx), stateOf(ctx, 'login'), attempt)),
     startSession: async (ctx, userId, options) =>
       settle(ctx, await auth.startSession(hooks.facts(ctx), stateOf(ctx, 'startSession'), userId, options)),
     verifyCredentials: async (ctx, attempt) => settle(ctx, await auth.verifyCredentials(hooks.facts(ctx), attempt)),
+    reauthenticate: async (ctx, attempt) =>
+      settle(ctx, await auth.reauthenticate(hooks.facts(ctx), stateOf(ctx, 'reauthenticate'), attempt)),
     logout: async (ctx) => settle(ctx, await auth.logout(stateOf(ctx, 'logout'))),
     async refresh(ctx, refreshToken) {
       const result = await auth.refresh(hooks.facts(ctx), refreshToken);

@@ -4,11 +4,12 @@ import { createDeviceCookie, type DeviceCookie } from '../core/device/device-coo
 import { InvalidOptionError } from '../core/errors/errors.js';
 import { createLoginThrottle, type LoginThrottle } from '../core/rate-limit/rate-limit.js';
 import { createMemoryStore } from '../stores/memory/memory-store.js';
-import type { SessionManager } from '../core/session/session-manager.js';
+import type { Session, SessionManager } from '../core/session/session-manager.js';
 import type { JsonObject } from '../core/store/types.js';
 import type { TokenService } from '../core/token/token-service.js';
 import { secureRandom } from '../internal/crypto.js';
 import { createEmitter } from '../internal/events.js';
+import { functionOption } from '../internal/options.js';
 import { silentLogger, type Logger } from '../internal/logger.js';
 import { apiErrorFromException } from './api-error.js';
 import type { RequestFacts } from './request-facts.js';
@@ -29,6 +30,9 @@ export interface HttpAuthContext<Data extends JsonObject> {
   /** The raw access token of a bearer request, kept off the state object so it is not passed around or logged. */
   bearerTokens: WeakMap<AuthState<Data>, string>;
   anonymous: (failure?: AuthFailure | null, setCookies?: string[]) => AuthState<Data>;
+  /** The session cookie for `session`: until it expires, or until the browser closes for a browser session. */
+  sessionCookie: (token: string, session: Session<Data>) => string;
+  now: () => number;
   /** Runs a step that may hit a store; a store failure becomes 503, anything else propagates as a bug. */
   guarded: <T>(run: () => Promise<HttpResult<T>>) => Promise<HttpResult<T>>;
 }
@@ -65,10 +69,13 @@ export function createHttpAuthContext<Data extends JsonObject>(options: HttpAuth
   }
   const logger = options.logger ?? silentLogger;
   const configuredOrigin = options.ownOrigin;
+  const cookie = createSessionCookie(options.cookie);
   return {
     sessions: options.sessions,
     tokens: options.tokens,
-    cookie: createSessionCookie(options.cookie),
+    cookie,
+    sessionCookie: (token, session) => cookie.serialize(token, session.browserSession ? null : session.expiresAt),
+    now: functionOption<() => number>('now', options.now, Date.now),
     csrf: createCSRFProtection({
       secrets: options.csrfSecrets,
       ...(options.allowedOrigins === undefined ? {} : { allowedOrigins: options.allowedOrigins }),

@@ -1,15 +1,26 @@
 import { isSafeMethod } from '../core/csrf/csrf.js';
 import type { JsonObject } from '../core/store/types.js';
-import { apiError, apiErrorForCredential, type ApiError } from './api-error.js';
+import { InvalidOptionError } from '../core/errors/errors.js';
+import { positiveIntegerOption } from '../internal/options.js';
+import { apiError, apiErrorForCredential, reauthRequiredError, type ApiError } from './api-error.js';
 import type { HttpAuthContext } from './context.js';
 import type { RequestFacts } from './request-facts.js';
-import type { HttpAuth } from './types.js';
+import type { HttpAuth, RecentAuthOptions } from './types.js';
 
 /** The checks a request passes before a handler runs. */
 export type RequestGuards<Data extends JsonObject> = Pick<
   HttpAuth<Data>,
-  'verifyCSRF' | 'verifyRequestSource' | 'requireAuth' | 'limitRequest' | 'csrfToken'
+  'verifyCSRF' | 'verifyRequestSource' | 'requireAuth' | 'requireRecentAuth' | 'limitRequest' | 'csrfToken'
 >;
+
+/** The `maxAgeSeconds` of a step-up check, refused at the call that sets it up, never per request. */
+export function recentAuthMaxAge(options: RecentAuthOptions): number {
+  return positiveIntegerOption('maxAgeSeconds', options?.maxAgeSeconds, undefined) ?? missingMaxAge();
+}
+
+function missingMaxAge(): never {
+  throw new InvalidOptionError('"maxAgeSeconds" must be a positive integer');
+}
 
 /** CSRF and request source, the session requirement and the per-session request budget. */
 export function createGuards<Data extends JsonObject>(ctx: HttpAuthContext<Data>): RequestGuards<Data> {
@@ -27,8 +38,16 @@ export function createGuards<Data extends JsonObject>(ctx: HttpAuthContext<Data>
     return apiError('csrf_failed', 'This request came from another site.');
   };
 
+  const requireAuth: HttpAuth<Data>['requireAuth'] = (state) => {
+    if (state.session !== null) return null;
+    return state.failure === null
+      ? apiError('unauthenticated')
+      : apiErrorForCredential(state.failure.credential, state.failure.reason);
+  };
+
   return {
     verifyRequestSource,
+    requireAuth,
 
     verifyCSRF(request, state) {
       const override =
@@ -50,11 +69,11 @@ export function createGuards<Data extends JsonObject>(ctx: HttpAuthContext<Data>
       return null;
     },
 
-    requireAuth: (state) => {
-      if (state.session !== null) return null;
-      return state.failure === null
-        ? apiError('unauthenticated')
-        : apiErrorForCredential(state.failure.credential, state.failure.reason);
+    requireRecentAuth(state, options) {
+      const maxAgeSeconds = recentAuthMaxAge(options);
+      if (state.session === null) return requireAuth(state);
+      const age = ctx.now() - state.session.authenticatedAt.getTime();
+      return age <= maxAgeSeconds * 1000 ? null : reauthRequiredError(maxAgeSeconds);
     },
 
     async limitRequest(request, state) {

@@ -657,3 +657,40 @@ describe('login throttle, device cookies and confirm', () => {
     expect(mine.ok && mine.value.setCookies[0]).toMatch(/^__Host-tessera-device=/);
   });
 });
+
+describe('step-up', () => {
+  it('refuses a missing or bad maxAgeSeconds as misuse, and lets a sign-in exactly at the limit through', async () => {
+    let clock = Date.UTC(2026, 0, 1);
+    const sessions = createSessionManager(createMemoryStore({ now: () => clock }), { now: () => clock });
+    const auth = createHttpAuth({ sessions, csrfSecrets: [secret], loginThrottle: false, now: () => clock });
+    const { cookie } = await signedIn(auth);
+    const state = await auth.authenticate(request('GET', { cookie }));
+    if (!state.ok) throw new Error('unexpected');
+    for (const maxAgeSeconds of [0, -1, 1.5, undefined]) {
+      expect(() => auth.requireRecentAuth(state.value, { maxAgeSeconds } as { maxAgeSeconds: number })).toThrow(
+        /maxAgeSeconds/,
+      );
+    }
+    clock += 60_000;
+    expect(auth.requireRecentAuth(state.value, { maxAgeSeconds: 60 })).toBeNull();
+    expect(auth.requireRecentAuth(state.value, { maxAgeSeconds: 59 })).toMatchObject({
+      status: 403,
+      code: 'reauth_required',
+      maxAgeSeconds: 59,
+    });
+  });
+
+  it('refuses a password that belongs to another account: the session is not moved', async () => {
+    const { auth, sessions } = setup();
+    const { cookie, csrfToken, session } = await signedIn(auth);
+    const state = await auth.authenticate(request('POST', { cookie }));
+    if (!state.ok) throw new Error('unexpected');
+    const headers = { cookie, 'x-csrf-token': csrfToken, origin: ORIGIN };
+    const result = await auth.reauthenticate(request('POST', headers), state.value, {
+      account: 'mallory@example.com',
+      verify: async () => 'user-mallory',
+    });
+    expect(result.ok ? null : result.error.code).toBe('invalid_credentials');
+    expect((await sessions.getSession(session.id)).ok).toBe(true);
+  });
+});

@@ -16,6 +16,9 @@ export type {
   HttpResult,
   LoginAttempt,
   LoginResult,
+  ReauthenticateResult,
+  RecentAuthOptions,
+  SessionLifetimes,
   TokenResponse,
   VerifiedCredentials,
 } from './types.js';

@@ -4,6 +4,7 @@ export {
   apiErrorBody,
   apiErrorFromException,
   isApiError,
+  reauthRequiredError,
   type ApiError,
   type ApiErrorCode,
   type AuthFailure,
@@ -28,7 +29,10 @@ export {
   type HttpResult,
   type LoginAttempt,
   type LoginResult,
+  type ReauthenticateResult,
+  type RecentAuthOptions,
   type RequestFacts,
+  type SessionLifetimes,
   type TokenResponse,
   type VerifiedCredentials,
 } from './http-auth.js';

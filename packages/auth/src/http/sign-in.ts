@@ -1,4 +1,5 @@
 import { InvalidOptionError } from '../core/errors/errors.js';
+import type { Session } from '../core/session/session-manager.js';
 import type { JsonObject } from '../core/store/types.js';
 import type { TokenPair } from '../core/token/token-service.js';
 import { apiError, apiErrorForCredential, type ApiError } from './api-error.js';
@@ -11,6 +12,7 @@ import type {
   HttpResult,
   LoginResult,
   OpenedSession,
+  ReauthenticateResult,
   TokenResponse,
   VerifiedCredentials,
 } from './types.js';
@@ -18,8 +20,11 @@ import type {
 /** The flows that start, check and end sign-ins. */
 export type SignInFlows<Data extends JsonObject> = Pick<
   HttpAuth<Data>,
-  'login' | 'startSession' | 'verifyCredentials' | 'logout' | 'refresh'
+  'login' | 'startSession' | 'verifyCredentials' | 'reauthenticate' | 'logout' | 'refresh'
 >;
+
+/** A browser session's lifetime unless the options say otherwise: 12 hours at most. */
+const BROWSER_SESSION_LIFETIME = { absoluteTimeoutSeconds: 43_200 };
 
 const toTokenResponse = (pair: TokenPair): TokenResponse => ({
   access_token: pair.accessToken,
@@ -39,13 +44,24 @@ async function openSession<Data extends JsonObject>(
   request: RequestFacts,
   state: AuthState<Data>,
   userId: string,
-  transport: 'cookie' | 'token',
-  data: Data | undefined,
+  options: { transport: 'cookie' | 'token'; remember?: boolean | undefined; data?: Data | undefined },
 ): Promise<OpenedSession<Data>> {
-  const { sessions, tokens, cookie, csrf, anonymous } = ctx;
+  const { sessions, tokens, cookie, anonymous } = ctx;
+  const { transport, data } = options;
+  const lifetimes = ctx.options.lifetimes;
+  const browserSession = transport === 'cookie' && options.remember === false;
+  // Each transport's own lifetimes: a token session outlives a browser's, a browser session is shorter.
+  const lifetime =
+    transport === 'token'
+      ? (lifetimes?.token ?? {})
+      : browserSession
+        ? (lifetimes?.browserSession ?? BROWSER_SESSION_LIFETIME)
+        : {};
   const created = await sessions.createSession(userId, {
     ip: request.ip,
     userAgent: request.headers('user-agent') ?? null,
+    ...lifetime,
+    ...(browserSession ? { browserSession } : {}),
     ...(data === undefined ? {} : { data }),
   });
   if (transport === 'token' && tokens !== undefined) {
@@ -54,12 +70,21 @@ async function openSession<Data extends JsonObject>(
     const setCookies = state.transport === 'cookie' ? [cookie.serializeClear()] : [];
     return { transport: 'token', session: created.session, tokens: pair, setCookies, state: anonymous() };
   }
+  return cookieSession(ctx, created.session, created.token);
+}
+
+/** A cookie session handed to the client: its cookie, its CSRF token, and the request moved to it. */
+function cookieSession<Data extends JsonObject>(
+  ctx: HttpAuthContext<Data>,
+  session: Session<Data>,
+  token: string,
+): OpenedSession<Data> {
   return {
     transport: 'cookie',
-    session: created.session,
-    csrfToken: csrf.generateCSRFToken(created.session.id),
-    setCookies: [cookie.serialize(created.token, created.session.expiresAt)],
-    state: { ...anonymous(), transport: 'cookie', session: created.session },
+    session,
+    csrfToken: ctx.csrf.generateCSRFToken(session.id),
+    setCookies: [ctx.sessionCookie(token, session)],
+    state: { ...ctx.anonymous(), transport: 'cookie', session },
   };
 }
 
@@ -122,7 +147,7 @@ async function confirmed<Data extends JsonObject>(
 function createCredentialFlows<Data extends JsonObject>(
   ctx: HttpAuthContext<Data>,
   verifyRequestSource: (request: RequestFacts) => ApiError | null,
-): Pick<HttpAuth<Data>, 'login' | 'startSession' | 'verifyCredentials'> {
+): Pick<HttpAuth<Data>, 'login' | 'startSession' | 'verifyCredentials' | 'reauthenticate'> {
   const { sessions, tokens, devices, emit, guarded } = ctx;
 
   /** The request-source check and the transport's availability: what every sign-in refuses before doing anything. */
@@ -147,7 +172,11 @@ function createCredentialFlows<Data extends JsonObject>(
         if (!checked.ok) return checked;
         const { userId, deviceId } = checked.value;
         const newDevice = deviceId === null;
-        const opened = await openSession(ctx, request, state, userId, transport, attempt.data);
+        const opened = await openSession(ctx, request, state, userId, {
+          transport,
+          remember: attempt.remember,
+          data: attempt.data,
+        });
         const confirm = attempt.confirm;
         if (!(await confirmed(ctx, confirm && (() => confirm(opened.session)), opened.session.id))) {
           failed();
@@ -167,7 +196,11 @@ function createCredentialFlows<Data extends JsonObject>(
         const refused = refuse(request, transport);
         if (refused !== null) return refused;
         await endPreviousSession(state);
-        const opened = await openSession(ctx, request, state, userId, transport, options.data);
+        const opened = await openSession(ctx, request, state, userId, {
+          transport,
+          remember: options.remember,
+          data: options.data,
+        });
         emit({ type: 'login.succeeded', userId, sessionId: opened.session.id, ip: request.ip, newDevice: true });
         const { account } = options;
         const deviceCookies =
@@ -189,6 +222,37 @@ function createCredentialFlows<Data extends JsonObject>(
         // A known device's cookie starts its lifetime again; an unknown client is not given one here.
         const setCookies = deviceId === null ? [] : [devices.serialize(attempt.account, deviceId).setCookie];
         return { ok: true, value: { userId, newDevice: deviceId === null, setCookies } };
+      }),
+
+    reauthenticate: (request, state, attempt) =>
+      guarded<ReauthenticateResult<Data>>(async () => {
+        const session = state.session;
+        if (session === null) return { ok: false, error: apiError('unauthenticated') };
+        const transport = state.transport === 'bearer' ? 'token' : 'cookie';
+        // A bearer token is no ambient credential: only a cookie request can be forged by another site.
+        const refused = transport === 'cookie' ? verifyRequestSource(request) : null;
+        if (refused !== null) return { ok: false, error: refused };
+        if (transport === 'token' && tokens === undefined) return TOKENS_OFF;
+        // A password that is good for another account proves nothing about this session.
+        const verify = async (): Promise<string | null> =>
+          (await attempt.verify()) === session.userId ? session.userId : null;
+        const failed = (): void => emit({ type: 'login.failed', account: attempt.account, ip: request.ip });
+        const checked = await checkCredentials(ctx, request, { account: attempt.account, verify }, failed);
+        if (!checked.ok) return checked;
+        const rotated = await sessions.rotateSession(session.id, { reauthenticated: true });
+        if (rotated === null) return { ok: false, error: apiError('session_revoked') };
+        await checked.value.succeeded();
+        emit({ type: 'reauthenticated', userId: session.userId, sessionId: rotated.session.id, ip: request.ip });
+        if (transport === 'cookie') return { ok: true, value: cookieSession(ctx, rotated.session, rotated.token) };
+        if (tokens === undefined) return TOKENS_OFF;
+        const raw = ctx.bearerTokens.get(state);
+        // The old session id is gone, and with it the old pair; the blocklist covers "blocklist" verification too.
+        if (raw !== undefined) await tokens.revokeAccessToken(raw);
+        const pair = toTokenResponse(await tokens.issueTokens(rotated.session));
+        return {
+          ok: true,
+          value: { transport: 'token', session: rotated.session, tokens: pair, setCookies: [], state: ctx.anonymous() },
+        };
       }),
   };
 }

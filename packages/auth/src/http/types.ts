@@ -1,7 +1,7 @@
 import type { SessionCookie, SessionCookieOptions } from '../core/cookie/session-cookie.js';
 import type { CSRFSecrets, RequestSourceVerdict } from '../core/csrf/csrf.js';
 import type { LoginThrottle, RequestLimit } from '../core/rate-limit/rate-limit.js';
-import type { Session, SessionManager } from '../core/session/session-manager.js';
+import type { Session, SessionLifetime, SessionManager } from '../core/session/session-manager.js';
 import type { JsonObject } from '../core/store/types.js';
 import type { AccessTokenClaims } from '../core/token/access-token.js';
 import type { TokenService } from '../core/token/token-service.js';
@@ -51,7 +51,31 @@ export type HttpAuthEvent =
     }
   /** `account` is the account name tried (e.g. an email): fingerprint it before it reaches a log. */
   | { type: 'login.failed'; account: string; ip: string | null }
+  /** A session's user proved the password again; `sessionId` is the session's new id. */
+  | { type: 'reauthenticated'; userId: string; sessionId: string; ip: string | null }
   | { type: 'logout'; userId: string; sessionId: string };
+
+/** Session lifetimes by how the client holds the session, each within the session manager's ceilings. */
+export interface SessionLifetimes {
+  /**
+   * Token-transport sessions (mobile apps, CLIs): usually longer than a browser's, since the refresh token
+   * is kept by the app.
+   * @default the session manager's defaults
+   */
+  token?: SessionLifetime;
+  /**
+   * Cookie sessions signed in with `remember: false`: a browser-session cookie (no `Max-Age`) and a
+   * shorter absolute lifetime.
+   * @default { absoluteTimeoutSeconds: 43200 } (12 hours)
+   */
+  browserSession?: SessionLifetime;
+}
+
+/** Options of {@link HttpAuth.requireRecentAuth}. */
+export interface RecentAuthOptions {
+  /** How recent, seconds, the session's last authentication (sign-in or re-authentication) must be. */
+  maxAgeSeconds: number;
+}
 
 /** Options of {@link createHttpAuth}. */
 export interface HttpAuthOptions<Data extends JsonObject = JsonObject> {
@@ -104,6 +128,13 @@ export interface HttpAuthOptions<Data extends JsonObject = JsonObject> {
   };
   /** A request budget per session, checked by {@link HttpAuth.limitRequest}. Off when absent. */
   sessionRequestLimit?: RequestLimit;
+  /** Lifetimes of token-transport and browser-session (`remember: false`) sessions. */
+  lifetimes?: SessionLifetimes;
+  /**
+   * The clock {@link HttpAuth.requireRecentAuth} compares with, epoch milliseconds.
+   * @default Date.now
+   */
+  now?: () => number;
   onEvent?: (event: HttpAuthEvent) => void;
   logger?: Logger;
 }
@@ -119,6 +150,9 @@ export type LoginResult<Data extends JsonObject> = OpenedSession<Data> & {
   /** No valid device cookie for this account came with the request (always `true` from {@link HttpAuth.startSession}). */
   newDevice: boolean;
 };
+
+/** What {@link HttpAuth.reauthenticate} hands back: the session under its new id, and its new credentials. */
+export type ReauthenticateResult<Data extends JsonObject> = OpenedSession<Data>;
 
 export type OpenedSession<Data extends JsonObject> =
   | { transport: 'cookie'; session: Session<Data>; csrfToken: string; setCookies: string[]; state: AuthState<Data> }
@@ -136,6 +170,12 @@ export interface CredentialsAttempt {
 export interface LoginAttempt<Data extends JsonObject = JsonObject> extends CredentialsAttempt {
   /** @default "cookie" */
   transport?: 'cookie' | 'token';
+  /**
+   * `false`: the cookie ends with the browser and the session lives at most `lifetimes.browserSession`
+   * ("keep me signed in" unchecked). The token transport ignores it.
+   * @default true
+   */
+  remember?: boolean;
   data?: Data;
   /**
    * Runs after the new session (and token pair) exists, before anything is
@@ -171,6 +211,12 @@ export interface HttpAuth<Data extends JsonObject = JsonObject> {
   verifyRequestSource(request: RequestFacts): ApiError | null;
   /** `null` when the request has a session; otherwise the 401 to answer with. */
   requireAuth(state: AuthState<Data>): ApiError | null;
+  /**
+   * Step-up: `null` when the request's session last proved a credential (sign-in or
+   * {@link HttpAuth.reauthenticate}) within `maxAgeSeconds`; otherwise 403 `reauth_required` with
+   * `maxAgeSeconds` in the error body. Without a session: the 401 of {@link HttpAuth.requireAuth}.
+   */
+  requireRecentAuth(state: AuthState<Data>, options: RecentAuthOptions): ApiError | null;
   /** Spends one request of the session's budget, when a per-session limit is configured. */
   limitRequest(request: RequestFacts, state: AuthState<Data>): Promise<ApiError | null>;
   /**
@@ -193,6 +239,17 @@ export interface HttpAuth<Data extends JsonObject = JsonObject> {
    */
   verifyCredentials(request: RequestFacts, attempt: CredentialsAttempt): Promise<HttpResult<VerifiedCredentials>>;
   /**
+   * Step-up re-authentication of the request's session: refuses another site, charges the login throttle
+   * before calling `verify` (which must resolve to the session's own user id), then moves the session to a
+   * new id with its authentication time set to now. Cookie: a new cookie and CSRF token; bearer: a new
+   * token pair, the old one stops working. 401 without a session or for a wrong password, 429 when throttled.
+   */
+  reauthenticate(
+    request: RequestFacts,
+    state: AuthState<Data>,
+    attempt: CredentialsAttempt,
+  ): Promise<HttpResult<ReauthenticateResult<Data>>>;
+  /**
    * Starts a fresh session for an already-verified user (after sign-up), ending any session the client had;
    * a request from another site is refused (403 `csrf_failed`).
    * With `account` (the name a login would use) a cookie session also gets that account's device cookie:
@@ -202,7 +259,7 @@ export interface HttpAuth<Data extends JsonObject = JsonObject> {
     request: RequestFacts,
     state: AuthState<Data>,
     userId: string,
-    options?: { transport?: 'cookie' | 'token'; data?: Data; account?: string },
+    options?: { transport?: 'cookie' | 'token'; remember?: boolean; data?: Data; account?: string },
   ): Promise<HttpResult<LoginResult<Data>>>;
   /**
    * Ends the request's session server-side, blocklists its access token, and clears the cookie.

@@ -256,6 +256,39 @@ export function describeStore(name: string, factory: StoreFactory): void {
       expect(await store.getSession(unknown.id)).toEqual(unknown);
     });
 
+    it('keeps a session’s authentication time, own idle timeout and cookie lifetime through renewal and rotation; a re-authentication moves the time', async () => {
+      const signedInAt = clock;
+      const sessions = createSessionManager(store, {
+        now,
+        renewalIntervalSeconds: 1,
+        maxIdleTimeoutSeconds: 7200,
+        maxAbsoluteTimeoutSeconds: 30 * 86_400,
+      });
+      const alice = user();
+      const created = await sessions.createSession(alice, { idleTimeoutSeconds: 7200, browserSession: true });
+      expect(created.session).toMatchObject({ authenticatedAt: new Date(signedInAt), browserSession: true });
+      expect(created.session.idleExpiresAt.getTime()).toBe(signedInAt + 7_200_000);
+      // The injected clock moves alone: a backend's own TTLs only grow by it.
+      clock += 5000;
+      const renewed = await sessions.validateSessionToken(created.token);
+      expect(renewed).toMatchObject({ ok: true, renewed: true });
+      // Renewal uses the session's own idle timeout, not the engine's default (1800 s).
+      expect(renewed.session?.idleExpiresAt.getTime()).toBe(clock + 7_200_000);
+      expect(renewed.session).toMatchObject({ authenticatedAt: new Date(signedInAt), browserSession: true });
+      const rotated = await sessions.rotateSession(created.session.id);
+      expect(rotated?.session).toMatchObject({ authenticatedAt: new Date(signedInAt), browserSession: true });
+      clock += 1000;
+      const stepped = await sessions.rotateSession(rotated!.session.id, { reauthenticated: true });
+      expect(stepped?.session).toMatchObject({ authenticatedAt: new Date(clock), browserSession: true });
+      expect(await store.getSession(stepped!.session.id)).toMatchObject({
+        authenticatedAt: clock,
+        idleTimeoutMs: 7_200_000,
+        cookieLifetime: 'browser',
+      });
+      const plain = await sessions.createSession(alice);
+      expect(await store.getSession(plain.session.id)).toMatchObject({ idleTimeoutMs: null, cookieLifetime: null });
+    });
+
     it('refuses an incomplete record instead of storing it', async () => {
       const { signInIp: _dropped, ...incomplete } = makeSessionRecord(user(), clock);
       await expect(store.createSession(incomplete as SessionRecord)).rejects.toMatchObject({

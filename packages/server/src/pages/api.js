@@ -50,6 +50,15 @@ export async function request(method, path, body) {
   );
 }
 
+/**
+ * Proves the password again (POST /auth/reauthenticate): the session moves to a new id, so the CSRF token
+ * in the answer replaces the old one.
+ */
+export async function reauthenticate(password) {
+  const answer = await request('POST', '/auth/reauthenticate', { password });
+  setCSRFToken(answer.csrfToken);
+}
+
 /** Fetches a fresh CSRF token for the current session and keeps it. */
 export async function refreshCSRFToken() {
   const answer = await request('GET', '/auth/csrf');
@@ -75,7 +84,7 @@ export function describeError(error) {
     case 'conflict':
       return 'An account with this email already exists. Sign in instead.';
     case 'reauth_required':
-      return 'Your current password is not correct.';
+      return 'For your safety, confirm your password to do this.';
     case 'csrf_failed':
       return 'The request was refused for your safety. Reload the page and try again.';
     case 'invalid_request':

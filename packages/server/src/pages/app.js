@@ -4,6 +4,7 @@ import {
   describeUserAgent,
   goToSignIn,
   isSignedOut,
+  reauthenticate,
   refreshCSRFToken,
   request,
   timeElement,
@@ -92,7 +93,10 @@ function initSignIn() {
       try {
         // The answer carries the new session's CSRF token, but /account is a new document with empty memory:
         // it asks GET /auth/csrf. The token is never parked in storage to bridge the navigation.
-        await request('POST', path, { email: email.value.trim(), password: password.value });
+        const body = { email: email.value.trim(), password: password.value };
+        // "Keep me signed in" unchecked: a cookie that ends with the browser, on a shorter session.
+        if (form.elements.remember !== undefined) body.remember = form.elements.remember.checked;
+        await request('POST', path, body);
         window.location.assign('/account');
       } catch (error) {
         setBusy(form, false);
@@ -195,7 +199,69 @@ function sessionItem(session, onRevoke) {
   return item;
 }
 
+/**
+ * The inline "confirm it's you" form: `ask()` shows it and resolves `true` once the password was proved
+ * (POST /auth/reauthenticate, which also renews the CSRF token), `false` when the person cancels. A wrong
+ * password is shown in the form, which stays open.
+ */
+function createReauthPrompt() {
+  const panel = byId('reauth-panel');
+  const form = byId('reauth-form');
+  const { password } = form.elements;
+  let settle = null;
+  const close = (proved) => {
+    panel.hidden = true;
+    form.reset();
+    clearFormError(form);
+    settle?.(proved);
+    settle = null;
+  };
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (password.value === '') return showFormError(form, 'Enter your password.', password);
+    clearFormError(form);
+    setBusy(form, true);
+    try {
+      await reauthenticate(password.value);
+      close(true);
+    } catch (error) {
+      if (isSignedOut(error)) return goToSignIn();
+      const message =
+        error.code === 'invalid_credentials' ? 'That password is not correct. Try again.' : describeError(error);
+      showFormError(form, message, password);
+      password.select();
+    } finally {
+      setBusy(form, false);
+    }
+  });
+  byId('reauth-cancel').addEventListener('click', () => close(false));
+  return {
+    setUsername: (email) => {
+      form.elements.username.value = email;
+    },
+    ask: () =>
+      new Promise((resolve) => {
+        settle?.(false);
+        settle = resolve;
+        panel.hidden = false;
+        password.focus();
+      }),
+  };
+}
+
 function initAccount() {
+  const reauth = createReauthPrompt();
+  /** Runs a sensitive action; when the sign-in is too old for it, asks for the password inline and retries once. */
+  const withRecentSignIn = async (action) => {
+    try {
+      return await action();
+    } catch (error) {
+      if (error.code !== 'reauth_required') throw error;
+      showStatus(describeError(error));
+      if (!(await reauth.ask())) return showStatus('');
+      return action();
+    }
+  };
   const list = byId('sessions');
   const revokeOthers = byId('revoke-others');
   const sessionsHeading = byId('sessions-title');
@@ -212,7 +278,10 @@ function initAccount() {
   const revoke = (session, device, button) =>
     guarded(async () => {
       button.disabled = true;
-      await request('DELETE', `/auth/sessions/${encodeURIComponent(session.id)}`);
+      const signedOut = await withRecentSignIn(() =>
+        request('DELETE', `/auth/sessions/${encodeURIComponent(session.id)}`),
+      );
+      if (signedOut === undefined) return;
       await renderSessions();
       sessionsHeading.focus();
       showStatus(`Signed out ${device}.`);
@@ -223,7 +292,8 @@ function initAccount() {
   revokeOthers.addEventListener('click', () =>
     guarded(async () => {
       revokeOthers.disabled = true;
-      await request('DELETE', '/auth/sessions');
+      const signedOut = await withRecentSignIn(() => request('DELETE', '/auth/sessions'));
+      if (signedOut === undefined) return;
       await renderSessions();
       sessionsHeading.focus();
       showStatus('Signed out everywhere else. Only this device is still signed in.');
@@ -275,6 +345,7 @@ function initAccount() {
     byId('user-email').textContent = user.email;
     byId('header-email').textContent = user.email;
     form.elements.username.value = user.email;
+    reauth.setUsername(user.email);
     byId('user-since').replaceChildren(timeElement(user.createdAt, { withTime: false }));
     await renderSessions();
     document.querySelector('main').setAttribute('aria-busy', 'false');

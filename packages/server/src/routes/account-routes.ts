@@ -1,10 +1,18 @@
+import { z } from 'zod';
 import { sendApiError } from 'tessera-auth/fastify';
 import { apiError } from 'tessera-auth/http';
 import { checkPasswordPolicy, hashPassword, verifyPassword } from '../accounts/password.js';
-import { csrfResponse, meResponse, passwordBody, sessionsResponse } from '../api-schemas.js';
+import {
+  csrfResponse,
+  meResponse,
+  passwordBody,
+  reauthenticateBody,
+  sessionsResponse,
+  tokenResponse,
+} from '../api-schemas.js';
 import { BODY_ERRORS } from './errors.js';
 import { defineRoute } from './route.js';
-import { currentAccount, publicSession, publicSessionEntry, publicUser, sessionOf } from './views.js';
+import { currentAccount, publicSession, publicSessionEntry, publicUser, sessionOf, tokenAnswer } from './views.js';
 
 /** `GET /auth/me`: the signed-in user and session. */
 export const meRoute = defineRoute({
@@ -66,8 +74,9 @@ export const revokeSessionRoute = defineRoute({
   summary: 'Sign one of your sessions out.',
   auth: 'session',
   csrf: true,
+  recentAuth: true,
   success: { status: 204, description: 'Revoked' },
-  errors: ['unauthenticated', 'csrf_failed', 'not_found', 'unavailable'],
+  errors: ['unauthenticated', 'csrf_failed', 'reauth_required', 'not_found', 'unavailable'],
   async handle(context, { request, reply }) {
     const session = sessionOf(request);
     const { id } = request.params as { id: string };
@@ -85,8 +94,9 @@ export const revokeOtherSessionsRoute = defineRoute({
   summary: 'Sign out everywhere else.',
   auth: 'session',
   csrf: true,
+  recentAuth: true,
   success: { status: 204, description: 'Revoked' },
-  errors: ['unauthenticated', 'csrf_failed', 'unavailable'],
+  errors: ['unauthenticated', 'csrf_failed', 'reauth_required', 'unavailable'],
   async handle(context, { request, reply }) {
     const session = sessionOf(request);
     await context.sessions.revokeUserSessions(session.userId, { exceptSessionId: session.id });
@@ -99,11 +109,16 @@ export const changePasswordRoute = defineRoute({
   id: 'changePassword',
   method: 'POST',
   path: '/auth/password',
-  summary: 'Change the password: every other session is signed out, the current one gets a fresh id.',
+  summary:
+    'Change the password: every other session is signed out, the current one gets a fresh id (cookie: 204 with a new cookie; bearer: 200 with a new pair).',
   auth: 'session',
   csrf: true,
   body: passwordBody,
-  success: { status: 204, description: 'Changed' },
+  success: {
+    status: 204,
+    description: 'Changed: a new cookie (fetch the new CSRF token from GET /auth/csrf)',
+    bearer: { status: 200, schema: tokenResponse, description: 'Changed over bearer: a new token pair' },
+  },
   errors: [...BODY_ERRORS, 'unauthenticated', 'invalid_credentials', 'csrf_failed', 'rate_limited', 'unavailable'],
   async handle(context, { request, reply, body }) {
     const { sessions } = context;
@@ -127,14 +142,54 @@ export const changePasswordRoute = defineRoute({
     // leave a window in which a login with the old password creates its session after the revocation.)
     await context.runtime.accounts.setPasswordHash(account.id, await hashPassword(body.newPassword));
     await sessions.revokeUserSessions(account.id, { exceptSessionId: session.id, reason: 'password_changed' });
-    if (request.tessera.transport === 'cookie') {
-      // A privilege change: the current session moves to a fresh id (its CSRF token changes with it).
-      const rotated = await sessions.rotateSession(session.id);
-      if (rotated === null) return sendApiError(reply, apiError('session_revoked'));
-      reply.header('set-cookie', context.auth.cookie.serialize(rotated.token, rotated.session.expiresAt));
-    }
+    // A privilege change: the current session moves to a fresh id (a cookie's CSRF token changes with it, a
+    // bearer's pair stops working), and the password just proved counts as a re-authentication.
+    const rotated = await sessions.rotateSession(session.id, { reauthenticated: true });
+    if (rotated === null) return sendApiError(reply, apiError('session_revoked'));
     context.audit({ type: 'password.changed', userId: account.id, sessionId: session.id });
+    if (request.tessera.transport === 'bearer') {
+      return reply.code(200).send(tokenAnswer(await context.tokens.issueTokens(rotated.session)));
+    }
+    const expiresAt = rotated.session.browserSession ? null : rotated.session.expiresAt;
+    reply.header('set-cookie', context.auth.cookie.serialize(rotated.token, expiresAt));
     return reply.code(204).send();
+  },
+});
+
+/** `POST /auth/reauthenticate`: proves the password again for sensitive actions; the session gets a fresh id. */
+export const reauthenticateRoute = defineRoute({
+  id: 'reauthenticate',
+  method: 'POST',
+  path: '/auth/reauthenticate',
+  summary:
+    'Prove the password again: the sign-in counts as recent for sensitive actions, and the session gets a fresh id (cookie: a new cookie and CSRF token; bearer: a new pair).',
+  auth: 'session',
+  csrf: true,
+  body: reauthenticateBody,
+  success: {
+    status: 200,
+    schema: z.union([csrfResponse, tokenResponse]),
+    description: 'Re-authenticated: the new CSRF token (cookie) or token pair (bearer)',
+  },
+  errors: [
+    ...BODY_ERRORS,
+    'unauthenticated',
+    'invalid_credentials',
+    'csrf_failed',
+    'rate_limited',
+    'session_revoked',
+    'unavailable',
+  ],
+  async handle(context, { request, reply, body }) {
+    const account = await currentAccount(context, request);
+    if (account === null) return sendApiError(reply, apiError('unauthenticated'));
+    // The login throttle's budget, charged before the check, exactly as for a login.
+    const result = await reply.tesseraReauthenticate({
+      account: account.email,
+      verify: async () => ((await verifyPassword(account.passwordHash, body.password)) ? account.id : null),
+    });
+    if (result === null) return reply;
+    return reply.send(result.transport === 'token' ? result.tokens : { csrfToken: result.csrfToken });
   },
 });
 
@@ -146,4 +201,5 @@ export const ACCOUNT_ROUTES = [
   revokeSessionRoute,
   revokeOtherSessionsRoute,
   changePasswordRoute,
+  reauthenticateRoute,
 ];

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import type { z } from 'zod';
-import { sendApiError } from 'tessera-auth/fastify';
+import { sendApiError, type TesseraPreHandler } from 'tessera-auth/fastify';
 import type { RateLimitVerdict, RequestLimit } from 'tessera-auth';
 import type { SessionManager } from 'tessera-auth';
 import type { TokenService } from 'tessera-auth';
@@ -68,6 +68,14 @@ export function defineRoute<Body = undefined>(route: RouteDefinition<Body>): Rou
 }
 
 /**
+ * The step-up preHandler of sensitive actions (a route with `recentAuth: true`, or any handler that needs it):
+ * 403 `reauth_required` unless the session's last sign-in or re-authentication is within TESSERA_REAUTH_MAX_AGE.
+ */
+export function requireRecentAuth(context: Pick<RouteContext, 'tessera' | 'config'>): TesseraPreHandler {
+  return context.tessera.requireRecentAuth({ maxAgeSeconds: context.config.reauthMaxAgeSeconds });
+}
+
+/**
  * Registers every route: the spec's preHandlers (same-origin, session, CSRF, per-session budget), then its
  * `before` checks, then its body validated against the spec's schema (400 `invalid_request` naming the field,
  * never echoing a value), then the handler with the typed body.
@@ -79,6 +87,7 @@ export function registerRoutes(app: FastifyInstance, routes: readonly RouteDefin
       ...(route.sameOrigin === true ? [tessera.sameOrigin] : []),
       ...(route.auth === 'session' ? [tessera.requireAuth] : []),
       ...(route.csrf ? [tessera.csrf] : []),
+      ...(route.recentAuth === true ? [requireRecentAuth(context)] : []),
       ...(route.auth === 'session' ? [tessera.rateLimit] : []),
     ];
     const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {

@@ -128,6 +128,7 @@ async function startFirstSession(
     started = await reply.tesseraStartSession(account.id, {
       transport: body.transport ?? 'cookie',
       account: account.email,
+      ...(body.remember === undefined ? {} : { remember: body.remember }),
     });
   } catch (error) {
     await rollBack();
@@ -158,6 +159,7 @@ export const loginRoute = defineRoute({
       {
         account: email,
         transport: body.transport ?? 'cookie',
+        ...(body.remember === undefined ? {} : { remember: body.remember }),
         // Unknown emails spend the same argon2 time and get the same answer as wrong passwords.
         verify: async () => {
           account = await accounts.findAccountByEmail(email);

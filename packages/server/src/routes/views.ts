@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Session, SessionInfo } from 'tessera-auth';
+import type { Session, SessionInfo, TokenPair } from 'tessera-auth';
 import type { Account } from '../accounts/account-store.js';
 import type { RouteContext } from './route.js';
 
@@ -12,13 +12,24 @@ export const publicUser = (account: Account) => ({
   createdAt: new Date(account.createdAt).toISOString(),
 });
 
-/** A session as the API shows it: id and its times, ISO 8601. */
+/**
+ * A session as the API shows it: id and its times, ISO 8601. `expiresAt` is the absolute end (creation plus
+ * the absolute lifetime), `idleExpiresAt` the end if unused from now.
+ */
 export const publicSession = (session: Session) => ({
   id: session.id,
   createdAt: iso(session.createdAt),
   lastSeenAt: iso(session.lastSeenAt),
-  expiresAt: iso(session.expiresAt),
+  expiresAt: iso(session.absoluteExpiresAt),
   idleExpiresAt: iso(session.idleExpiresAt),
+});
+
+/** A token pair as the API answers it (the OAuth token response's field names). */
+export const tokenAnswer = (pair: TokenPair) => ({
+  access_token: pair.accessToken,
+  refresh_token: pair.refreshToken,
+  token_type: pair.tokenType,
+  expires_in: pair.expiresIn,
 });
 
 /** A session listing entry as the API shows it. */

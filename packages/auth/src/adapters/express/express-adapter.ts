@@ -3,7 +3,14 @@ import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'exp
 import type { JsonObject } from '../../core/store/types.js';
 import { apiErrorBody, apiErrorForBodyFailure, type ApiError } from '../../http/api-error.js';
 import { bindHttpAuth, type TesseraBinding } from '../../http/binding.js';
-import { csrfFieldOf, headerReader, type AuthState, type HttpAuth, type LoginAttempt } from '../../http/http-auth.js';
+import {
+  csrfFieldOf,
+  headerReader,
+  type AuthState,
+  type HttpAuth,
+  type LoginAttempt,
+  type RecentAuthOptions,
+} from '../../http/http-auth.js';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -17,7 +24,7 @@ export type ExpressLoginAttempt<Data extends JsonObject = JsonObject> = LoginAtt
 
 type Flows<Data extends JsonObject> = Omit<
   TesseraBinding<Response, Data, null>,
-  'session' | 'csrf' | 'rateLimit' | 'requireAuth' | 'sameOrigin' | 'csrfToken'
+  'session' | 'csrf' | 'rateLimit' | 'requireAuth' | 'requireRecentAuth' | 'sameOrigin' | 'csrfToken'
 >;
 type OnRequest<F> = F extends (res: Response, ...args: infer A) => infer R
   ? (req: Request, res: Response, ...args: A) => R
@@ -27,13 +34,18 @@ type OnRequest<F> = F extends (res: Response, ...args: infer A) => infer R
  * Express middleware and flows over one {@link HttpAuth} (Express 4 and 5). `session` loads `req.tessera`
  * (mount it first); `csrf` (token in `X-CSRF-Token` or a `_csrf` form field), `rateLimit` and `requireAuth`
  * answer API errors themselves; `errors` answers body-parser failures in the API shape (400, 413, 415).
- * Each flow (`login`, `startSession`, `verifyCredentials`, `logout`, `refresh`) resolves to its result, or to
+ * Each flow (`login`, `startSession`, `verifyCredentials`, `reauthenticate`, `logout`, `refresh`) resolves to its result, or to
  * `null` once it has answered the error (cross-site 403, throttled 429, bad credentials 401, store down 503…).
  */
 export type TesseraExpress<Data extends JsonObject = JsonObject> = {
   [K in 'session' | 'csrf' | 'rateLimit' | 'requireAuth']: RequestHandler;
 } & { [K in keyof Flows<Data>]: OnRequest<Flows<Data>[K]> } & {
   errors: ErrorRequestHandler;
+  /**
+   * Step-up middleware: only a session signed in (or re-authenticated) within `maxAgeSeconds` gets through;
+   * otherwise 403 `reauth_required` with `error.maxAgeSeconds`.
+   */
+  requireRecentAuth(options: RecentAuthOptions): RequestHandler;
   /** A fresh CSRF token for the request's cookie session; `null` without one. */
   csrfToken(req: Request): string | null;
 };
@@ -133,9 +145,11 @@ export function createTesseraExpress<Data extends JsonObject = JsonObject>(auth:
     csrf: middleware(bound.csrf),
     rateLimit: middleware(bound.rateLimit),
     requireAuth: middleware(bound.requireAuth),
+    requireRecentAuth: (options) => middleware(bound.requireRecentAuth(options)),
     login: (_req, res, attempt) => bound.login(res, attempt),
     startSession: (_req, res, userId, options) => bound.startSession(res, userId, options),
     verifyCredentials: (_req, res, attempt) => bound.verifyCredentials(res, attempt),
+    reauthenticate: (_req, res, attempt) => bound.reauthenticate(res, attempt),
     logout: (_req, res) => bound.logout(res),
     refresh: (_req, res, refreshToken) => bound.refresh(res, refreshToken),
     csrfToken: (req) => bound.csrfToken(req.res as Response),

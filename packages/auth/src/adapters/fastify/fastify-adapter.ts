@@ -4,7 +4,14 @@ import { InvalidOptionError } from '../../core/errors/errors.js';
 import type { JsonObject } from '../../core/store/types.js';
 import { apiErrorBody, apiErrorForBodyFailure, type ApiError } from '../../http/api-error.js';
 import { bindHttpAuth, type TesseraBinding } from '../../http/binding.js';
-import { csrfFieldOf, headerReader, type AuthState, type HttpAuth, type LoginAttempt } from '../../http/http-auth.js';
+import {
+  csrfFieldOf,
+  headerReader,
+  type AuthState,
+  type HttpAuth,
+  type LoginAttempt,
+  type RecentAuthOptions,
+} from '../../http/http-auth.js';
 
 /** What `reply.tesseraLogin` needs: the account name, how to check the password, what to start. */
 export type FastifyLoginAttempt<Data extends JsonObject = JsonObject> = LoginAttempt<Data>;
@@ -23,6 +30,11 @@ export interface TesseraFastify {
   rateLimit: TesseraPreHandler;
   requireAuth: TesseraPreHandler;
   sameOrigin: TesseraPreHandler;
+  /**
+   * A step-up preHandler: only a session signed in (or re-authenticated) within `maxAgeSeconds` gets
+   * through; otherwise 403 `reauth_required` with `error.maxAgeSeconds`.
+   */
+  requireRecentAuth(options: RecentAuthOptions): TesseraPreHandler;
   /** A fresh CSRF token for the request's cookie session; `null` without one. */
   csrfToken(request: FastifyRequest): string | null;
   errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply;
@@ -39,12 +51,14 @@ declare module 'fastify' {
   /**
    * The flows, each resolving to its result, or to `null` once it has answered the error (cross-site 403,
    * throttled 429, bad credentials 401, store down 503…). `tesseraStartSession` is sign-up's first session
-   * (no login throttle); `tesseraVerifyCredentials` re-checks a password under the login throttle.
+   * (no login throttle); `tesseraVerifyCredentials` re-checks a password under the login throttle;
+   * `tesseraReauthenticate` proves it again for step-up and moves the session to a new id.
    */
   interface FastifyReply {
     tesseraLogin: OnReply<Bound['login']>;
     tesseraStartSession: OnReply<Bound['startSession']>;
     tesseraVerifyCredentials: OnReply<Bound['verifyCredentials']>;
+    tesseraReauthenticate: OnReply<Bound['reauthenticate']>;
     tesseraLogout: OnReply<Bound['logout']>;
     tesseraRefresh: OnReply<Bound['refresh']>;
   }
@@ -98,7 +112,14 @@ const plugin: FastifyPluginAsync<TesseraFastifyOptions> = async (fastify, option
   // onRequest, not preHandler: authentication needs no body, so a token in the URL or a store outage is answered before one is read.
   fastify.addHook('onRequest', preHandler(bound.session));
   const { login: Login, startSession: StartSession, verifyCredentials: VerifyCredentials } = bound;
-  const flows = { Login, StartSession, VerifyCredentials, Logout: bound.logout, Refresh: bound.refresh };
+  const flows = {
+    Login,
+    StartSession,
+    VerifyCredentials,
+    Reauthenticate: bound.reauthenticate,
+    Logout: bound.logout,
+    Refresh: bound.refresh,
+  };
   for (const [name, flow] of Object.entries(flows) as [string, (reply: FastifyReply, ...args: never[]) => unknown][]) {
     fastify.decorateReply(`tessera${name}`, function (this: FastifyReply, ...args: never[]) {
       return flow(this, ...args);
@@ -111,6 +132,7 @@ const plugin: FastifyPluginAsync<TesseraFastifyOptions> = async (fastify, option
       rateLimit: preHandler(bound.rateLimit),
       requireAuth: preHandler(bound.requireAuth),
       sameOrigin: preHandler(bound.sameOrigin),
+      requireRecentAuth: (recent) => preHandler(bound.requireRecentAuth(recent)),
       csrfToken: (request) => options.auth.csrfToken(stateOf(request)),
       errorHandler(error, _request, reply) {
         const mapped =

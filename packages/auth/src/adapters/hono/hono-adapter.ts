@@ -5,7 +5,7 @@ import { InvalidOptionError } from '../../core/errors/errors.js';
 import type { JsonObject } from '../../core/store/types.js';
 import { apiErrorBody, type ApiError } from '../../http/api-error.js';
 import { bindHttpAuth, type TesseraBinding } from '../../http/binding.js';
-import type { AuthState, HttpAuth, LoginAttempt } from '../../http/http-auth.js';
+import type { AuthState, HttpAuth, LoginAttempt, RecentAuthOptions } from '../../http/http-auth.js';
 
 /** The Hono environment the middleware needs: `c.get('tessera')` is who the request is. */
 export interface TesseraEnv<Data extends JsonObject = JsonObject> {
@@ -28,7 +28,7 @@ export type HonoLoginAttempt<Data extends JsonObject = JsonObject> = LoginAttemp
 /**
  * Hono middleware and flows over one {@link HttpAuth}: `session` sets `c.get('tessera')` (mount it first);
  * `csrf` (token in `X-CSRF-Token` or a `_csrf` form field), `rateLimit` and `requireAuth` answer API errors.
- * Each flow (`login`, `startSession`, `verifyCredentials`, `logout`, `refresh`) resolves to its result; an error
+ * Each flow (`login`, `startSession`, `verifyCredentials`, `reauthenticate`, `logout`, `refresh`) resolves to its result; an error
  * (cross-site 403, throttled 429, bad credentials 401, store down 503…) is thrown as an `HTTPException` carrying
  * the JSON answer, which Hono sends (an `onError` of your own returns `error.getResponse()` for those).
  */
@@ -36,8 +36,14 @@ export type TesseraHono<Data extends JsonObject = JsonObject> = {
   [K in 'session' | 'csrf' | 'rateLimit' | 'requireAuth']: MiddlewareHandler<TesseraEnv<Data>>;
 } & Omit<
   TesseraBinding<Context<TesseraEnv<Data>>, Data, never>,
-  'session' | 'csrf' | 'rateLimit' | 'requireAuth' | 'sameOrigin'
->;
+  'session' | 'csrf' | 'rateLimit' | 'requireAuth' | 'requireRecentAuth' | 'sameOrigin'
+> & {
+    /**
+     * Step-up middleware: only a session signed in (or re-authenticated) within `maxAgeSeconds` gets through;
+     * otherwise 403 `reauth_required` with `error.maxAgeSeconds`.
+     */
+    requireRecentAuth(options: RecentAuthOptions): MiddlewareHandler<TesseraEnv<Data>>;
+  };
 
 /** The API error as a response: its status, its headers and `{"error": {"code", "message"}}`. */
 export function sendApiError(c: Context, error: ApiError): Response {
@@ -107,12 +113,13 @@ export function createTesseraHono<Data extends JsonObject = JsonObject>(
       await next();
       return undefined;
     };
-  const { session, csrf, rateLimit, requireAuth, sameOrigin: _sameOrigin, ...flows } = bound;
+  const { session, csrf, rateLimit, requireAuth, requireRecentAuth, sameOrigin: _sameOrigin, ...flows } = bound;
   return Object.freeze({
     session: middleware(session),
     csrf: middleware(csrf),
     rateLimit: middleware(rateLimit),
     requireAuth: middleware(requireAuth),
+    requireRecentAuth: (recent: RecentAuthOptions) => middleware(requireRecentAuth(recent)),
     ...flows,
   });
 }

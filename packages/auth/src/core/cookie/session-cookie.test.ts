@@ -18,6 +18,12 @@ describe('createSessionCookie', () => {
     expect(header.toLowerCase()).not.toContain('domain');
   });
 
+  it('writes a browser-session cookie without Expires or Max-Age, with the same attributes', () => {
+    expect(createSessionCookie().serialize(token, null)).toBe(
+      `__Host-tessera=${token}; Path=/; HttpOnly; Secure; SameSite=Lax`,
+    );
+  });
+
   it('offers SameSite=Strict, and an insecure mode that drops Secure and the prefix', () => {
     expect(createSessionCookie({ sameSite: 'strict' }).serializeClear()).toContain('SameSite=Strict');
     const insecure = createSessionCookie({ insecure: true });

@@ -27,8 +27,11 @@ export interface SessionCookieOptions {
 export interface SessionCookie {
   /** The full cookie name, e.g. `__Host-tessera`. */
   readonly name: string;
-  /** A `Set-Cookie` value carrying `token` until `expiresAt`. */
-  serialize(token: string, expiresAt: Date): string;
+  /**
+   * A `Set-Cookie` value carrying `token` until `expiresAt`; with `null`, a browser-session cookie (no
+   * `Expires`/`Max-Age`) that the browser drops when it closes.
+   */
+  serialize(token: string, expiresAt: Date | null): string;
   /** A `Set-Cookie` value that deletes the cookie (`Max-Age=0`). */
   serializeClear(): string;
   /**
@@ -66,8 +69,9 @@ export function createSessionCookie(options: SessionCookieOptions = {}): Session
 
   return Object.freeze({
     name,
-    serialize(token: string, expiresAt: Date): string {
+    serialize(token: string, expiresAt: Date | null): string {
       if (!VALUE_PATTERN.test(token)) throw new InvalidOptionError('a session token has an unexpected shape');
+      if (expiresAt === null) return `${name}=${token}; ${attributes}`;
       const maxAge = Math.max(0, Math.floor((expiresAt.getTime() - Date.now()) / 1000));
       return `${name}=${token}; Expires=${expiresAt.toUTCString()}; Max-Age=${maxAge}; ${attributes}`;
     },

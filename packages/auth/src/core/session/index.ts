@@ -1,9 +1,11 @@
 export {
   createSessionManager,
+  type CreateSessionOptions,
   type Session,
   type SessionContext,
   type SessionEvent,
   type SessionInfo,
+  type SessionLifetime,
   type SessionManager,
   type SessionManagerOptions,
   type SessionRevokeReason,

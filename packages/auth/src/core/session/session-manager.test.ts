@@ -266,6 +266,54 @@ describe('revocation and listing', () => {
   });
 });
 
+describe('authentication time and per-session lifetimes', () => {
+  it('records the sign-in as the authentication time, keeps it through renewal and rotation, and moves it on re-authentication', async () => {
+    const { sessions, advance, now } = setup();
+    const signedInAt = now();
+    const { token, session } = await sessions.createSession('alice');
+    expect(session.authenticatedAt).toEqual(new Date(signedInAt));
+    advance(2 * MINUTE);
+    expect((await sessions.validateSessionToken(token)).session?.authenticatedAt).toEqual(new Date(signedInAt));
+    const rotated = await sessions.rotateSession(session.id);
+    expect(rotated?.session.authenticatedAt).toEqual(new Date(signedInAt));
+    advance(MINUTE);
+    const stepped = await sessions.rotateSession(rotated!.session.id, { reauthenticated: true });
+    expect(stepped?.session.authenticatedAt).toEqual(new Date(now()));
+    expect(stepped?.session.createdAt).toEqual(new Date(signedInAt));
+  });
+
+  it('gives a session its own lifetimes, cut to the ceilings, and renews it with its own idle timeout', async () => {
+    const { sessions, advance, now } = setup({
+      idleTimeoutSeconds: 600,
+      absoluteTimeoutSeconds: 3600,
+      maxIdleTimeoutSeconds: 7200,
+      maxAbsoluteTimeoutSeconds: 86_400,
+    });
+    const start = now();
+    const long = await sessions.createSession('alice', { idleTimeoutSeconds: 7200, absoluteTimeoutSeconds: 999_999 });
+    expect(long.session.idleExpiresAt.getTime()).toBe(start + 7200 * SECOND);
+    expect(long.session.absoluteExpiresAt.getTime()).toBe(start + 86_400 * SECOND);
+    const short = await sessions.createSession('alice', { absoluteTimeoutSeconds: 120 });
+    expect(short.session.absoluteExpiresAt.getTime()).toBe(start + 120 * SECOND);
+    const plain = await sessions.createSession('alice');
+    // Past the default idle timeout: the default session is gone, the long one lives on and renews by its own.
+    advance(15 * MINUTE);
+    expect(await sessions.validateSessionToken(plain.token)).toMatchObject({ ok: false, reason: 'expired' });
+    const renewed = await sessions.validateSessionToken(long.token);
+    expect(renewed).toMatchObject({ ok: true, renewed: true });
+    expect(renewed.session?.idleExpiresAt.getTime()).toBe(now() + 7200 * SECOND);
+  });
+
+  it('records a browser session, and refuses lifetimes that are not positive integers or ceilings below the defaults', async () => {
+    const { sessions } = setup();
+    expect((await sessions.createSession('alice', { browserSession: true })).session.browserSession).toBe(true);
+    expect((await sessions.createSession('alice')).session.browserSession).toBe(false);
+    await expect(sessions.createSession('alice', { idleTimeoutSeconds: 0 })).rejects.toThrow(/idleTimeoutSeconds/);
+    await expect(sessions.createSession('alice', { idleTimeoutSeconds: 30 })).rejects.toThrow(/renewalIntervalSeconds/);
+    expect(() => setup({ maxIdleTimeoutSeconds: 60 })).toThrow(/maxIdleTimeoutSeconds/);
+  });
+});
+
 describe('sign-in facts and store round trips', () => {
   it('keeps the sign-in ip and user agent through renewal and rotation while the latest ones move', async () => {
     const { sessions, advance } = setup();

@@ -37,8 +37,18 @@ export interface Session<Data extends JsonObject = JsonObject> {
   signInIp: string | null;
   /** The client's user agent at sign-in, kept through renewal and rotation. */
   signInUserAgent: string | null;
+  /**
+   * When the user last proved a credential for this session: the sign-in, then each re-authentication
+   * (see {@link SessionManager.rotateSession}). What step-up checks (`requireRecentAuth`) compare with.
+   */
+  authenticatedAt: Date;
+  /** The session's cookie ends with the browser (no `Max-Age`): the user signed in without "remember me". */
+  browserSession: boolean;
   data: Data;
 }
+
+/** {@link SessionRecord.cookieLifetime} of a session whose cookie ends with the browser. */
+const BROWSER_COOKIE = 'browser';
 
 const sessionExpiry = (record: SessionRecord): number => Math.min(record.idleExpiresAt, record.absoluteExpiresAt);
 
@@ -103,6 +113,28 @@ function clipUserAgent(userAgent: string | null): string | null {
   return userAgent.slice(0, end);
 }
 
+/**
+ * Per-session lifetimes for {@link SessionManager.createSession}, each at most the manager's ceiling
+ * (`maxIdleTimeoutSeconds`, `maxAbsoluteTimeoutSeconds`): a longer one is cut to the ceiling.
+ */
+export interface SessionLifetime {
+  /** Seconds without use after which this session ends; stored on the session, so renewals use it too. */
+  idleTimeoutSeconds?: number;
+  /** Seconds after creation after which this session ends, however active. */
+  absoluteTimeoutSeconds?: number;
+}
+
+/** Options of {@link SessionManager.createSession}. */
+export interface CreateSessionOptions<Data extends JsonObject = JsonObject> extends SessionContext, SessionLifetime {
+  data?: Data;
+  /**
+   * The session's cookie should end with the browser ("remember me" off): recorded on the session
+   * ({@link Session.browserSession}) so every cookie written for it is a browser-session cookie.
+   * @default false
+   */
+  browserSession?: boolean;
+}
+
 /** Options of {@link createSessionManager}. */
 export interface SessionManagerOptions extends NearCacheSettings {
   /**
@@ -115,6 +147,16 @@ export interface SessionManagerOptions extends NearCacheSettings {
    * @default 604800 (7 days)
    */
   absoluteTimeoutSeconds?: number;
+  /**
+   * The longest idle timeout a session may be given at creation ({@link CreateSessionOptions}).
+   * @default idleTimeoutSeconds
+   */
+  maxIdleTimeoutSeconds?: number;
+  /**
+   * The longest absolute lifetime a session may be given at creation ({@link CreateSessionOptions}).
+   * @default absoluteTimeoutSeconds
+   */
+  maxAbsoluteTimeoutSeconds?: number;
   /**
    * A session is written back (renewed) at most once per this many seconds,
    * not on every request. The idle timeout is therefore exact to within this.
@@ -146,7 +188,7 @@ export interface SessionManagerOptions extends NearCacheSettings {
 /** The framework- and database-neutral session engine. */
 export interface SessionManager<Data extends JsonObject = JsonObject> {
   /** Starts a session for `userId` with a fresh id (call it at login: never reuse an id the client had). */
-  createSession(userId: string, options?: SessionContext & { data?: Data }): Promise<SessionWithToken<Data>>;
+  createSession(userId: string, options?: CreateSessionOptions<Data>): Promise<SessionWithToken<Data>>;
   /**
    * Checks a token from a client: the session, or why not. Expected negatives
    * are results, never exceptions; a store failure throws
@@ -164,11 +206,16 @@ export interface SessionManager<Data extends JsonObject = JsonObject> {
    */
   touchSession(sessionId: string, context?: SessionContext): Promise<SessionValidationResult<Data>>;
   /**
-   * Gives the session a new id and secret, keeping its data, creation time and
-   * absolute limit (call it at every privilege change). `null` when the session
+   * Gives the session a new id and secret, keeping its data, creation time,
+   * absolute limit and authentication time (call it at every privilege change).
+   * `reauthenticated: true` records that the user has just proved a credential
+   * again: the new session's `authenticatedAt` is now. `null` when the session
    * is no longer live or a concurrent rotation won.
    */
-  rotateSession(sessionId: string, options?: { data?: Data }): Promise<SessionWithToken<Data> | null>;
+  rotateSession(
+    sessionId: string,
+    options?: { data?: Data; reauthenticated?: boolean },
+  ): Promise<SessionWithToken<Data> | null>;
   /** Replaces the session's data. `false` when the session is no longer live. */
   updateSessionData(sessionId: string, data: Data): Promise<boolean>;
   /** Revokes one session. `false` when there was no live session with that id. */
@@ -206,6 +253,11 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
     positiveIntegerOption('absoluteTimeoutSeconds', options.absoluteTimeoutSeconds, 604_800) * 1000;
   const renewalIntervalMs = positiveIntegerOption('renewalIntervalSeconds', options.renewalIntervalSeconds, 60) * 1000;
   const retentionMs = positiveIntegerOption('expiredRetentionSeconds', options.expiredRetentionSeconds, 900) * 1000;
+  const maxIdleTimeoutMs =
+    positiveIntegerOption('maxIdleTimeoutSeconds', options.maxIdleTimeoutSeconds, idleTimeoutMs / 1000) * 1000;
+  const maxAbsoluteTimeoutMs =
+    positiveIntegerOption('maxAbsoluteTimeoutSeconds', options.maxAbsoluteTimeoutSeconds, absoluteTimeoutMs / 1000) *
+    1000;
   const maxSessionsPerUser = positiveIntegerOption('maxSessionsPerUser', options.maxSessionsPerUser, undefined);
   const now = functionOption<() => number>('now', options.now, Date.now);
   const random = functionOption<RandomSource>('random', options.random, secureRandom);
@@ -218,6 +270,30 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
   if (renewalIntervalMs >= idleTimeoutMs) {
     throw new InvalidOptionError('"renewalIntervalSeconds" must be less than "idleTimeoutSeconds"');
   }
+  if (maxIdleTimeoutMs < idleTimeoutMs || maxAbsoluteTimeoutMs < absoluteTimeoutMs) {
+    throw new InvalidOptionError(
+      '"maxIdleTimeoutSeconds" and "maxAbsoluteTimeoutSeconds" must not be below the defaults',
+    );
+  }
+
+  /** A session's own lifetimes, milliseconds: the defaults, or the overrides cut to the ceilings. */
+  const lifetimeOf = (lifetime: SessionLifetime): { idleMs: number; absoluteMs: number } => {
+    const idle = positiveIntegerOption('idleTimeoutSeconds', lifetime.idleTimeoutSeconds, idleTimeoutMs / 1000);
+    const absolute = positiveIntegerOption(
+      'absoluteTimeoutSeconds',
+      lifetime.absoluteTimeoutSeconds,
+      absoluteTimeoutMs / 1000,
+    );
+    const idleMs = Math.min(idle * 1000, maxIdleTimeoutMs);
+    // Renewal writes at most once per interval: an idle timeout at or below it would end sessions in use.
+    if (idleMs <= renewalIntervalMs) {
+      throw new InvalidOptionError('"idleTimeoutSeconds" must be greater than "renewalIntervalSeconds"');
+    }
+    return { idleMs, absoluteMs: Math.min(absolute * 1000, maxAbsoluteTimeoutMs) };
+  };
+
+  /** The idle timeout renewal gives a record: its own, or the default (records older than the field). */
+  const idleTimeoutOf = (record: Pick<SessionRecord, 'idleTimeoutMs'>): number => record.idleTimeoutMs ?? idleTimeoutMs;
 
   const emit = createEmitter(onEvent, logger, 'session');
 
@@ -233,6 +309,8 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
     userAgent: record.userAgent,
     signInIp: record.signInIp,
     signInUserAgent: record.signInUserAgent,
+    authenticatedAt: new Date(record.authenticatedAt ?? record.createdAt),
+    browserSession: record.cookieLifetime === BROWSER_COOKIE,
     data: record.data as Data,
   });
 
@@ -242,7 +320,7 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
   ): { record: SessionRecord; token: string } => {
     const id = generateSessionId(store.sessionIdPrefix?.(base.userId) ?? '', random);
     const secret = generateSessionSecret(random);
-    const idleExpiresAt = Math.min(at + idleTimeoutMs, base.absoluteExpiresAt);
+    const idleExpiresAt = Math.min(at + idleTimeoutOf(base), base.absoluteExpiresAt);
     const record: SessionRecord = {
       ...base,
       id,
@@ -286,7 +364,7 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
     const result = check(record, at);
     if (!result.ok || at - record.lastSeenAt < renewalIntervalMs) return result;
 
-    const idleExpiresAt = Math.min(at + idleTimeoutMs, record.absoluteExpiresAt);
+    const idleExpiresAt = Math.min(at + idleTimeoutOf(record), record.absoluteExpiresAt);
     const patch = {
       lastSeenAt: at,
       idleExpiresAt,
@@ -309,15 +387,19 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
       const at = now();
       const ip = createOptions.ip ?? null;
       const userAgent = clipUserAgent(createOptions.userAgent ?? null);
+      const { idleMs, absoluteMs } = lifetimeOf(createOptions);
       const { record, token } = newRecord(
         {
           userId,
           createdAt: at,
-          absoluteExpiresAt: at + absoluteTimeoutMs,
+          absoluteExpiresAt: at + absoluteMs,
           ip,
           userAgent,
           signInIp: ip,
           signInUserAgent: userAgent,
+          authenticatedAt: at,
+          idleTimeoutMs: idleMs === idleTimeoutMs ? null : idleMs,
+          cookieLifetime: createOptions.browserSession === true ? BROWSER_COOKIE : null,
           data: createOptions.data ?? ({} as Data),
         },
         at,
@@ -359,7 +441,11 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
       const at = now();
       if (old === null || invalidReason(old, at) !== null) return null;
       const { record, token } = newRecord(
-        { ...old, ...(rotateOptions.data === undefined ? {} : { data: rotateOptions.data }) },
+        {
+          ...old,
+          ...(rotateOptions.data === undefined ? {} : { data: rotateOptions.data }),
+          ...(rotateOptions.reauthenticated === true ? { authenticatedAt: at } : {}),
+        },
         at,
       );
       const rotated = await store.rotateSession(old.id, record);

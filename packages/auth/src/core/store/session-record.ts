@@ -30,6 +30,9 @@ export const SESSION_FIELDS: { readonly [Field in keyof SessionRecord]-?: Sessio
   userAgent: { column: 'user_agent', kind: 'text?' },
   signInIp: { column: 'sign_in_ip', kind: 'text?', addedLater: true },
   signInUserAgent: { column: 'sign_in_user_agent', kind: 'text?', addedLater: true },
+  authenticatedAt: { column: 'authenticated_at', kind: 'number?', addedLater: true },
+  idleTimeoutMs: { column: 'idle_timeout_ms', kind: 'number?', addedLater: true },
+  cookieLifetime: { column: 'cookie_lifetime', kind: 'text?', addedLater: true },
   data: { column: 'data', kind: 'json' },
 };
 

@@ -38,6 +38,18 @@ export interface SessionRecord {
   signInIp: string | null;
   /** The client's user agent at sign-in; kept through renewal and rotation. */
   signInUserAgent: string | null;
+  /**
+   * When the user last proved a credential for this session: the sign-in, then each re-authentication.
+   * Kept through renewal and rotation. `null` for sessions older than the field: read as `createdAt`.
+   */
+  authenticatedAt: number | null;
+  /** This session's own idle timeout, milliseconds, which renewal uses; `null`: the engine's default. */
+  idleTimeoutMs: number | null;
+  /**
+   * `"browser"` when the session's cookie ends with the browser (no `Max-Age`: "remember me" off);
+   * `null` for a cookie that lasts as long as the session.
+   */
+  cookieLifetime: string | null;
   data: JsonObject;
 }
 

@@ -93,8 +93,10 @@ describe('access tokens: issuing', () => {
   it('carries typ at+jwt, kid and alg, and exactly the registered claims', async () => {
     const { header, claims, session, pair } = await setup();
     expect(header).toEqual({ alg: 'EdDSA', kid: expect.any(String), typ: 'at+jwt' });
-    expect(Object.keys(claims).sort()).toEqual(['aud', 'exp', 'iat', 'iss', 'jti', 'sid', 'sub']);
+    expect(Object.keys(claims).sort()).toEqual(['aud', 'auth_time', 'exp', 'iat', 'iss', 'jti', 'sid', 'sub']);
     expect(claims).toMatchObject({ iss: ISSUER, aud: AUDIENCE, sub: 'user-1', sid: session.id });
+    // RFC 9068: when the user authenticated, in seconds, from the session.
+    expect(claims.auth_time).toBe(Math.floor(session.authenticatedAt.getTime() / 1000));
     expect(claims.exp).toBe(T0 / 1000 + 900);
     expect(pair).toMatchObject({ tokenType: 'Bearer', expiresIn: 900 });
   });

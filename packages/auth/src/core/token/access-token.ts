@@ -25,13 +25,25 @@ export interface AccessTokenClaims {
   exp: number;
   /** Not before, epoch seconds (Tessera does not set it, but honours it). */
   nbf?: number;
+  /** When the user last proved a credential for the session (sign-in or re-authentication), epoch seconds (RFC 9068). */
+  auth_time?: number;
 }
 
 /** The `typ` header of every Tessera access token (RFC 9068). */
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
 
 /** Claims a `claims` hook may not set: they are Tessera's to decide. */
-export const REGISTERED_CLAIMS: readonly string[] = ['iss', 'aud', 'sub', 'sid', 'jti', 'iat', 'exp', 'nbf'];
+export const REGISTERED_CLAIMS: readonly string[] = [
+  'iss',
+  'aud',
+  'sub',
+  'sid',
+  'jti',
+  'iat',
+  'exp',
+  'nbf',
+  'auth_time',
+];
 
 /** Shared settings of signing and local verification. */
 export interface AccessTokenConfig {
@@ -80,6 +92,7 @@ export async function signAccessToken(
     jti: encodeBase64url(config.random(JTI_BYTES)),
     iat,
     exp,
+    auth_time: Math.floor(session.authenticatedAt.getTime() / 1000),
   };
   const key = await config.keyRing.signingKey();
   const token = await new SignJWT(claims)

@@ -98,6 +98,11 @@ export function postgresStoreMigrations(options: PostgresTableOptions = {}): Pos
       name: 'sessions: sign-in ip and user agent',
       sql: `ALTER TABLE ${sessions} ADD COLUMN sign_in_ip text, ADD COLUMN sign_in_user_agent text;`,
     },
+    {
+      version: 3,
+      name: 'sessions: authentication time, own idle timeout, cookie lifetime',
+      sql: `ALTER TABLE ${sessions} ADD COLUMN authenticated_at double precision, ADD COLUMN idle_timeout_ms double precision, ADD COLUMN cookie_lifetime text;`,
+    },
   ];
 }
 

@@ -104,12 +104,13 @@ describe.skipIf(url === null)('postgres', () => {
       const prefix = freshPrefix();
       prefixes.add(prefix);
       const runs = await Promise.all(Array.from({ length: 8 }, () => migratePostgres(pool, { tablePrefix: prefix })));
-      expect(runs.flat()).toEqual([1, 2]);
+      expect(runs.flat()).toEqual([1, 2, 3]);
       expect(await migratePostgres(pool, { tablePrefix: prefix })).toEqual([]);
       const history = await pool.query(`SELECT version, name FROM "${prefix}migrations"`);
       expect(history.rows).toEqual([
         { version: 1, name: 'create sessions and values' },
         { version: 2, name: 'sessions: sign-in ip and user agent' },
+        { version: 3, name: 'sessions: authentication time, own idle timeout, cookie lifetime' },
       ]);
       const indexes = await pool.query<{ indexname: string }>('SELECT indexname FROM pg_indexes WHERE tablename = $1', [
         `${prefix}sessions`,
@@ -122,7 +123,7 @@ describe.skipIf(url === null)('postgres', () => {
     it('creates and uses a schema of its own', async () => {
       const schema = `s${randomBytes(4).toString('hex')}`;
       try {
-        expect(await migratePostgres(pool, { schema })).toEqual([1, 2]);
+        expect(await migratePostgres(pool, { schema })).toEqual([1, 2, 3]);
         const store = createPostgresStore(pool, { schema });
         const record = makeSessionRecord('alice', Date.now());
         await store.createSession(record);

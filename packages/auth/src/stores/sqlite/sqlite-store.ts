@@ -103,6 +103,15 @@ export function sqliteStoreMigrations(prefix: string): SQLiteMigration[] {
         ALTER TABLE ${sessions} ADD COLUMN sign_in_user_agent TEXT;
       `,
     },
+    {
+      version: 4,
+      name: 'sessions: authentication time, own idle timeout, cookie lifetime',
+      sql: `
+        ALTER TABLE ${sessions} ADD COLUMN authenticated_at REAL;
+        ALTER TABLE ${sessions} ADD COLUMN idle_timeout_ms REAL;
+        ALTER TABLE ${sessions} ADD COLUMN cookie_lifetime TEXT;
+      `,
+    },
   ];
 }
 
