@@ -22,6 +22,7 @@ export function makeSessionRecord(userId: string, at: number, overrides: Partial
     userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Test/1.0',
     signInIp: '203.0.113.5',
     signInUserAgent: 'Mozilla/5.0 (X11; Linux x86_64) SignIn/1.0',
+    newDeviceUntil: null,
     data: {},
     ...overrides,
   };

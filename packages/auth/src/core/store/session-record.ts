@@ -30,6 +30,7 @@ export const SESSION_FIELDS: { readonly [Field in keyof SessionRecord]-?: Sessio
   userAgent: { column: 'user_agent', kind: 'text?' },
   signInIp: { column: 'sign_in_ip', kind: 'text?', addedLater: true },
   signInUserAgent: { column: 'sign_in_user_agent', kind: 'text?', addedLater: true },
+  newDeviceUntil: { column: 'new_device_until', kind: 'number?', addedLater: true },
   data: { column: 'data', kind: 'json' },
 };
 
@@ -157,6 +158,17 @@ export function sessionRecordFromTextFields(id: string, hash: Record<string, str
     record[field] = field === 'userId' || text === undefined ? text : parseJson(text);
   }
   return withLaterFields(record);
+}
+
+/**
+ * `partial` merged into `data`, top-level keys only: each key replaces that key's value, a `null` removes
+ * it. The one definition of a data merge; SQL and Redis stores do the same inside the database.
+ */
+export function mergeJsonObject(data: JsonObject, partial: JsonObject): JsonObject {
+  // Entries, not assignments: a key such as `__proto__` stays a plain key.
+  const kept = Object.entries(data).filter(([key]) => !Object.hasOwn(partial, key));
+  const added = Object.entries(partial).filter(([, value]) => value !== null);
+  return Object.fromEntries([...kept, ...added]) as JsonObject;
 }
 
 /** Oldest first: by `createdAt`, then by id. The one order of a user's sessions, eviction's tie-break included. */

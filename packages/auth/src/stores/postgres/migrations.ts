@@ -98,6 +98,11 @@ export function postgresStoreMigrations(options: PostgresTableOptions = {}): Pos
       name: 'sessions: sign-in ip and user agent',
       sql: `ALTER TABLE ${sessions} ADD COLUMN sign_in_ip text, ADD COLUMN sign_in_user_agent text;`,
     },
+    {
+      version: 3,
+      name: 'sessions: new-device mark',
+      sql: `ALTER TABLE ${sessions} ADD COLUMN new_device_until double precision;`,
+    },
   ];
 }
 

@@ -86,7 +86,7 @@ function firstVersionSession(userId: string, at: number) {
 
 /** Reads the first-version session through this version's store and engine, and renews it. */
 async function expectReadAndRenewed(store: Store, old: ReturnType<typeof firstVersionSession>, at: number) {
-  expect(await store.getSession(old.record.id)).toEqual({ ...old.record, signInIp: null, signInUserAgent: null });
+  expect(await store.getSession(old.record.id)).toEqual({ ...old.record, signInIp: null, signInUserAgent: null, newDeviceUntil: null });
   expect(await store.listUserSessions(old.record.userId)).toHaveLength(1);
   expect(await store.get('kept')).toEqual({ kid: 'a' });
   let clock = at + 120_000;
@@ -131,7 +131,7 @@ describe('a first-version SQLite file', () => {
     const store = createSQLiteStore(path, { now: () => Date.now() });
     const migrated = new BetterSqlite3(path);
     expect(migrated.prepare('SELECT version FROM tessera_migrations ORDER BY version').pluck().all()).toEqual([
-      1, 2, 3,
+      1, 2, 3, 4,
     ]);
     expect(migrated.prepare('SELECT count(*) FROM tessera_sessions').pluck().get()).toBe(1);
     migrated.close();
@@ -184,7 +184,7 @@ describe.skipIf(url === null)('a first-version PostgreSQL schema', () => {
       '{"kid":"a"}',
     ]);
 
-    expect(await migratePostgres(pool, { tablePrefix: prefix })).toEqual([2]);
+    expect(await migratePostgres(pool, { tablePrefix: prefix })).toEqual([2, 3]);
     const store = createPostgresStore(pool, { tablePrefix: prefix });
     await expectReadAndRenewed(store, old, at);
     await store.close();

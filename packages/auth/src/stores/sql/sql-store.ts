@@ -9,6 +9,7 @@ import {
 import type { StoreBackend } from '../../core/store/define-store.js';
 import { ttlMilliseconds } from '../../core/store/ttl.js';
 import type {
+  JsonObject,
   JsonValue,
   KeyValueStore,
   SessionPatch,
@@ -75,6 +76,11 @@ function sqlSessionMethods(context: SqlContext): Omit<StoreBackend, keyof Omit<S
       if (assignments.length === 0) assignments.push('id = id');
       const sql = `UPDATE ${sessions} SET ${assignments.join(', ')} WHERE id = ? AND ${LIVE} RETURNING *`;
       return firstRecord((await write(sql, [...params, id, now()])).rows);
+    },
+    async mergeSessionData(id: string, partial: JsonObject) {
+      const patch = JSON.stringify(partial);
+      const sql = `UPDATE ${sessions} SET data = ${dialect.mergeJsonObject('data')} WHERE id = ? AND ${LIVE} RETURNING *`;
+      return firstRecord((await write(sql, [patch, patch, id, now()])).rows);
     },
     rotateSession: (oldId: string, record: SessionRecord) => dialect.transaction(() => rotate(oldId, record)),
     async revokeSession(id: string, revokedAt: number) {

@@ -103,6 +103,11 @@ export function sqliteStoreMigrations(prefix: string): SQLiteMigration[] {
         ALTER TABLE ${sessions} ADD COLUMN sign_in_user_agent TEXT;
       `,
     },
+    {
+      version: 4,
+      name: 'sessions: new-device mark',
+      sql: `ALTER TABLE ${sessions} ADD COLUMN new_device_until REAL;`,
+    },
   ];
 }
 
