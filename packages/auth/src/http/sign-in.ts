@@ -1,4 +1,6 @@
 import { InvalidOptionError } from '../core/errors/errors.js';
+import { describeUserAgent } from '../core/session/client-facts.js';
+import type { Session } from '../core/session/session-manager.js';
 import type { JsonObject } from '../core/store/types.js';
 import type { TokenPair } from '../core/token/token-service.js';
 import { apiError, apiErrorForCredential, type ApiError } from './api-error.js';
@@ -41,11 +43,13 @@ async function openSession<Data extends JsonObject>(
   userId: string,
   transport: 'cookie' | 'token',
   data: Data | undefined,
+  newDevice: boolean,
 ): Promise<OpenedSession<Data>> {
   const { sessions, tokens, cookie, csrf, anonymous } = ctx;
   const created = await sessions.createSession(userId, {
     ip: request.ip,
     userAgent: request.headers('user-agent') ?? null,
+    newDevice,
     ...(data === undefined ? {} : { data }),
   });
   if (transport === 'token' && tokens !== undefined) {
@@ -61,6 +65,21 @@ async function openSession<Data extends JsonObject>(
     setCookies: [cookie.serialize(created.token, created.session.expiresAt)],
     state: { ...anonymous(), transport: 'cookie', session: created.session },
   };
+}
+
+/** `login.new_device`: a sign-in from a client without this account's device cookie. What to tell the user is the app's. */
+function emitNewDevice<Data extends JsonObject>(
+  ctx: HttpAuthContext<Data>,
+  request: RequestFacts,
+  session: Session<Data>,
+): void {
+  ctx.emit({
+    type: 'login.new_device',
+    userId: session.userId,
+    sessionId: session.id,
+    ip: request.ip,
+    device: describeUserAgent(request.headers('user-agent') ?? null),
+  });
 }
 
 /**
@@ -147,7 +166,7 @@ function createCredentialFlows<Data extends JsonObject>(
         if (!checked.ok) return checked;
         const { userId, deviceId } = checked.value;
         const newDevice = deviceId === null;
-        const opened = await openSession(ctx, request, state, userId, transport, attempt.data);
+        const opened = await openSession(ctx, request, state, userId, transport, attempt.data, newDevice);
         const confirm = attempt.confirm;
         if (!(await confirmed(ctx, confirm && (() => confirm(opened.session)), opened.session.id))) {
           failed();
@@ -156,6 +175,7 @@ function createCredentialFlows<Data extends JsonObject>(
         await endPreviousSession(state);
         await checked.value.succeeded();
         emit({ type: 'login.succeeded', userId, sessionId: opened.session.id, ip: request.ip, newDevice });
+        if (newDevice) emitNewDevice(ctx, request, opened.session);
         // A browser's sign-in makes (or keeps) its device known; the token transport sets no cookies.
         const deviceCookies = transport === 'cookie' ? [devices.serialize(attempt.account, deviceId).setCookie] : [];
         return { ok: true, value: { ...opened, setCookies: [...opened.setCookies, ...deviceCookies], newDevice } };
@@ -167,8 +187,9 @@ function createCredentialFlows<Data extends JsonObject>(
         const refused = refuse(request, transport);
         if (refused !== null) return refused;
         await endPreviousSession(state);
-        const opened = await openSession(ctx, request, state, userId, transport, options.data);
+        const opened = await openSession(ctx, request, state, userId, transport, options.data, true);
         emit({ type: 'login.succeeded', userId, sessionId: opened.session.id, ip: request.ip, newDevice: true });
+        emitNewDevice(ctx, request, opened.session);
         const { account } = options;
         const deviceCookies =
           transport === 'cookie' && account !== undefined ? [devices.serialize(account).setCookie] : [];
