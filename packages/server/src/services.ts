@@ -28,6 +28,7 @@ export function createServerServices(
     absoluteTimeoutSeconds: config.absoluteTimeoutSeconds,
     renewalIntervalSeconds: Math.min(60, Math.floor(config.idleTimeoutSeconds / 2)),
     maxSessionsPerUser: config.maxSessionsPerUser,
+    binding: config.sessionBinding,
     ...hooks,
   });
   const tokens = createTokenService({
