@@ -14,13 +14,7 @@ import {
   parseSessionToken,
 } from './session-token.js';
 import { compareSessionAge, createCappedSession } from './session-cap.js';
-import {
-  describeUserAgent,
-  ipPrefix,
-  isOtherClient,
-  SESSION_BINDINGS,
-  type SessionBinding,
-} from './client-facts.js';
+import { describeUserAgent, ipPrefix, isOtherClient, SESSION_BINDINGS, type SessionBinding } from './client-facts.js';
 
 /** A live session as the engine hands it to callers. */
 export interface Session<Data extends JsonObject = JsonObject> {
@@ -84,12 +78,7 @@ export interface SessionWithToken<Data extends JsonObject = JsonObject> {
 
 /** Why a session was revoked. */
 export type SessionRevokeReason =
-  | 'revoked'
-  | 'user_revoked_all'
-  | 'evicted'
-  | 'refresh_reused'
-  | 'password_changed'
-  | 'binding_mismatch';
+  'revoked' | 'user_revoked_all' | 'evicted' | 'refresh_reused' | 'password_changed' | 'binding_mismatch';
 
 /** Every state change of a session, delivered to `onEvent`. `at` is epoch milliseconds. */
 export type SessionEvent =
@@ -248,7 +237,10 @@ export interface SessionManager<Data extends JsonObject = JsonObject> {
    * set to `null` is removed; a key set to `undefined` is ignored (it has no
    * JSON form). The merged data; `null` when the session is no longer live.
    */
-  mergeSessionData(sessionId: string, partial: Partial<Record<keyof Data, JsonValue | undefined>>): Promise<Data | null>;
+  mergeSessionData(
+    sessionId: string,
+    partial: Partial<Record<keyof Data, JsonValue | undefined>>,
+  ): Promise<Data | null>;
   /** Revokes one session. `false` when there was no live session with that id. */
   revokeSession(sessionId: string, reason?: SessionRevokeReason): Promise<boolean>;
   /** Revokes one session only if it belongs to `userId`: what a user may do to their own devices. */

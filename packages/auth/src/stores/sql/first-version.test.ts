@@ -86,7 +86,12 @@ function firstVersionSession(userId: string, at: number) {
 
 /** Reads the first-version session through this version's store and engine, and renews it. */
 async function expectReadAndRenewed(store: Store, old: ReturnType<typeof firstVersionSession>, at: number) {
-  expect(await store.getSession(old.record.id)).toEqual({ ...old.record, signInIp: null, signInUserAgent: null, newDeviceUntil: null });
+  expect(await store.getSession(old.record.id)).toEqual({
+    ...old.record,
+    signInIp: null,
+    signInUserAgent: null,
+    newDeviceUntil: null,
+  });
   expect(await store.listUserSessions(old.record.userId)).toHaveLength(1);
   expect(await store.get('kept')).toEqual({ kid: 'a' });
   let clock = at + 120_000;
