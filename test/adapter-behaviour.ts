@@ -1,7 +1,7 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLoginThrottle, createRequestLimit } from '../packages/auth/src/core/rate-limit/rate-limit.js';
-import { createSessionManager } from '../packages/auth/src/core/session/session-manager.js';
+import { createSessionManager, type SessionEvent } from '../packages/auth/src/core/session/session-manager.js';
 import type { Store } from '../packages/auth/src/core/store/types.js';
 import { createTokenService } from '../packages/auth/src/core/token/token-service.js';
 import {
@@ -119,6 +119,7 @@ function scenarios(start: StartTestApp, makeStore: (now: () => number) => StoreK
   let counter: { value: number };
   let clock: number;
   let events: HttpAuthEvent[];
+  let sessionEvents: SessionEvent[];
   /** Calls of the HTTP layer's public request-source check (which lets everything through here). */
   let sourceChecks: number;
 
@@ -129,8 +130,14 @@ function scenarios(start: StartTestApp, makeStore: (now: () => number) => StoreK
     store = createFaultyStore(kit.store);
     counter = { value: 0 };
     events = [];
+    sessionEvents = [];
     sourceChecks = 0;
-    const sessions = createSessionManager(store, { now, renewalIntervalSeconds: RENEWAL_SECONDS });
+    const sessions = createSessionManager(store, {
+      now,
+      renewalIntervalSeconds: RENEWAL_SECONDS,
+      binding: 'strict',
+      onEvent: (event) => sessionEvents.push(event),
+    });
     const real = createHttpAuth({
       now,
       onEvent: (event) => events.push(event),
@@ -291,6 +298,50 @@ function scenarios(start: StartTestApp, makeStore: (now: () => number) => StoreK
       const response = await call('/login', { body: { email: TEST_USER.email } });
       expect(response.status).toBe(400);
       expect(await errorCode(response)).toBe('invalid_request');
+    });
+  });
+
+  describe('session binding (strict) and new devices', () => {
+    const CHROME =
+      'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
+    const CHROME_NEXT = CHROME.replace('Chrome/120', 'Chrome/121');
+    const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0';
+    const as = (userAgent: string) => ({ 'user-agent': userAgent });
+
+    it('refuses a cookie copied to another browser family with 401 session_revoked, for its owner too from then on', async () => {
+      const { cookie } = await login({ headers: as(CHROME) });
+      const stolen = await call('/me', { cookie, headers: as(FIREFOX) });
+      expect(stolen.status).toBe(401);
+      expect(await errorCode(stolen)).toBe('session_revoked');
+      expect(sessionEvents.filter((event) => event.type === 'session.revoked')).toMatchObject([
+        { reason: 'binding_mismatch' },
+      ]);
+      expect((await call('/me', { cookie, headers: as(CHROME) })).status).toBe(401);
+    });
+
+    it('serves a browser upgrade and reports it once', async () => {
+      const { cookie } = await login({ headers: as(CHROME) });
+      for (let i = 0; i < 2; i++) expect((await call('/me', { cookie, headers: as(CHROME_NEXT) })).status).toBe(200);
+      expect(sessionEvents.filter((event) => event.type === 'session.user_agent_changed')).toMatchObject([
+        { previousDevice: 'Chrome 120 on Windows', device: 'Chrome 121 on Windows', otherClient: false },
+      ]);
+    });
+
+    it('reports a sign-in without the device cookie as login.new_device, and not one with it', async () => {
+      const first = await call('/login', { body: credentials, headers: as(CHROME) });
+      const device = first.headers.getSetCookie().find((value) => value.startsWith('__Host-tessera-device='))!;
+      const { sessionId } = (await first.json()) as { sessionId: string };
+      expect(events.filter((event) => event.type === 'login.new_device')).toEqual([
+        {
+          type: 'login.new_device',
+          userId: TEST_USER.id,
+          sessionId,
+          ip: expect.any(String),
+          device: 'Chrome 120 on Windows',
+        },
+      ]);
+      expect((await call('/login', { body: credentials, cookie: cookiePair(device) })).status).toBe(200);
+      expect(events.filter((event) => event.type === 'login.new_device')).toHaveLength(1);
     });
   });
 

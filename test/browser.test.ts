@@ -128,8 +128,13 @@ describe.skipIf(!available)('the pages in Chromium', { timeout: 60_000 }, () => 
     await page.reload();
     await waitForSessions(page, 2);
     const [mine, theirs] = await sessionItems(page).allInnerTexts();
-    expect(mine).toMatch(/^Chrome \d+ on Linux\s+This device\s+IP 127\.0\.0\.1 · Signed in .+ · Active now$/);
-    expect(theirs).toMatch(/^Safari 17 on iOS 17\s+IP 127\.0\.0\.1 · Signed in .+ · Last active .+\s+Sign out$/);
+    // Both are new devices (the laptop signed up, the phone had never signed in), and each shows where it signed in.
+    expect(mine).toMatch(
+      /^Chrome \d+ on Linux\s+This device\s+New device\s+Latest IP 127\.0\.0\.1 · Active now\s+Signed in .+ · from Chrome \d+ on Linux · IP 127\.0\.0\.1$/,
+    );
+    expect(theirs).toMatch(
+      /^Safari 17 on iOS 17\s+New device\s+Latest IP 127\.0\.0\.1 · Last active .+\s+Signed in .+ · from Safari 17 on iOS 17 · IP 127\.0\.0\.1\s+Sign out$/,
+    );
     expect(theirs).not.toContain('This device');
     const created = page.locator('#sessions time').first();
     const iso = String(await created.getAttribute('datetime'));
@@ -150,6 +155,26 @@ describe.skipIf(!available)('the pages in Chromium', { timeout: 60_000 }, () => 
     await phone.page.getByRole('button', { name: 'Sign out everywhere else' }).click();
     await phone.page.waitForURL(onPath('/'));
     await expect.poll(textOf(phone.page, '#status')).toBe('Your session has ended. Please sign in again.');
+  });
+
+  it('marks a browser that never signed in to the account as a new device, and not once it has', async () => {
+    const tablet = await openDeviceTracked();
+    const { page } = tablet;
+    const own = () => sessionItems(page).filter({ hasText: 'This device' }).innerText();
+    await signIn(page, email, PASSWORD);
+    await waitForSessions(page, 2);
+    expect(await own()).toMatch(/^Chrome \d+ on Linux\s+This device\s+New device\s/);
+    const signOut = async () => {
+      await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+      await page.waitForURL(onPath('/'));
+    };
+    await signOut();
+    // Its device cookie outlives the sign-out: the next sign-in is from a known device.
+    await signIn(page, email, PASSWORD);
+    await waitForSessions(page, 2);
+    expect(await own()).not.toContain('New device');
+    await page.screenshot({ path: `${ARTIFACTS}account-new-device.png`, fullPage: true });
+    await signOut();
   });
 
   it('refuses forged cross-site posts from a page on another origin, and nothing changes', async () => {

@@ -73,8 +73,13 @@ export const sessionsResponse = z.object({
       id: z.string(),
       createdAt: z.string(),
       lastSeenAt: z.string(),
-      ip: z.string().nullable(),
-      userAgent: z.string().nullable(),
+      ip: z.string().nullable().describe('The latest address the session was used from'),
+      userAgent: z.string().nullable().describe('The latest user agent the session was used with'),
+      signInIp: z.string().nullable().describe('The address it signed in from'),
+      signInUserAgent: z.string().nullable().describe('The user agent it signed in with'),
+      newDevice: z
+        .boolean()
+        .describe('Signed in less than a day ago from a client that had not signed in to this account before'),
       current: z.boolean(),
     }),
   ),

@@ -15,8 +15,8 @@ export type AuditEvent = SessionEvent | TokenEvent | HttpAuthEvent | PasswordCha
 export type AuditSink = (event: AuditEvent) => void;
 
 /**
- * The server's audit event sink: every auth event becomes one structured log line (`auth event`), in which ids
- * and account names are keyed fingerprints, and the login, revocation and reuse counters move with it.
+ * The server's audit event sink: every auth event becomes one structured log line (`auth event`), in which ids,
+ * account names and full user agents are keyed fingerprints, and the login, revocation and reuse counters move with it.
  */
 export function createAuditSink(logger: PinoLogger, fingerprint: Fingerprint, metrics: ServerMetrics): AuditSink {
   return (event) => {
@@ -34,6 +34,9 @@ function auditLine(event: AuditEvent, fingerprint: Fingerprint): Record<string, 
       line.account_fp = typeof value === 'string' ? fingerprint(`account:${value}`) : null;
     } else if (key === 'sessionId' || key === 'previousSessionId' || key === 'sid' || key === 'jti') {
       line[key.replace(/Id$/, '') + '_fp'] = typeof value === 'string' ? fingerprint(value) : value;
+    } else if (key === 'userAgent' || key === 'previousUserAgent') {
+      // A full user agent narrows down who someone is: fingerprinted, the coarse `device` fields say the rest.
+      line[`${key}_fp`] = typeof value === 'string' ? fingerprint(`user-agent:${value}`) : null;
     } else if (key === 'ip' && typeof value === 'string') {
       line.ip = value;
     } else if (typeof value !== 'object' || value === null) {

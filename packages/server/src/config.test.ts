@@ -26,6 +26,7 @@ describe('loadServerConfig', () => {
         signupMaxPerIP: 100,
         signupMaxPerEmail: 5,
         maxSessionsPerUser: 50,
+        sessionBinding: 'warn',
         allowedOrigins: [],
         introspectSecret: null,
         trustProxy: 0,
@@ -111,6 +112,15 @@ describe('loadServerConfig', () => {
     const result = loadServerConfig(env);
     expect(result.ok).toBe(false);
     expect(result.ok ? '' : result.errors.join('\n')).toContain(message);
+  });
+
+  it('reads TESSERA_SESSION_BINDING as off, warn or strict, and refuses anything else', () => {
+    const binding = (value: string) => {
+      const result = loadServerConfig({ TESSERA_SESSION_BINDING: value });
+      return result.ok ? result.config.sessionBinding : result.errors;
+    };
+    expect([binding('off'), binding(' strict '), binding('')]).toEqual(['off', 'strict', 'warn']);
+    expect(binding('STRICT')).toEqual(['TESSERA_SESSION_BINDING must be off, warn or strict (got "STRICT")']);
   });
 
   it('never echoes a database password', () => {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { SESSION_BINDINGS, type SessionBinding } from 'tessera-auth';
 import { TesseraError } from 'tessera-auth/errors';
 import { readSecretsKey, type SecretsKey } from './secrets-at-rest.js';
 
@@ -240,6 +241,16 @@ const envSchema = z.object({
   TESSERA_SIGNUP_MAX_PER_IP: wholeNumber('TESSERA_SIGNUP_MAX_PER_IP', 100),
   TESSERA_SIGNUP_MAX_PER_EMAIL: wholeNumber('TESSERA_SIGNUP_MAX_PER_EMAIL', 5),
   TESSERA_MAX_SESSIONS_PER_USER: wholeNumber('TESSERA_MAX_SESSIONS_PER_USER', 50),
+  TESSERA_SESSION_BINDING: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      const binding = value === undefined || value.trim() === '' ? 'warn' : value.trim();
+      const known = SESSION_BINDINGS.find((candidate) => candidate === binding);
+      if (known !== undefined) return known;
+      ctx.addIssue({ code: 'custom', message: `TESSERA_SESSION_BINDING must be off, warn or strict (got "${value}")` });
+      return z.NEVER;
+    }),
   TESSERA_ALLOWED_ORIGINS: origins,
   TESSERA_INTROSPECT_SECRET: introspectSecret,
   TESSERA_TRUST_PROXY: trustProxy,
@@ -293,6 +304,8 @@ export interface ServerConfig {
   signupMaxPerEmail: number;
   /** Live sessions per user; creating one more signs the oldest out. */
   maxSessionsPerUser: number;
+  /** What a changed IP or user agent does to a session: `off`, `warn` (audit events) or `strict` (also revoke on another browser or OS). */
+  sessionBinding: SessionBinding;
   allowedOrigins: string[];
   introspectSecret: string | null;
   /** Whose `X-Forwarded-For` / `-Proto` / `-Host` count: these proxy addresses or CIDRs, or this many hops (0: nobody). */
@@ -393,6 +406,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ConfigRe
       signupMaxPerIP: env2.TESSERA_SIGNUP_MAX_PER_IP,
       signupMaxPerEmail: env2.TESSERA_SIGNUP_MAX_PER_EMAIL,
       maxSessionsPerUser: env2.TESSERA_MAX_SESSIONS_PER_USER,
+      sessionBinding: env2.TESSERA_SESSION_BINDING,
       allowedOrigins: env2.TESSERA_ALLOWED_ORIGINS,
       introspectSecret: env2.TESSERA_INTROSPECT_SECRET,
       trustProxy: env2.TESSERA_TRUST_PROXY,

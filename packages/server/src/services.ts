@@ -55,6 +55,7 @@ export function createServerServices(
     renewalIntervalSeconds: Math.min(60, Math.floor(config.idleTimeoutSeconds / 2)),
     maxSessionsPerUser: config.maxSessionsPerUser,
     ...(nearCache === undefined ? {} : { nearCache }),
+    binding: config.sessionBinding,
     ...hooks,
   });
   const tokens = createTokenService({

@@ -1,4 +1,5 @@
 import { InvalidOptionError } from '../core/errors/errors.js';
+import { describeUserAgent } from '../core/session/client-facts.js';
 import type { Session } from '../core/session/session-manager.js';
 import type { JsonObject } from '../core/store/types.js';
 import type { TokenPair } from '../core/token/token-service.js';
@@ -44,7 +45,12 @@ async function openSession<Data extends JsonObject>(
   request: RequestFacts,
   state: AuthState<Data>,
   userId: string,
-  options: { transport: 'cookie' | 'token'; remember?: boolean | undefined; data?: Data | undefined },
+  options: {
+    transport: 'cookie' | 'token';
+    remember?: boolean | undefined;
+    data?: Data | undefined;
+    newDevice: boolean;
+  },
 ): Promise<OpenedSession<Data>> {
   const { sessions, tokens, cookie, anonymous } = ctx;
   const { transport, data } = options;
@@ -62,6 +68,7 @@ async function openSession<Data extends JsonObject>(
     userAgent: request.headers('user-agent') ?? null,
     ...lifetime,
     ...(browserSession ? { browserSession } : {}),
+    newDevice: options.newDevice,
     ...(data === undefined ? {} : { data }),
   });
   if (transport === 'token' && tokens !== undefined) {
@@ -86,6 +93,21 @@ function cookieSession<Data extends JsonObject>(
     setCookies: [ctx.sessionCookie(token, session)],
     state: { ...ctx.anonymous(), transport: 'cookie', session },
   };
+}
+
+/** `login.new_device`: a sign-in from a client without this account's device cookie. What to tell the user is the app's. */
+function emitNewDevice<Data extends JsonObject>(
+  ctx: HttpAuthContext<Data>,
+  request: RequestFacts,
+  session: Session<Data>,
+): void {
+  ctx.emit({
+    type: 'login.new_device',
+    userId: session.userId,
+    sessionId: session.id,
+    ip: request.ip,
+    device: describeUserAgent(request.headers('user-agent') ?? null),
+  });
 }
 
 /**
@@ -176,6 +198,7 @@ function createCredentialFlows<Data extends JsonObject>(
           transport,
           remember: attempt.remember,
           data: attempt.data,
+          newDevice,
         });
         const confirm = attempt.confirm;
         if (!(await confirmed(ctx, confirm && (() => confirm(opened.session)), opened.session.id))) {
@@ -185,6 +208,7 @@ function createCredentialFlows<Data extends JsonObject>(
         await endPreviousSession(state);
         await checked.value.succeeded();
         emit({ type: 'login.succeeded', userId, sessionId: opened.session.id, ip: request.ip, newDevice });
+        if (newDevice) emitNewDevice(ctx, request, opened.session);
         // A browser's sign-in makes (or keeps) its device known; the token transport sets no cookies.
         const deviceCookies = transport === 'cookie' ? [devices.serialize(attempt.account, deviceId).setCookie] : [];
         return { ok: true, value: { ...opened, setCookies: [...opened.setCookies, ...deviceCookies], newDevice } };
@@ -200,8 +224,10 @@ function createCredentialFlows<Data extends JsonObject>(
           transport,
           remember: options.remember,
           data: options.data,
+          newDevice: true,
         });
         emit({ type: 'login.succeeded', userId, sessionId: opened.session.id, ip: request.ip, newDevice: true });
+        emitNewDevice(ctx, request, opened.session);
         const { account } = options;
         const deviceCookies =
           transport === 'cookie' && account !== undefined ? [devices.serialize(account).setCookie] : [];

@@ -49,6 +49,13 @@ export type HttpAuthEvent =
       /** No valid device cookie for this account came with the request: a client not seen signing in here before. */
       newDevice: boolean;
     }
+  /**
+   * A sign-in (login or sign-up's first session) from a client without this account's device cookie: a
+   * client not seen signing in here before (the token transport never has one). The session is marked
+   * `newDevice` for a day. `device` is the coarse user agent (`Chrome 120 on Windows`); what to tell the
+   * user, if anything, is the application's choice.
+   */
+  | { type: 'login.new_device'; userId: string; sessionId: string; ip: string | null; device: string | null }
   /** `account` is the account name tried (e.g. an email): fingerprint it before it reaches a log. */
   | { type: 'login.failed'; account: string; ip: string | null }
   /** A session's user proved the password again; `sessionId` is the session's new id. */

@@ -25,6 +25,7 @@ export function makeSessionRecord(userId: string, at: number, overrides: Partial
     authenticatedAt: at,
     idleTimeoutMs: null,
     cookieLifetime: null,
+    newDeviceUntil: null,
     data: {},
     ...overrides,
   };

@@ -3,7 +3,8 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SessionRecord, Store } from '../core/store/types.js';
 import { compareSessionAge, createCappedSession } from '../core/session/session-cap.js';
 import { createLeasedRequestLimit } from '../core/rate-limit/leased-limit.js';
-import { createSessionManager } from '../core/session/session-manager.js';
+import { createSessionManager, type SessionEvent } from '../core/session/session-manager.js';
+import type { SessionBinding } from '../core/session/client-facts.js';
 import { createTokenService } from '../core/token/token-service.js';
 import { makeSessionRecord } from './session-records.js';
 
@@ -22,6 +23,12 @@ export interface StoreFactory {
   /** Called once after the suite: stop servers, remove files. */
   teardown?: () => Promise<void>;
 }
+
+const CHROME_WINDOWS =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
+const CHROME_NEXT =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/121.0.0.0 Safari/537.36';
+const FIREFOX_LINUX = 'Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -75,6 +82,7 @@ export function describeStore(name: string, factory: StoreFactory): void {
         ip: '2001:db8::1',
         userAgent: 'Agent/1.0 (ünïcödé; "quoted"; \\ backslash)',
         data: { role: 'admin', nested: { list: [1, 2.5, 'three', null, true] }, emoji: '🔐', empty: {} },
+        newDeviceUntil: clock + 86_400_000,
       });
       expect(await store.createSession(record)).toEqual(record);
       expect(await store.getSession(record.id)).toEqual(record);
@@ -289,6 +297,78 @@ export function describeStore(name: string, factory: StoreFactory): void {
       expect(await store.getSession(plain.session.id)).toMatchObject({ idleTimeoutMs: null, cookieLifetime: null });
     });
 
+    it('merges top-level data keys: a key replaces its value whole, null removes it, JSON types are kept', async () => {
+      const record = makeSessionRecord(user(), clock, {
+        data: { keep: 'me', nested: { a: 1, b: 2 }, gone: true, list: [1, 2] },
+      });
+      await store.createSession(record);
+      const partial = {
+        nested: { c: null, d: [] },
+        gone: null,
+        flag: false,
+        on: true,
+        big: 9_007_199_254_740_991,
+        real: 2.5,
+        empty: [],
+        text: 'ünï "q"',
+        nothing: {},
+        'odd "key".$': 'x',
+      };
+      const expected = {
+        keep: 'me',
+        list: [1, 2],
+        nested: { c: null, d: [] },
+        flag: false,
+        on: true,
+        big: 9_007_199_254_740_991,
+        real: 2.5,
+        empty: [],
+        text: 'ünï "q"',
+        nothing: {},
+        'odd "key".$': 'x',
+      };
+      const merged = await store.mergeSessionData(record.id, partial);
+      expect(merged).toEqual({ ...record, data: expected });
+      expect((await store.getSession(record.id))?.data).toEqual(expected);
+      expect((await store.mergeSessionData(record.id, { keep: null, list: null }))?.data).not.toHaveProperty('keep');
+    });
+
+    it('keeps every key of 40 concurrent merges of different keys into one session', async () => {
+      const record = makeSessionRecord(user(), clock, { data: { before: 1 } });
+      await store.createSession(record);
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => store.mergeSessionData(record.id, { [`key${i}`]: i })),
+      );
+      expect(results.every((result) => result !== null)).toBe(true);
+      const expected = Object.fromEntries([['before', 1], ...Array.from({ length: 40 }, (_, i) => [`key${i}`, i])]);
+      expect((await store.getSession(record.id))?.data).toEqual(expected);
+    });
+
+    it('merges nothing into a revoked, expired or absent session', async () => {
+      const revoked = makeSessionRecord(user(), clock, { data: { kept: 1 } });
+      const expired = makeSessionRecord(user(), clock - 100_000, { expiresAt: clock - 1, data: { kept: 1 } });
+      await store.createSession(revoked);
+      await store.createSession(expired);
+      await store.revokeSession(revoked.id, clock + 1);
+      expect(await store.mergeSessionData(revoked.id, { added: 2 })).toBeNull();
+      expect(await store.mergeSessionData(expired.id, { added: 2 })).toBeNull();
+      expect(await store.mergeSessionData('AAAAbm9uZS1zdWNoLXNlc3Npb24', { added: 2 })).toBeNull();
+      expect(await store.getSession(revoked.id)).toEqual({ ...revoked, revokedAt: clock + 1 });
+    });
+
+    it('revoking races merges: a merge either lands before the revocation or changes nothing', async () => {
+      const record = makeSessionRecord(user(), clock, { data: {} });
+      await store.createSession(record);
+      const merges = Array.from({ length: 30 }, (_, i) => store.mergeSessionData(record.id, { [`k${i}`]: i }));
+      const revocation = store.revokeSession(record.id, clock + 1);
+      const results = await Promise.all(merges);
+      await revocation;
+      const stored = await store.getSession(record.id);
+      expect(stored?.revokedAt).toBe(clock + 1);
+      const landed = results.filter((result) => result !== null).length;
+      expect(Object.keys(stored?.data ?? {})).toHaveLength(landed);
+    });
+
     it('refuses an incomplete record instead of storing it', async () => {
       const { signInIp: _dropped, ...incomplete } = makeSessionRecord(user(), clock);
       await expect(store.createSession(incomplete as SessionRecord)).rejects.toMatchObject({
@@ -353,6 +433,95 @@ export function describeStore(name: string, factory: StoreFactory): void {
       await expect(store.set('k', 1, -5)).rejects.toThrow(/ttlSeconds/);
       await expect(store.setIfAbsent('k', 1, Number.NaN)).rejects.toThrow(/ttlSeconds/);
       expect(await store.get('k')).toBeNull();
+    });
+
+    describe('session binding on this store', () => {
+      const events: SessionEvent[] = [];
+      const manager = (binding: SessionBinding) =>
+        createSessionManager(store, { binding, onEvent: (event) => events.push(event) });
+      const start = async (binding: SessionBinding) => {
+        const sessions = manager(binding);
+        const { token } = await sessions.createSession(user(), { ip: '203.0.113.7', userAgent: CHROME_WINDOWS });
+        events.length = 0;
+        return { sessions, token };
+      };
+      const ofType = (type: SessionEvent['type']) => events.filter((event) => event.type === type);
+
+      it('strict: a cookie used by another browser family is refused and the session revoked (binding_mismatch)', async () => {
+        const { sessions, token } = await start('strict');
+        const stolen = await sessions.validateSessionToken(token, { ip: '198.51.100.9', userAgent: FIREFOX_LINUX });
+        expect(stolen).toMatchObject({ ok: false, reason: 'revoked' });
+        expect(ofType('session.revoked')).toMatchObject([{ reason: 'binding_mismatch' }]);
+        expect(ofType('session.user_agent_changed')).toMatchObject([
+          { previousDevice: 'Chrome 120 on Windows', device: 'Firefox 121 on Linux', otherClient: true },
+        ]);
+        const owner = await sessions.validateSessionToken(token, { ip: '203.0.113.7', userAgent: CHROME_WINDOWS });
+        expect(owner).toMatchObject({ ok: false, reason: 'revoked' });
+      });
+
+      it('warn: the other browser is served, reported once, and recorded as the latest user agent', async () => {
+        const { sessions, token } = await start('warn');
+        for (let i = 0; i < 3; i += 1) {
+          const served = await sessions.validateSessionToken(token, { ip: '203.0.113.7', userAgent: FIREFOX_LINUX });
+          expect(served.ok).toBe(true);
+          expect(served.session?.userAgent).toBe(FIREFOX_LINUX);
+          expect(served.session?.signInUserAgent).toBe(CHROME_WINDOWS);
+        }
+        expect(ofType('session.user_agent_changed')).toMatchObject([
+          { previousUserAgent: CHROME_WINDOWS, userAgent: FIREFOX_LINUX, otherClient: true },
+        ]);
+        expect(ofType('session.revoked')).toEqual([]);
+      });
+
+      it('strict: an IP change alone and a browser upgrade are served, each reported once', async () => {
+        const { sessions, token } = await start('strict');
+        for (let i = 0; i < 2; i += 1) {
+          const moved = await sessions.validateSessionToken(token, {
+            ip: '2001:db8:5:1::7',
+            userAgent: CHROME_WINDOWS,
+          });
+          expect(moved.ok).toBe(true);
+        }
+        const upgraded = await sessions.validateSessionToken(token, { ip: '2001:db8:5:1::7', userAgent: CHROME_NEXT });
+        expect(upgraded.ok).toBe(true);
+        expect(ofType('session.ip_changed')).toMatchObject([
+          {
+            previousIp: '203.0.113.7',
+            ip: '2001:db8:5:1::7',
+            previousIpPrefix: '203.0.113.0/24',
+            ipPrefix: '2001:db8:5::/48',
+          },
+        ]);
+        expect(ofType('session.user_agent_changed')).toMatchObject([
+          { device: 'Chrome 121 on Windows', otherClient: false },
+        ]);
+        expect((await store.listUserSessions(upgraded.session!.userId))[0]).toMatchObject({
+          ip: '2001:db8:5:1::7',
+          userAgent: CHROME_NEXT,
+          signInIp: '203.0.113.7',
+          signInUserAgent: CHROME_WINDOWS,
+        });
+      });
+
+      it('off: no event, and a changed client is recorded only at the next renewal', async () => {
+        const { sessions, token } = await start('off');
+        const served = await sessions.validateSessionToken(token, { ip: '198.51.100.9', userAgent: FIREFOX_LINUX });
+        expect(served).toMatchObject({ ok: true, renewed: false });
+        expect(served.session?.userAgent).toBe(CHROME_WINDOWS);
+        expect(events.filter((event) => event.type !== 'session.renewed')).toEqual([]);
+      });
+
+      it('strict, racing: of 20 requests with the copied cookie beside 20 of its owner, none copied is served', async () => {
+        const { sessions, token } = await start('strict');
+        const use = (userAgent: string) => sessions.validateSessionToken(token, { ip: '203.0.113.7', userAgent });
+        const stolen = Array.from({ length: 20 }, () => use(FIREFOX_LINUX));
+        const owner = Array.from({ length: 20 }, () => use(CHROME_WINDOWS));
+        const [stolenResults, ownerResults] = await Promise.all([Promise.all(stolen), Promise.all(owner)]);
+        expect(stolenResults.every((result) => !result.ok && result.reason === 'revoked')).toBe(true);
+        expect(ownerResults.every((result) => result.ok || result.reason === 'revoked')).toBe(true);
+        expect(ofType('session.revoked')).toHaveLength(1);
+        expect((await use(CHROME_WINDOWS)).ok).toBe(false);
+      });
     });
 
     describeKeyValuePrimitives(getFactory);

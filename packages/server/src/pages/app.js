@@ -160,12 +160,16 @@ function sessionItem(session, onRevoke) {
   const title = document.createElement('p');
   title.className = 'session-device';
   title.textContent = device;
-  if (session.current) {
-    const badge = document.createElement('span');
-    badge.className = 'badge';
-    badge.textContent = 'This device';
-    title.append(' ', badge);
-  }
+  const badge = (className, text, description) => {
+    const element = document.createElement('span');
+    element.className = className;
+    element.textContent = text;
+    if (description) element.title = description;
+    title.append(' ', element);
+  };
+  if (session.current) badge('badge', 'This device');
+  // Signed in less than a day ago from a browser that had not signed in to this account before.
+  if (session.newDevice) badge('badge badge-new', 'New device', 'First sign-in from this device, less than a day ago');
   // Each fact in its own span, so that a narrow screen can stack them rather than break a date in two.
   const span = (className, ...parts) => {
     const element = document.createElement('span');
@@ -177,13 +181,21 @@ function sessionItem(session, onRevoke) {
   meta.className = 'session-meta';
   const lastActive = session.current ? ['Active now'] : ['Last active ', timeElement(session.lastSeenAt)];
   meta.append(
-    span('fact', `IP ${session.ip ?? 'unknown'}`),
-    span('separator', ' · '),
-    span('fact', 'Signed in ', timeElement(session.createdAt)),
+    span('fact', `Latest IP ${session.ip ?? 'unknown'}`),
     span('separator', ' · '),
     span('fact', ...lastActive),
   );
-  body.append(title, meta);
+  // Where it signed in, beside where it was last seen (the line above): a session that moved shows both.
+  const origin = document.createElement('p');
+  origin.className = 'session-meta session-origin';
+  origin.append(
+    span('fact', 'Signed in ', timeElement(session.createdAt)),
+    span('separator', ' · '),
+    span('fact', `from ${describeUserAgent(session.signInUserAgent)}`),
+    span('separator', ' · '),
+    span('fact', `IP ${session.signInIp ?? 'unknown'}`),
+  );
+  body.append(title, meta, origin);
   item.append(icon, body);
 
   if (!session.current) {

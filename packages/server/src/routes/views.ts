@@ -32,13 +32,16 @@ export const tokenAnswer = (pair: TokenPair) => ({
   expires_in: pair.expiresIn,
 });
 
-/** A session listing entry as the API shows it. */
+/** A session listing entry as the API shows it: the latest and the sign-in IP and user agent, and the new-device mark. */
 export const publicSessionEntry = (entry: SessionInfo) => ({
   id: entry.id,
   createdAt: iso(entry.createdAt),
   lastSeenAt: iso(entry.lastSeenAt),
   ip: entry.ip,
   userAgent: entry.userAgent,
+  signInIp: entry.signInIp,
+  signInUserAgent: entry.signInUserAgent,
+  newDevice: entry.newDevice,
   current: entry.current,
 });
 

@@ -1,4 +1,14 @@
 export {
+  coarseUserAgent,
+  describeUserAgent,
+  ipPrefix,
+  isOtherClient,
+  SESSION_BINDINGS,
+  type CoarseUserAgent,
+  type SessionBinding,
+} from './client-facts.js';
+export {
+  NEW_DEVICE_MARK_MS,
   createSessionManager,
   type CreateSessionOptions,
   type Session,

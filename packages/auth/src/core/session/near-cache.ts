@@ -1,6 +1,6 @@
 import { InvalidOptionError } from '../errors/errors.js';
 import type { SessionInvalidation } from '../store/invalidation.js';
-import type { SessionPatch, SessionRecord, SessionStore } from '../store/types.js';
+import type { JsonObject, SessionPatch, SessionRecord, SessionStore } from '../store/types.js';
 import { positiveIntegerOption } from '../../internal/options.js';
 
 /** The session manager's near-cache options (see `SessionManagerOptions`). */
@@ -182,6 +182,8 @@ export function withNearCache<S extends SessionStore>(store: S, cache: NearCache
     renewal.then(forget, forget);
     return renewal;
   };
+  cached.mergeSessionData = (id: string, partial: JsonObject) =>
+    changing([id], () => store.mergeSessionData(id, partial));
   cached.rotateSession = (oldId: string, record: SessionRecord) =>
     changing([oldId], () => store.rotateSession(oldId, record));
   cached.revokeSession = (id: string, revokedAt: number) => changing([id], () => store.revokeSession(id, revokedAt));

@@ -314,6 +314,49 @@ describe('authentication time and per-session lifetimes', () => {
   });
 });
 
+describe('merging session data', () => {
+  it('merges top-level keys, removes a key set to null, ignores undefined and keeps replace available', async () => {
+    const { sessions } = setup();
+    const { token, session } = await sessions.createSession('alice', { data: { role: 'user', cart: ['a'] } });
+    expect(await sessions.mergeSessionData(session.id, { cart: ['a', 'b'] })).toEqual({
+      role: 'user',
+      cart: ['a', 'b'],
+    });
+    expect(await sessions.mergeSessionData(session.id, { role: null, cart: undefined })).toEqual({ cart: ['a', 'b'] });
+    expect((await sessions.validateSessionToken(token)).session?.data).toEqual({ cart: ['a', 'b'] });
+    expect(await sessions.updateSessionData(session.id, { role: 'admin' })).toBe(true);
+    expect((await sessions.getSession(session.id)).session?.data).toEqual({ role: 'admin' });
+  });
+
+  it('merges nothing into a revoked session or an unknown id, and refuses a partial that is not an object', async () => {
+    const { sessions } = setup();
+    const { session } = await sessions.createSession('alice', { data: { role: 'user' } });
+    await expect(sessions.mergeSessionData(session.id, [] as never)).rejects.toThrow(/partial/);
+    await sessions.revokeSession(session.id);
+    expect(await sessions.mergeSessionData(session.id, { cart: ['x'] })).toBeNull();
+    expect(await sessions.mergeSessionData('not-an-id', { cart: ['x'] })).toBeNull();
+  });
+});
+
+describe('new-device mark', () => {
+  it('marks a session created with newDevice for a day, through rotation; the list says newDevice until then', async () => {
+    const { sessions, advance, now } = setup({ idleTimeoutSeconds: 3 * 86_400 });
+    const marked = await sessions.createSession('alice', { newDevice: true });
+    advance(1);
+    await sessions.createSession('alice');
+    expect(marked.session.newDeviceUntil).toEqual(new Date(now() - 1 + 24 * 60 * MINUTE));
+    expect((await sessions.listUserSessions('alice')).map((entry) => entry.newDevice)).toEqual([true, false]);
+    advance(23 * 60 * MINUTE);
+    const rotated = await sessions.rotateSession(marked.session.id);
+    expect(rotated?.session.newDeviceUntil).toEqual(marked.session.newDeviceUntil);
+    expect(
+      (await sessions.listUserSessions('alice')).find((entry) => entry.id === rotated?.session.id)?.newDevice,
+    ).toBe(true);
+    advance(60 * MINUTE);
+    expect((await sessions.listUserSessions('alice')).map((entry) => entry.newDevice)).toEqual([false, false]);
+  });
+});
+
 describe('sign-in facts and store round trips', () => {
   it('keeps the sign-in ip and user agent through renewal and rotation while the latest ones move', async () => {
     const { sessions, advance } = setup();

@@ -1,7 +1,7 @@
 import { refuse, type CredentialFailure, type CredentialResult } from '../errors/credential-failure.js';
 import { InvalidOptionError } from '../errors/errors.js';
 import { guardStore } from '../store/define-store.js';
-import type { JsonObject, SessionRecord, SessionStore } from '../store/types.js';
+import type { JsonObject, JsonValue, SessionRecord, SessionStore } from '../store/types.js';
 import { constantTimeEqual, secureRandom, sha256Base64url, type RandomSource } from '../../internal/crypto.js';
 import { silentLogger, type Logger } from '../../internal/logger.js';
 import { createEmitter } from '../../internal/events.js';
@@ -15,6 +15,7 @@ import {
 } from './session-token.js';
 import { compareSessionAge, createCappedSession } from './session-cap.js';
 import { applyNearCache, type NearCacheSettings } from './near-cache.js';
+import { describeUserAgent, ipPrefix, isOtherClient, SESSION_BINDINGS, type SessionBinding } from './client-facts.js';
 
 /** A live session as the engine hands it to callers. */
 export interface Session<Data extends JsonObject = JsonObject> {
@@ -44,6 +45,8 @@ export interface Session<Data extends JsonObject = JsonObject> {
   authenticatedAt: Date;
   /** The session's cookie ends with the browser (no `Max-Age`): the user signed in without "remember me". */
   browserSession: boolean;
+  /** Until when the session counts as signed in from a new device (see `createSession`'s `newDevice`); `null` when it never did. */
+  newDeviceUntil: Date | null;
   data: Data;
 }
 
@@ -62,6 +65,8 @@ export interface SessionInfo {
   userAgent: string | null;
   signInIp: string | null;
   signInUserAgent: string | null;
+  /** Signed in from a client not seen signing in to this account before, less than a day ago. */
+  newDevice: boolean;
   /** Whether this is the session the list was asked for from. */
   current: boolean;
 }
@@ -83,7 +88,8 @@ export interface SessionWithToken<Data extends JsonObject = JsonObject> {
 }
 
 /** Why a session was revoked. */
-export type SessionRevokeReason = 'revoked' | 'user_revoked_all' | 'evicted' | 'refresh_reused' | 'password_changed';
+export type SessionRevokeReason =
+  'revoked' | 'user_revoked_all' | 'evicted' | 'refresh_reused' | 'password_changed' | 'binding_mismatch';
 
 /** Every state change of a session, delivered to `onEvent`. `at` is epoch milliseconds. */
 export type SessionEvent =
@@ -92,7 +98,42 @@ export type SessionEvent =
   | { type: 'session.rotated'; sessionId: string; previousSessionId: string; userId: string; at: number }
   | { type: 'session.revoked'; sessionId: string; userId: string; at: number; reason: SessionRevokeReason }
   | { type: 'session.expired'; sessionId: string; userId: string; at: number }
-  | { type: 'session.deleted'; sessionId: string; userId: string; at: number };
+  | { type: 'session.deleted'; sessionId: string; userId: string; at: number }
+  /**
+   * The session was used from another IP address than the latest one it recorded (once per change: the new
+   * address is recorded at once). The raw addresses are for the sink to keep or fingerprint; the prefixes
+   * (/24, /48) say "same network or not" without them.
+   */
+  | {
+      type: 'session.ip_changed';
+      sessionId: string;
+      userId: string;
+      at: number;
+      previousIp: string | null;
+      ip: string | null;
+      previousIpPrefix: string | null;
+      ipPrefix: string | null;
+    }
+  /**
+   * The session was used with another user agent than the latest one it recorded (once per change). The raw
+   * headers are for the sink to keep or fingerprint; `previousDevice`/`device` are the coarse
+   * `Chrome 120 on Windows`. `otherClient`: another browser family or OS than at sign-in, which the `strict`
+   * binding revokes (reason `binding_mismatch`).
+   */
+  | {
+      type: 'session.user_agent_changed';
+      sessionId: string;
+      userId: string;
+      at: number;
+      previousUserAgent: string | null;
+      userAgent: string | null;
+      previousDevice: string | null;
+      device: string | null;
+      otherClient: boolean;
+    };
+
+/** How long a session signed in from a new device carries the mark: a day. */
+export const NEW_DEVICE_MARK_MS = 86_400_000;
 
 /** Characters of a `User-Agent` a session keeps; the rest is dropped (a header may be kilobytes long). */
 export const MAX_USER_AGENT_LENGTH = 512;
@@ -133,6 +174,12 @@ export interface CreateSessionOptions<Data extends JsonObject = JsonObject> exte
    * @default false
    */
   browserSession?: boolean;
+  /**
+   * The client was not seen signing in to this account before: the session is marked as a new device for
+   * {@link NEW_DEVICE_MARK_MS} (a day), and the session list shows it as `newDevice`.
+   * @default false
+   */
+  newDevice?: boolean;
 }
 
 /** Options of {@link createSessionManager}. */
@@ -172,6 +219,16 @@ export interface SessionManagerOptions extends NearCacheSettings {
   expiredRetentionSeconds?: number;
   /** Keep at most this many live sessions per user; creating one more revokes the oldest. Unlimited by default. */
   maxSessionsPerUser?: number;
+  /**
+   * What a validation does when the request's IP or user agent differs from the latest ones the session
+   * recorded: `off` nothing (they are recorded at the next renewal); `warn` emits `session.ip_changed` /
+   * `session.user_agent_changed` once per change (the new value is recorded at once) and keeps the session;
+   * `strict` does the same, and revokes the session (reason `binding_mismatch`, the request is refused as
+   * `revoked`) when the browser family or the OS differs from the one that signed in. An IP change alone
+   * only warns (mobile clients move); a browser's own upgrade is the same family.
+   * @default "warn"
+   */
+  binding?: SessionBinding;
   /** Receives every state change. A hook that throws is logged and otherwise ignored. */
   onEvent?: (event: SessionEvent) => void;
   /** Where the engine reports problems that do not fail a request (a throwing hook). */
@@ -193,7 +250,9 @@ export interface SessionManager<Data extends JsonObject = JsonObject> {
    * Checks a token from a client: the session, or why not. Expected negatives
    * are results, never exceptions; a store failure throws
    * `StoreUnavailableError`. Renews the idle timeout at most once per
-   * `renewalIntervalSeconds`, recording the context's IP and user agent.
+   * `renewalIntervalSeconds`, recording the context's IP and user agent; a
+   * context that differs from the recorded ones is handled by the `binding`
+   * option (events, or a revocation under `strict`).
    */
   validateSessionToken(token: unknown, context?: SessionContext): Promise<SessionValidationResult<Data>>;
   /** The live session with this public id, without renewing it; or why not. */
@@ -218,6 +277,17 @@ export interface SessionManager<Data extends JsonObject = JsonObject> {
   ): Promise<SessionWithToken<Data> | null>;
   /** Replaces the session's data. `false` when the session is no longer live. */
   updateSessionData(sessionId: string, data: Data): Promise<boolean>;
+  /**
+   * Merges top-level keys into the session's data in one atomic store step, so
+   * concurrent merges of different keys all stay: each key of `partial`
+   * replaces that key's value (nested objects are replaced, not merged); a key
+   * set to `null` is removed; a key set to `undefined` is ignored (it has no
+   * JSON form). The merged data; `null` when the session is no longer live.
+   */
+  mergeSessionData(
+    sessionId: string,
+    partial: Partial<Record<keyof Data, JsonValue | undefined>>,
+  ): Promise<Data | null>;
   /** Revokes one session. `false` when there was no live session with that id. */
   revokeSession(sessionId: string, reason?: SessionRevokeReason): Promise<boolean>;
   /** Revokes one session only if it belongs to `userId`: what a user may do to their own devices. */
@@ -262,6 +332,10 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
   const now = functionOption<() => number>('now', options.now, Date.now);
   const random = functionOption<RandomSource>('random', options.random, secureRandom);
   const onEvent = functionOption<(event: SessionEvent) => void>('onEvent', options.onEvent, undefined);
+  const binding = options.binding ?? 'warn';
+  if (!SESSION_BINDINGS.includes(binding)) {
+    throw new InvalidOptionError(`"binding" must be one of ${SESSION_BINDINGS.join(', ')}`);
+  }
   const logger = options.logger ?? silentLogger;
   const store = applyNearCache(guardStore(sessionStore), options, now);
   if (idleTimeoutMs > absoluteTimeoutMs) {
@@ -311,6 +385,7 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
     signInUserAgent: record.signInUserAgent,
     authenticatedAt: new Date(record.authenticatedAt ?? record.createdAt),
     browserSession: record.cookieLifetime === BROWSER_COOKIE,
+    newDeviceUntil: record.newDeviceUntil === null ? null : new Date(record.newDeviceUntil),
     data: record.data as Data,
   });
 
@@ -358,24 +433,86 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
     return record !== null && record.userId === userId;
   };
 
-  /** Checks a live record and renews its idle timeout when the last renewal is older than the interval. */
+  /** The IP and user agent the request comes with (the recorded ones where the context says nothing), and what changed. */
+  const clientSeen = (record: SessionRecord, context: SessionContext) => {
+    const ip = context.ip === undefined ? record.ip : context.ip;
+    const userAgent = context.userAgent === undefined ? record.userAgent : clipUserAgent(context.userAgent);
+    return { ip, userAgent, ipChanged: ip !== record.ip, userAgentChanged: userAgent !== record.userAgent };
+  };
+
+  const emitDrift = (
+    record: SessionRecord,
+    seen: ReturnType<typeof clientSeen>,
+    otherClient: boolean,
+    at: number,
+  ): void => {
+    const { id: sessionId, userId } = record;
+    if (seen.ipChanged) {
+      emit({
+        type: 'session.ip_changed',
+        sessionId,
+        userId,
+        at,
+        previousIp: record.ip,
+        ip: seen.ip,
+        previousIpPrefix: ipPrefix(record.ip),
+        ipPrefix: ipPrefix(seen.ip),
+      });
+    }
+    if (seen.userAgentChanged) {
+      emit({
+        type: 'session.user_agent_changed',
+        sessionId,
+        userId,
+        at,
+        previousUserAgent: record.userAgent,
+        userAgent: seen.userAgent,
+        previousDevice: describeUserAgent(record.userAgent),
+        device: describeUserAgent(seen.userAgent),
+        otherClient,
+      });
+    }
+  };
+
+  /**
+   * Checks a live record against the binding and renews its idle timeout when the last renewal is older than
+   * the interval. A changed IP or user agent is written at once (with a renewal) rather than at the next one,
+   * so it is reported once, not on every request until then: a rare write, not one per request.
+   */
   const renew = async (record: SessionRecord, context: SessionContext): Promise<SessionValidationResult<Data>> => {
     const at = now();
     const result = check(record, at);
-    if (!result.ok || at - record.lastSeenAt < renewalIntervalMs) return result;
+    if (!result.ok) return result;
+    const seen = clientSeen(record, context);
+    const drifted = binding !== 'off' && (seen.ipChanged || seen.userAgentChanged);
+    if (!drifted && at - record.lastSeenAt < renewalIntervalMs) return result;
+
+    // Sessions older than the sign-in fields compare with the latest user agent instead.
+    const otherClient =
+      drifted && seen.userAgentChanged && isOtherClient(record.signInUserAgent ?? record.userAgent, seen.userAgent);
+    if (binding === 'strict' && otherClient) {
+      const revoked = await store.revokeSession(record.id, at);
+      // Of concurrent requests with the copied cookie, the one that revoked reports it; every one is refused.
+      if (revoked !== null) {
+        emitDrift(record, seen, otherClient, at);
+        emitRevoked([revoked], at, 'binding_mismatch');
+      }
+      return refuse('revoked');
+    }
 
     const idleExpiresAt = Math.min(at + idleTimeoutOf(record), record.absoluteExpiresAt);
     const patch = {
       lastSeenAt: at,
       idleExpiresAt,
       expiresAt: idleExpiresAt + retentionMs,
-      ip: context.ip === undefined ? record.ip : context.ip,
-      userAgent: context.userAgent === undefined ? record.userAgent : clipUserAgent(context.userAgent),
+      ip: seen.ip,
+      userAgent: seen.userAgent,
     };
     const updated = await store.updateSession(record.id, patch);
     // Revoked or deleted between the read and the write: the revocation wins.
     if (updated === null) return refuse('revoked');
     emit({ type: 'session.renewed', sessionId: record.id, userId: record.userId, at });
+    if (drifted) emitDrift(record, seen, otherClient, at);
     return { ok: true, session: toSession(updated), renewed: true };
   };
 
@@ -400,6 +537,7 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
           authenticatedAt: at,
           idleTimeoutMs: idleMs === idleTimeoutMs ? null : idleMs,
           cookieLifetime: createOptions.browserSession === true ? BROWSER_COOKIE : null,
+          newDeviceUntil: createOptions.newDevice === true ? at + NEW_DEVICE_MARK_MS : null,
           data: createOptions.data ?? ({} as Data),
         },
         at,
@@ -459,6 +597,16 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
       return (await store.updateSession(sessionId, { data })) !== null;
     },
 
+    async mergeSessionData(sessionId, partial) {
+      if (typeof partial !== 'object' || partial === null || Array.isArray(partial)) {
+        throw new InvalidOptionError('"partial" must be an object of top-level data keys');
+      }
+      if (!isSessionId(sessionId)) return null;
+      // JSON text drops `undefined` keys: what goes to the store is exactly what the JSON form says.
+      const merged = await store.mergeSessionData(sessionId, JSON.parse(JSON.stringify(partial)) as JsonObject);
+      return merged === null ? null : (merged.data as Data);
+    },
+
     async revokeSession(sessionId, reason = 'revoked') {
       if (!isSessionId(sessionId)) return false;
       const at = now();
@@ -504,6 +652,7 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
           userAgent: record.userAgent,
           signInIp: record.signInIp,
           signInUserAgent: record.signInUserAgent,
+          newDevice: record.newDeviceUntil !== null && at < record.newDeviceUntil,
           current: record.id === listOptions.currentSessionId,
         }));
     },

@@ -12,6 +12,7 @@ function backend(candidate: unknown): StoreBackend {
     createSession: async () => undefined,
     getSession: async () => candidate,
     updateSession: async () => candidate,
+    mergeSessionData: async () => candidate,
     rotateSession: async () => true,
     revokeSession: async () => candidate,
     deleteSession: async () => candidate,

@@ -2,12 +2,13 @@ import { InvalidOptionError, isTesseraError, StoreUnavailableError } from '../er
 import { fingerprint } from '../../internal/crypto.js';
 import { silentLogger, type Logger } from '../../internal/logger.js';
 import { isSessionRecord } from './session-record.js';
-import type { SessionPatch, SessionRecord, Store } from './types.js';
+import type { JsonObject, SessionPatch, SessionRecord, Store } from './types.js';
 
 type RecordMethods =
   | 'createSession'
   | 'getSession'
   | 'updateSession'
+  | 'mergeSessionData'
   | 'rotateSession'
   | 'revokeSession'
   | 'deleteSession'
@@ -25,6 +26,7 @@ export interface StoreBackend extends Omit<Store, RecordMethods> {
   createSession(record: SessionRecord): Promise<void>;
   getSession(id: string): Promise<unknown>;
   updateSession(id: string, patch: SessionPatch): Promise<unknown>;
+  mergeSessionData(id: string, partial: JsonObject): Promise<unknown>;
   /** Whether this call replaced the live old session (of concurrent rotations, exactly one). */
   rotateSession(oldId: string, record: SessionRecord): Promise<boolean>;
   revokeSession(id: string, revokedAt: number): Promise<unknown>;
@@ -43,7 +45,13 @@ export interface DefineStoreOptions {
 
 const DEFINED = Symbol.for('tessera.store.defined');
 const SYNC_MEMBERS = new Set<string>(['sessionIdPrefix', 'describeFailure', 'invalidation']);
-const ONE_RECORD = new Set<string>(['getSession', 'updateSession', 'revokeSession', 'deleteSession']);
+const ONE_RECORD = new Set<string>([
+  'getSession',
+  'updateSession',
+  'mergeSessionData',
+  'revokeSession',
+  'deleteSession',
+]);
 const RECORD_LISTS = new Set<string>(['revokeUserSessions', 'listUserSessions']);
 
 type AsyncMethod = (...args: unknown[]) => Promise<unknown>;

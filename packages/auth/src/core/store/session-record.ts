@@ -33,6 +33,7 @@ export const SESSION_FIELDS: { readonly [Field in keyof SessionRecord]-?: Sessio
   authenticatedAt: { column: 'authenticated_at', kind: 'number?', addedLater: true },
   idleTimeoutMs: { column: 'idle_timeout_ms', kind: 'number?', addedLater: true },
   cookieLifetime: { column: 'cookie_lifetime', kind: 'text?', addedLater: true },
+  newDeviceUntil: { column: 'new_device_until', kind: 'number?', addedLater: true },
   data: { column: 'data', kind: 'json' },
 };
 
@@ -160,6 +161,17 @@ export function sessionRecordFromTextFields(id: string, hash: Record<string, str
     record[field] = field === 'userId' || text === undefined ? text : parseJson(text);
   }
   return withLaterFields(record);
+}
+
+/**
+ * `partial` merged into `data`, top-level keys only: each key replaces that key's value, a `null` removes
+ * it. The one definition of a data merge; SQL and Redis stores do the same inside the database.
+ */
+export function mergeJsonObject(data: JsonObject, partial: JsonObject): JsonObject {
+  // Entries, not assignments: a key such as `__proto__` stays a plain key.
+  const kept = Object.entries(data).filter(([key]) => !Object.hasOwn(partial, key));
+  const added = Object.entries(partial).filter(([, value]) => value !== null);
+  return Object.fromEntries([...kept, ...added]) as JsonObject;
 }
 
 /** Oldest first: by `createdAt`, then by id. The one order of a user's sessions, eviction's tie-break included. */

@@ -50,6 +50,11 @@ export interface SessionRecord {
    * `null` for a cookie that lasts as long as the session.
    */
   cookieLifetime: string | null;
+  /**
+   * Until when the session counts as signed in from a new device (a client not seen signing in to the
+   * account before); `null` when it was not, or for sessions older than the field. Kept through rotation.
+   */
+  newDeviceUntil: number | null;
   data: JsonObject;
 }
 
@@ -78,6 +83,14 @@ export interface SessionStore {
 
   /** Applies `patch` to a live record. Atomic. The updated record; `null` when absent, expired or revoked. */
   updateSession(id: string, patch: SessionPatch): Promise<SessionRecord | null>;
+
+  /**
+   * Merges `partial` into a live record's `data`, top-level keys only: each key replaces that key's value
+   * (nested objects are replaced whole), and a key whose value is `null` is removed. Atomic: of concurrent
+   * merges of different keys every key stays. The updated record; `null` when absent, expired or revoked
+   * (and nothing changed).
+   */
+  mergeSessionData(id: string, partial: JsonObject): Promise<SessionRecord | null>;
 
   /**
    * Replaces session `oldId` with `record` (a new id) in one atomic step. Of

@@ -2,9 +2,14 @@ import { positiveIntegerOption, functionOption } from '../../internal/options.js
 import type { Logger } from '../../internal/logger.js';
 import { defineStore } from '../../core/store/define-store.js';
 import { memoryKeyValuePrimitives } from './kv-primitives.js';
-import { compareSessionAge, parseSessionRecord, sessionRecordToJson } from '../../core/store/session-record.js';
+import {
+  compareSessionAge,
+  mergeJsonObject,
+  parseSessionRecord,
+  sessionRecordToJson,
+} from '../../core/store/session-record.js';
 import { ttlMilliseconds } from '../../core/store/ttl.js';
-import type { JsonValue, SessionPatch, SessionRecord, Store } from '../../core/store/types.js';
+import type { JsonObject, JsonValue, SessionPatch, SessionRecord, Store } from '../../core/store/types.js';
 
 /** Options of {@link createMemoryStore}. */
 export interface MemoryStoreOptions {
@@ -165,6 +170,10 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     updateSession: async (id: string, patch: SessionPatch) => {
       const record = liveRecord(id);
       return record === null ? null : writeSession({ ...record, ...patch });
+    },
+    mergeSessionData: async (id: string, partial: JsonObject) => {
+      const record = liveRecord(id);
+      return record === null ? null : writeSession({ ...record, data: mergeJsonObject(record.data, partial) });
     },
     rotateSession: async (oldId: string, record: SessionRecord) => {
       if (liveRecord(oldId) === null) return false;

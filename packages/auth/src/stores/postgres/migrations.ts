@@ -103,6 +103,11 @@ export function postgresStoreMigrations(options: PostgresTableOptions = {}): Pos
       name: 'sessions: authentication time, own idle timeout, cookie lifetime',
       sql: `ALTER TABLE ${sessions} ADD COLUMN authenticated_at double precision, ADD COLUMN idle_timeout_ms double precision, ADD COLUMN cookie_lifetime text;`,
     },
+    {
+      version: 4,
+      name: 'sessions: new-device mark',
+      sql: `ALTER TABLE ${sessions} ADD COLUMN new_device_until double precision;`,
+    },
   ];
 }
 

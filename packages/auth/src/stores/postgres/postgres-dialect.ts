@@ -30,6 +30,9 @@ export function postgresDialect(pool: pg.Pool, tables: PostgresTables): SqlDiale
     name: 'postgres',
     tables,
     run: (statement) => execute(pool, statement),
+    // jsonb's `||` is a shallow merge; the patch's null-valued keys are then removed.
+    mergeJsonObject: (column) =>
+      `((${column}::jsonb || ?::jsonb) - ARRAY(SELECT key FROM jsonb_each(?::jsonb) WHERE jsonb_typeof(value) = 'null'))::text`,
     async transaction(work) {
       const client = await pool.connect();
       try {

@@ -111,6 +111,7 @@ describe.skipIf(url === null)('postgres', () => {
         { version: 1, name: 'create sessions and values' },
         { version: 2, name: 'sessions: sign-in ip and user agent' },
         { version: 3, name: 'sessions: authentication time, own idle timeout, cookie lifetime' },
+        { version: 4, name: 'sessions: new-device mark' },
       ]);
       const indexes = await pool.query<{ indexname: string }>('SELECT indexname FROM pg_indexes WHERE tablename = $1', [
         `${prefix}sessions`,

@@ -2,9 +2,21 @@ import type { Cluster, Redis } from 'ioredis';
 import { InvalidOptionError } from '../../core/errors/errors.js';
 import { defineStore } from '../../core/store/define-store.js';
 import { redisKeyValuePrimitives } from './kv-primitives.js';
-import { sessionRecordFromTextFields, sessionRecordToTextFields } from '../../core/store/session-record.js';
+import {
+  isSessionRecord,
+  mergeJsonObject,
+  sessionRecordFromTextFields,
+  sessionRecordToTextFields,
+} from '../../core/store/session-record.js';
 import { ttlMilliseconds } from '../../core/store/ttl.js';
-import type { JsonValue, KeyValueStore, SessionPatch, SessionRecord, Store } from '../../core/store/types.js';
+import type {
+  JsonObject,
+  JsonValue,
+  KeyValueStore,
+  SessionPatch,
+  SessionRecord,
+  Store,
+} from '../../core/store/types.js';
 import { fingerprint } from '../../internal/crypto.js';
 import { silentLogger, type Logger } from '../../internal/logger.js';
 import { positiveIntegerOption } from '../../internal/options.js';
@@ -14,6 +26,7 @@ import {
   createSessionScript,
   deleteSessionScript,
   listUserSessionsScript,
+  mergeSessionDataScript,
   pruneIndexScript,
   revokeSessionScript,
   revokeUserSessionsScript,
@@ -192,6 +205,25 @@ export function createRedisStore(client: RedisClient, options: RedisStoreOptions
             [indexBase(tagOf(id)), expiresAt, patch.data === undefined ? '' : channel, id, ...fields],
           ),
         );
+      },
+
+      async mergeSessionData(id: string, partial: JsonObject) {
+        // Lua's cjson would round large numbers and turn [] into {}: the merge is done here, in JSON, and set by
+        // a compare-and-set script; a merge that lost the race to another write reads the data again.
+        for (;;) {
+          const fields = await client.call('HGETALL', sessionKey(id)).catch((error: unknown) => {
+            if (error instanceof Error && error.message.startsWith('WRONGTYPE')) return [];
+            throw error;
+          });
+          const current = fromReply(id, fields);
+          if (!isSessionRecord(current)) return current;
+          const pairs = fields as unknown[];
+          const at = pairs.findIndex((field, index) => index % 2 === 0 && field === 'data');
+          const stored = String(pairs[at + 1]);
+          const merged = JSON.stringify(mergeJsonObject(current.data, partial));
+          const reply = await run(mergeSessionDataScript, [sessionKey(id)], [stored, merged, channel, id]);
+          if (reply !== 0) return fromReply(id, reply);
+        }
       },
 
       async rotateSession(oldId: string, record: SessionRecord) {

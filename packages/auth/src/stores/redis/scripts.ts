@@ -82,6 +82,21 @@ return redis.call('HGETALL', KEYS[1])
 `);
 
 /**
+ * KEYS: session. ARGV: the `data` text as read, the merged `data` text,
+ * invalidation channel or "", session id. Sets the merged data only while the
+ * stored text is still the one read (a data merge is computed by the client,
+ * then compared and set here in one step). Returns the patched hash; empty
+ * when not live; 0 when the data changed meanwhile.
+ */
+export const mergeSessionDataScript = script(`
+if not (${isLive('KEYS[1]')}) then return {} end
+if redis.call('HGET', KEYS[1], 'data') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'data', ARGV[2])
+${publish('ARGV[3]', 'ARGV[4]')}
+return redis.call('HGETALL', KEYS[1])
+`);
+
+/**
  * KEYS: old session, new session, index. ARGV: old id, new id, createdAt,
  * expiresAt, user id, invalidation channel, field/value pairs. Returns 1
  * rotated, 0 not live, -1 when the old session belongs to another user.

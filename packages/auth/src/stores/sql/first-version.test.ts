@@ -93,6 +93,7 @@ async function expectReadAndRenewed(store: Store, old: ReturnType<typeof firstVe
     authenticatedAt: null,
     idleTimeoutMs: null,
     cookieLifetime: null,
+    newDeviceUntil: null,
   });
   expect(await store.listUserSessions(old.record.userId)).toHaveLength(1);
   expect(await store.get('kept')).toEqual({ kid: 'a' });

@@ -45,6 +45,12 @@ export interface SqlDialect {
    * channel in the same statement. Dialects without a channel leave it out.
    */
   announce?(sql: string): string;
+  /**
+   * An SQL expression: the JSON object text in `column` with the JSON object given as the next TWO `?`
+   * parameters (the same text twice) merged in, top-level keys only: each key replaces that key's value, a
+   * `null` removes it. Evaluated inside one `UPDATE`, so concurrent merges never lose a key.
+   */
+  mergeJsonObject(column: string): string;
   /** Releases what the dialect owns (a database file it opened). */
   close(): Promise<void>;
   /** A better message for a driver error, such as a missing table. */

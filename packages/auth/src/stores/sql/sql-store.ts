@@ -9,6 +9,7 @@ import {
 import type { StoreBackend } from '../../core/store/define-store.js';
 import { ttlMilliseconds } from '../../core/store/ttl.js';
 import type {
+  JsonObject,
   JsonValue,
   KeyValueStore,
   SessionPatch,
@@ -82,6 +83,13 @@ function sqlSessionMethods(context: SqlContext): Omit<StoreBackend, keyof Omit<S
       // A renewal is not published: other instances re-read their copy once it looks expired.
       const sql = patch.data === undefined ? update : announce(update);
       return firstRecord((await write(sql, [...params, id, now()])).rows);
+    },
+    async mergeSessionData(id: string, partial: JsonObject) {
+      const patch = JSON.stringify(partial);
+      const sql = announce(
+        `UPDATE ${sessions} SET data = ${dialect.mergeJsonObject('data')} WHERE id = ? AND ${LIVE} RETURNING *`,
+      );
+      return firstRecord((await write(sql, [patch, patch, id, now()])).rows);
     },
     rotateSession: (oldId: string, record: SessionRecord) => dialect.transaction(() => rotate(oldId, record)),
     async revokeSession(id: string, revokedAt: number) {

@@ -40,6 +40,7 @@ describe('sqlite store', () => {
       { version: 2, name: 'sessions: one column per record field' },
       { version: 3, name: 'sessions: sign-in ip and user agent' },
       { version: 4, name: 'sessions: authentication time, own idle timeout, cookie lifetime' },
+      { version: 5, name: 'sessions: new-device mark' },
     ]);
     const indexes = db
       .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tessera_sessions'")

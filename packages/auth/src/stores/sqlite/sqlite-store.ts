@@ -112,6 +112,11 @@ export function sqliteStoreMigrations(prefix: string): SQLiteMigration[] {
         ALTER TABLE ${sessions} ADD COLUMN cookie_lifetime TEXT;
       `,
     },
+    {
+      version: 5,
+      name: 'sessions: new-device mark',
+      sql: `ALTER TABLE ${sessions} ADD COLUMN new_device_until REAL;`,
+    },
   ];
 }
 
