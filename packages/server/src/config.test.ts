@@ -35,6 +35,7 @@ describe('loadServerConfig', () => {
         insecureDevelopment: false,
         logLevel: 'info',
         secretsKey: null,
+        webhooks: { urls: [], secret: null },
       },
     });
   });
