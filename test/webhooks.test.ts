@@ -426,6 +426,24 @@ describe('tessera webhooks add|list|remove', () => {
         await waitFor('the event', () => receiver.messages.length === 1);
         expect(receiver.messages[0]?.verified).toBe(true);
         expect(receiver.messages[0]?.payload.data.sessionId).toBe(sessionId);
+        // A command's revocations reach webhooks too: written by the CLI, delivered by the running server.
+        const byCLI = await runCLI(['sessions', 'revoke', '--user', user.email], {
+          cwd: dir,
+          env: { ...env, TESSERA_SECRETS_KEY: newKey },
+        });
+        expect(byCLI.code).toBe(0);
+        await waitFor("the command's events", () => receiver.messages.length === 3);
+        expect(receiver.messages.slice(1).map((message) => message.payload)).toEqual([
+          expect.objectContaining({
+            type: 'session.revoked',
+            data: expect.objectContaining({ reason: 'user_revoked_all' }),
+          }),
+          expect.objectContaining({
+            type: 'user.sessions_revoked',
+            data: { userId: receiver.messages[0]?.payload.data.userId, sessionIds: [expect.any(String)] },
+          }),
+        ]);
+        expect(receiver.messages.every((message) => message.verified)).toBe(true);
         await waitFor('the outbox to empty', async () => (await pendingRows(instance)) === 0);
       } finally {
         await instance.close();
@@ -446,5 +464,5 @@ describe('tessera webhooks add|list|remove', () => {
       await receiver.stop();
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 90_000);
+  }, 120_000);
 });

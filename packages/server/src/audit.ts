@@ -9,13 +9,14 @@ import type { ServerMetrics } from './metrics.js';
 export type PasswordChangedEvent = { type: 'password.changed'; userId: string; sessionId: string };
 
 /**
- * The server's audit event: a user signed out everywhere else at once. One event for the whole operation (each
- * session also has its own `session.revoked`); `sessionId` is the session that asked, which stays signed in.
+ * The server's audit event: a user's sessions were revoked at once (signing out everywhere else, or
+ * `tessera sessions revoke --user`). One event for the whole operation (each session also has its own
+ * `session.revoked`); `sessionId` is the session that asked, which stays signed in, if one did.
  */
 export type UserSessionsRevokedEvent = {
   type: 'user.sessions_revoked';
   userId: string;
-  sessionId: string;
+  sessionId?: string;
   /** The sessions revoked (left out of the log line; webhooks carry them). */
   sessionIds: string[];
 };
