@@ -339,6 +339,10 @@ describe('tessera CLI usage and configuration', () => {
       ['secrets'],
       ['secrets', 'rotate'],
       ['secrets', 'rekey'],
+      ['webhooks'],
+      ['webhooks', 'add'],
+      ['webhooks', 'list'],
+      ['webhooks', 'remove'],
     ];
     const results = await runLimited(commands.map((command) => () => tessera([...command, '--help'])));
     results.forEach((result, index) => {
@@ -351,6 +355,8 @@ describe('tessera CLI usage and configuration', () => {
     expect(results[5]?.stdout).toContain('--json');
     expect(results[11]?.stdout).toContain('tessera user create ada@example.com');
     expect(results[14]?.stdout).toContain('TESSERA_NEW_SECRETS_KEY_FILE');
+    expect(results[15]?.stdout).toMatch(/session\.revoked,[\s\S]*login\.new_device/);
+    expect(results[16]?.stdout).toMatch(/printed\s+once/);
     expect(existsSync(join(cwd, 'data'))).toBe(false);
   });
 
