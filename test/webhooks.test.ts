@@ -304,6 +304,44 @@ function describeWebhooks(name: string, open: (() => Promise<Backend>) | null): 
       await waitFor('the outbox to empty', async () => (await pendingRows(second)) === 0);
     });
 
+    it('sends one user.sessions_revoked for signing out everywhere else, besides each session.revoked', async () => {
+      const secret = generateWebhookSecret();
+      const { backend, receiver } = await setUp([secret]);
+      const instance = await startInstance({
+        TESSERA_DATABASE: backend.database,
+        TESSERA_WEBHOOK_URLS: receiver.url,
+        TESSERA_WEBHOOK_SECRET: secret,
+      });
+      cleanups.push(() => instance.close());
+      const user = await signUp(instance);
+      const sidOf = (token: string): string =>
+        (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { sid: string }).sid;
+      const others: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        const pair = await instance.post('/auth/login', { email: user.email, password: PASSWORD, transport: 'token' });
+        others.push(sidOf(pair.json.access_token as string));
+      }
+      expect((await instance.send('DELETE', '/auth/sessions', undefined, user.bearer)).status).toBe(204);
+      await waitFor('three events', () => receiver.distinct().length === 3);
+      const payloads = receiver.distinct().map((message) => message.payload);
+      const userId = payloads[0]?.data.userId;
+      expect(
+        payloads
+          .slice(0, 2)
+          .map((payload) => [payload.type, payload.data.reason])
+          .sort(),
+      ).toEqual([
+        ['session.revoked', 'user_revoked_all'],
+        ['session.revoked', 'user_revoked_all'],
+      ]);
+      expect(payloads[2]).toMatchObject({
+        type: 'user.sessions_revoked',
+        data: { userId, keptSessionId: sidOf(user.bearer), sessionIds: expect.arrayContaining(others) },
+      });
+      expect(payloads[2]?.data.sessionIds).toHaveLength(2);
+      expect(receiver.messages.every((message) => message.verified)).toBe(true);
+    });
+
     it('gives an event up after the last attempt, with a log line, and goes on with the next', async () => {
       const secret = generateWebhookSecret();
       const { backend, receiver } = await setUp([secret]);
