@@ -97,10 +97,13 @@ function describeCLI(name: string, open: (() => Promise<Backend>) | null): void 
         // Every version of the database store's schema (the first was all there was in the first release).
         { schema: 'sessions', applied: name === 'SQLite' ? [1, 2, 3, 4] : [1, 2, 3] },
         { schema: 'accounts', applied: [1] },
+        { schema: 'webhooks', applied: [1] },
       ]);
       const again = await tessera(['migrate']);
       expect(again.code).toBe(0);
-      expect(again.stdout).toMatch(/^SCHEMA +APPLIED\nsessions +none \(up to date\)\naccounts +none \(up to date\)\n$/);
+      expect(again.stdout).toMatch(
+        /^SCHEMA +APPLIED\nsessions +none \(up to date\)\naccounts +none \(up to date\)\nwebhooks +none \(up to date\)\n$/,
+      );
       expect(again.stderr).toContain('already up to date');
     });
 
@@ -336,6 +339,10 @@ describe('tessera CLI usage and configuration', () => {
       ['secrets'],
       ['secrets', 'rotate'],
       ['secrets', 'rekey'],
+      ['webhooks'],
+      ['webhooks', 'add'],
+      ['webhooks', 'list'],
+      ['webhooks', 'remove'],
     ];
     const results = await runLimited(commands.map((command) => () => tessera([...command, '--help'])));
     results.forEach((result, index) => {
@@ -348,6 +355,8 @@ describe('tessera CLI usage and configuration', () => {
     expect(results[5]?.stdout).toContain('--json');
     expect(results[11]?.stdout).toContain('tessera user create ada@example.com');
     expect(results[14]?.stdout).toContain('TESSERA_NEW_SECRETS_KEY_FILE');
+    expect(results[15]?.stdout).toMatch(/session\.revoked,[\s\S]*login\.new_device/);
+    expect(results[16]?.stdout).toMatch(/printed\s+once/);
     expect(existsSync(join(cwd, 'data'))).toBe(false);
   });
 

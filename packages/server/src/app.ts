@@ -15,7 +15,7 @@ import { hmacBase64url } from './crypto.js';
 import { apiError, type ApiError } from 'tessera-auth/http';
 import { createHttpAuth } from 'tessera-auth/http';
 import { createSignupGuard } from './accounts/signup-guard.js';
-import { createAuditSink } from './audit.js';
+import { createAuditSink, type AuditSink } from './audit.js';
 import type { ServerConfig } from './config.js';
 import {
   createClientErrorHandler,
@@ -34,6 +34,8 @@ import type { ServerRuntime } from './runtime.js';
 import { createServerSecretsSource } from './secrets.js';
 import { createServerLifetimes, createServerServices } from './services.js';
 import { createStoreFailureLog, observeStore, type StoreFailureReporter } from './store-failures.js';
+import type { WebhookDeliveryTiming } from './webhooks/delivery.js';
+import { createServerWebhooks } from './webhooks/server-webhooks.js';
 
 /** Options of {@link createTesseraServer}. */
 export interface TesseraServerOptions {
@@ -42,6 +44,8 @@ export interface TesseraServerOptions {
   logger: PinoLogger;
   /** The clock, epoch milliseconds (tests). @default Date.now */
   now?: () => number;
+  /** The webhook worker's pace (tests keep retries short). @default DEFAULT_WEBHOOK_TIMING */
+  webhookTiming?: Partial<WebhookDeliveryTiming>;
 }
 
 /** A built server: the Fastify app (not yet listening) and the services behind it. */
@@ -95,7 +99,21 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
   const secrets = secretsSource.current();
   const countLive = runtime.sessions.countLiveSessions?.bind(runtime.sessions);
   const metrics = createServerMetrics(countLive);
-  const audit = createAuditSink(logger, createFingerprint(secrets.fingerprint), metrics);
+  const logAudit = createAuditSink(logger, createFingerprint(secrets.fingerprint), metrics);
+  // Webhooks subscribe to the audit events: delivered by a worker that runs from `ready` until `close`.
+  const webhooks = createServerWebhooks({
+    store: runtime.webhooks,
+    configured: config.webhooks,
+    kek: config.secretsKey,
+    logger,
+    count: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
+    ...(options.webhookTiming === undefined ? {} : { timing: options.webhookTiming }),
+    now,
+  });
+  const audit: AuditSink = (event) => {
+    logAudit(event);
+    webhooks.record(event);
+  };
 
   const { sessions, tokens } = createServerServices(config, runtime, { logger, onEvent: audit, now });
   const budgets = createBudgets(config, runtime, secrets.rateLimit, logger);
@@ -118,6 +136,9 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
   });
 
   const app = createFastify(config, logger);
+  app.addHook('onReady', async () => webhooks.start());
+  // After the listener closed: the events of the last requests are written, then the worker stops.
+  app.addHook('onClose', async () => webhooks.stop());
   const routes = addRequestHooks(app, { publicOrigin, secretsSource });
   // JSON only: Fastify's text/plain parser would let a form-less cross-site POST through as a "simple request".
   app.removeContentTypeParser('text/plain');

@@ -8,8 +8,21 @@ import type { ServerMetrics } from './metrics.js';
 /** The server's own audit event: a password was changed (the session is the one that changed it). */
 export type PasswordChangedEvent = { type: 'password.changed'; userId: string; sessionId: string };
 
+/**
+ * The server's audit event: a user's sessions were revoked at once (signing out everywhere else, or
+ * `tessera sessions revoke --user`). One event for the whole operation (each session also has its own
+ * `session.revoked`); `sessionId` is the session that asked, which stays signed in, if one did.
+ */
+export type UserSessionsRevokedEvent = {
+  type: 'user.sessions_revoked';
+  userId: string;
+  sessionId?: string;
+  /** The sessions revoked (left out of the log line; webhooks carry them). */
+  sessionIds: string[];
+};
+
 /** Every event the server audits: the session engine's, the token service's, the HTTP layer's and its own. */
-export type AuditEvent = SessionEvent | TokenEvent | HttpAuthEvent | PasswordChangedEvent;
+export type AuditEvent = SessionEvent | TokenEvent | HttpAuthEvent | PasswordChangedEvent | UserSessionsRevokedEvent;
 
 /** Takes one audit event: a log line, and the counters it moves. */
 export type AuditSink = (event: AuditEvent) => void;

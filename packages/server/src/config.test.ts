@@ -40,6 +40,7 @@ describe('loadServerConfig', () => {
         insecureDevelopment: false,
         logLevel: 'info',
         secretsKey: null,
+        webhooks: { urls: [], secret: null },
       },
     });
   });

@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { SESSION_BINDINGS, type SessionBinding } from 'tessera-auth';
 import { TesseraError } from 'tessera-auth/errors';
 import { readSecretsKey, type SecretsKey } from './secrets-at-rest.js';
+import { checkWebhookURL, HOW_TO_MAKE_A_WEBHOOK_SECRET, parseWebhookSecret } from './webhooks/signing.js';
+import type { ConfiguredWebhooks } from './webhooks/server-webhooks.js';
 
 /** A whole-number variable with a default and bounds; `unit` names what it counts in the message. */
 const wholeNumber = (
@@ -214,6 +216,27 @@ const optionalPort = (name: string) =>
       return Number(value);
     });
 
+/** Webhook endpoints: comma-separated http(s) URLs. */
+const webhookURLs = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    const list = (value ?? '')
+      .split(',')
+      .map((url) => url.trim())
+      .filter((url) => url !== '');
+    const checked: string[] = [];
+    for (const url of list) {
+      const result = checkWebhookURL(url, 'TESSERA_WEBHOOK_URLS');
+      if (typeof result !== 'string') {
+        ctx.addIssue({ code: 'custom', message: result.error });
+        return z.NEVER;
+      }
+      if (!checked.includes(result)) checked.push(result);
+    }
+    return checked;
+  });
+
 const envSchema = z.object({
   PORT: wholeNumber('PORT', 3000, { min: 0, max: 65535 }),
   HOST: z
@@ -267,6 +290,8 @@ const envSchema = z.object({
   TESSERA_INSECURE_DEV: flag('TESSERA_INSECURE_DEV'),
   TESSERA_SECRETS_KEY: z.string().optional(),
   TESSERA_SECRETS_KEY_FILE: z.string().optional(),
+  TESSERA_WEBHOOK_URLS: webhookURLs,
+  TESSERA_WEBHOOK_SECRET: z.string().optional(),
   LOG_LEVEL: z
     .string()
     .optional()
@@ -329,6 +354,8 @@ export interface ServerConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** The key that encrypts signing keys and root secrets at rest; `null`: stored in plain text. */
   secretsKey: SecretsKey | null;
+  /** `TESSERA_WEBHOOK_URLS` and the key of `TESSERA_WEBHOOK_SECRET` that signs what they receive. */
+  webhooks: ConfiguredWebhooks;
 }
 
 /** The outcome of {@link loadServerConfig}: the config, or every problem found, one readable line each. */
@@ -385,7 +412,9 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ConfigRe
   }
   const secretsKey = readSecretsKey('TESSERA_SECRETS_KEY', env2.TESSERA_SECRETS_KEY, env2.TESSERA_SECRETS_KEY_FILE);
   if (typeof secretsKey === 'string') errors.push(secretsKey);
-  if (errors.length > 0 || typeof secretsKey === 'string') return { ok: false, errors };
+  const webhooks = readWebhookSettings(env2.TESSERA_WEBHOOK_URLS, env2.TESSERA_WEBHOOK_SECRET);
+  if (typeof webhooks === 'string') errors.push(webhooks);
+  if (errors.length > 0 || typeof secretsKey === 'string' || typeof webhooks === 'string') return { ok: false, errors };
   return {
     ok: true,
     config: {
@@ -420,8 +449,24 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ConfigRe
       insecureDevelopment: env2.TESSERA_INSECURE_DEV,
       logLevel: env2.LOG_LEVEL,
       secretsKey,
+      webhooks,
     },
   };
+}
+
+/** The environment's webhook endpoints and their secret: both or neither. */
+function readWebhookSettings(urls: string[], secret: string | undefined): ConfiguredWebhooks | string {
+  const given = secret !== undefined && secret.trim() !== '';
+  if (urls.length === 0) {
+    return given
+      ? 'TESSERA_WEBHOOK_SECRET is set but TESSERA_WEBHOOK_URLS is empty: set both, or neither'
+      : { urls, secret: null };
+  }
+  if (!given) {
+    return `TESSERA_WEBHOOK_URLS needs TESSERA_WEBHOOK_SECRET, the secret that signs what they receive: ${HOW_TO_MAKE_A_WEBHOOK_SECRET}`;
+  }
+  const key = parseWebhookSecret(secret, 'TESSERA_WEBHOOK_SECRET');
+  return typeof key === 'string' ? key : { urls, secret: key };
 }
 
 /** The configuration is invalid: `errors` holds one readable line per problem. */

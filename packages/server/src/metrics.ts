@@ -12,6 +12,8 @@ export interface ServerMetrics {
   activeSessions: Gauge | null;
   requestDuration: Histogram<'method' | 'route' | 'status'>;
   storeErrors: Counter<'route'>;
+  /** Webhook delivery attempts by outcome: `delivered`, `failed` (to be retried), `abandoned` (given up). */
+  webhookDeliveries: Counter<'outcome'>;
 }
 
 /**
@@ -74,6 +76,12 @@ export function createServerMetrics(countActiveSessions?: () => Promise<number>)
       name: 'tessera_store_errors_total',
       help: 'Requests answered 503 because a store could not answer (failed closed), by route.',
       labelNames: ['route'],
+      registers,
+    }),
+    webhookDeliveries: new Counter({
+      name: 'tessera_webhook_deliveries_total',
+      help: 'Webhook delivery attempts by outcome (delivered, failed: to be retried, abandoned: given up).',
+      labelNames: ['outcome'],
       registers,
     }),
   };

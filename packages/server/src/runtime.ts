@@ -14,11 +14,15 @@ import { createSQLiteAccountStore } from './accounts/sqlite-account-store.js';
 import type { ServerConfig } from './config.js';
 import { prepareSQLiteFiles, tightenSQLiteFiles } from './data-files.js';
 import { resealSecrets, sealSecretsAtRest, secretsKeyCodec, type SecretsKey } from './secrets-at-rest.js';
+import { resealWebhookSecrets } from './webhooks/endpoints.js';
+import { createPostgresWebhookStore, migratePostgresWebhooks } from './webhooks/postgres-webhook-store.js';
+import { createSQLiteWebhookStore, SQLITE_WEBHOOKS_HISTORY } from './webhooks/sqlite-webhook-store.js';
+import type { WebhookStore } from './webhooks/webhook-store.js';
 
 /** The migrations one schema of the database received while the runtime opened. */
 export interface AppliedMigrations {
-  /** What the schema holds: `sessions` (sessions, values, keys) or `accounts`. */
-  schema: 'sessions' | 'accounts';
+  /** What the schema holds: `sessions` (sessions, values, keys), `accounts`, or `webhooks` (endpoints, outbox). */
+  schema: 'sessions' | 'accounts' | 'webhooks';
   /** The versions applied, ascending; empty when the schema was already current. */
   applied: number[];
 }
@@ -27,7 +31,7 @@ export interface AppliedMigrations {
 export interface SecretsAtRest {
   /** The id of the key they are sealed under; `null` when they are stored in plain text. */
   keyId: string | null;
-  /** Re-encrypts every sealed document under `next`; returns how many it re-wrote. This runtime keeps the old key. */
+  /** Re-encrypts every sealed document (and webhook secret) under `next`; returns how many it re-wrote. This runtime keeps the old key. */
   rekey(next: SecretsKey): Promise<number>;
 }
 
@@ -44,6 +48,8 @@ export interface ServerRuntime {
   /** Where sessions, refresh tokens, the blocklist and the rate-limit counters live. */
   sessions: Store;
   accounts: AccountStore;
+  /** The webhook endpoints added by the CLI and the outbox of events to deliver, in the database. */
+  webhooks: WebhookStore;
   /** What opening migrated, for `tessera migrate`. */
   migrations: AppliedMigrations[];
   secretsAtRest: SecretsAtRest;
@@ -57,6 +63,7 @@ export interface ServerRuntime {
 const SQLITE_HISTORY = [
   { schema: 'sessions', table: 'tessera_migrations' },
   { schema: 'accounts', table: 'tessera_accounts_migrations' },
+  { schema: 'webhooks', table: SQLITE_WEBHOOKS_HISTORY },
 ] as const;
 
 /** The versions recorded in a SQLite history table, ascending; none when the table does not exist yet. */
@@ -83,6 +90,7 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
   try {
     let database: Store;
     let accounts: AccountStore;
+    let webhooks: WebhookStore;
     let migrations: AppliedMigrations[];
     if (config.database.kind === 'sqlite') {
       prepareSQLiteFiles(config.database.path, logger);
@@ -96,6 +104,7 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
       const before = SQLITE_HISTORY.map(({ table }) => sqliteVersions(db, table));
       database = createSQLiteStore(db, { logger });
       accounts = createSQLiteAccountStore(db);
+      webhooks = createSQLiteWebhookStore(db);
       migrations = SQLITE_HISTORY.map(({ schema, table }, index) => ({
         schema,
         applied: [...sqliteVersions(db, table)].filter((version) => !before[index]?.has(version)),
@@ -108,12 +117,14 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
       migrations = [
         { schema: 'sessions', applied: await migratePostgres(pool) },
         { schema: 'accounts', applied: await migratePostgresAccounts(pool) },
+        { schema: 'webhooks', applied: await migratePostgresWebhooks(pool) },
       ];
       database = createPostgresStore(pool, { logger });
       // Before the pool ends (closers run last first): closing the store ends its LISTEN connection.
       const store = database;
       closers.push(() => store.close());
       accounts = createPostgresAccountStore(pool);
+      webhooks = createPostgresWebhookStore(pool);
     }
 
     // A database from before the key was set has its secrets sealed now, before anything reads them.
@@ -125,7 +136,9 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
     database = sealSecretsAtRest(raw, config.secretsKey);
     const secretsAtRest: SecretsAtRest = {
       keyId: config.secretsKey?.id ?? null,
-      rekey: (next) => resealSecrets(raw, config.secretsKey, next),
+      rekey: async (next) =>
+        (await resealSecrets(raw, config.secretsKey, next)) +
+        (await resealWebhookSecrets(webhooks, config.secretsKey, next)),
     };
 
     const location = config.sessionStore;
@@ -161,6 +174,7 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
       keyCodec: secretsKeyCodec(config.secretsKey, config.secretsKey),
       sessions,
       accounts,
+      webhooks,
       migrations,
       secretsAtRest,
       describe: {

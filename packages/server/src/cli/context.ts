@@ -8,6 +8,8 @@ import { loadServerConfig, type ServerConfig } from '../config.js';
 import { createServerLogger } from '../logging.js';
 import { openServerRuntime, type ServerRuntime } from '../runtime.js';
 import { ConfigurationError } from '../config.js';
+import type { AuditEvent } from '../audit.js';
+import { createServerWebhooks } from '../webhooks/server-webhooks.js';
 
 /** What a command works with: the server's configuration and runtime, and the engines over them. */
 export interface CommandContext {
@@ -18,6 +20,11 @@ export interface CommandContext {
   /** The token service, configured as the server's so key rotation keeps the same retention. */
   tokens: TokenService;
   logger: Logger;
+  /**
+   * Records an event of the command's own (e.g. `user.sessions_revoked`) for webhooks; the session engine's
+   * events are recorded already. The running servers deliver them.
+   */
+  recordEvent(event: AuditEvent): void;
 }
 
 /** An expected failure of a command (not found, conflict, refused input): its message is shown as is, exit code 1. */
@@ -70,12 +77,25 @@ export async function runCommand(
   } catch (error) {
     return fail(`Tessera could not open its database: ${describeError(error)}`);
   }
+  // What a command does to sessions reaches webhooks like the server's own events: written to the outbox here,
+  // delivered by the running servers' workers (this process starts none).
+  const webhooks = createServerWebhooks({
+    store: runtime.webhooks,
+    configured: config.webhooks,
+    kek: config.secretsKey,
+    logger,
+  });
   try {
-    const { sessions, tokens } = createServerServices(config, runtime, { logger, nearCache: false });
-    await body({ config, runtime, sessions, tokens, logger });
+    const { sessions, tokens } = createServerServices(config, runtime, {
+      logger,
+      nearCache: false,
+      onEvent: (event) => webhooks.record(event),
+    });
+    await body({ config, runtime, sessions, tokens, logger, recordEvent: (event) => webhooks.record(event) });
   } catch (error) {
     fail(error instanceof CommandFailure ? error.message : `Failed: ${describeError(error)}`);
   } finally {
+    await webhooks.stop();
     await runtime.close().catch((error: unknown) => fail(`Closing the database failed: ${describeError(error)}`));
   }
 }

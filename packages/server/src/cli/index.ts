@@ -7,6 +7,7 @@ import { registerSecretsCommand } from './commands/secrets.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerSessionsCommand } from './commands/sessions.js';
 import { registerUserCommand } from './commands/user.js';
+import { registerWebhooksCommand } from './commands/webhooks.js';
 
 const program = new Command()
   .name('tessera')
@@ -24,5 +25,6 @@ registerSessionsCommand(program);
 registerKeysCommand(program);
 registerSecretsCommand(program);
 registerUserCommand(program);
+registerWebhooksCommand(program);
 
 await program.parseAsync(process.argv);

@@ -99,7 +99,13 @@ export const revokeOtherSessionsRoute = defineRoute({
   errors: ['unauthenticated', 'csrf_failed', 'reauth_required', 'unavailable'],
   async handle(context, { request, reply }) {
     const session = sessionOf(request);
-    await context.sessions.revokeUserSessions(session.userId, { exceptSessionId: session.id });
+    const revoked = await context.sessions.revokeUserSessions(session.userId, { exceptSessionId: session.id });
+    context.audit({
+      type: 'user.sessions_revoked',
+      userId: session.userId,
+      sessionId: session.id,
+      sessionIds: revoked,
+    });
     return reply.code(204).send();
   },
 });

@@ -81,6 +81,7 @@ export function registerSessionsCommand(program: Command): void {
         if ('email' in target) {
           const account = await findUser(context, target.email);
           revoked = await context.sessions.revokeUserSessions(account.id);
+          context.recordEvent({ type: 'user.sessions_revoked', userId: account.id, sessionIds: revoked });
         } else {
           if (!(await context.sessions.revokeSession(target.sessionId))) {
             throw new CommandFailure(`No live session with the id ${target.sessionId}.`);
