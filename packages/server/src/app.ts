@@ -31,7 +31,7 @@ import { pagesPlugin } from './pages/pages-plugin.js';
 import { registerRoutes, type RouteContext } from './routes/route.js';
 import type { ServerRuntime } from './runtime.js';
 import { createServerSecretsSource } from './secrets.js';
-import { createServerServices } from './services.js';
+import { alignSigningAlgorithm, createServerServices } from './services.js';
 import { createStoreFailureLog, observeStore, type StoreFailureReporter } from './store-failures.js';
 
 /** Options of {@link createTesseraServer}. */
@@ -96,10 +96,17 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
   const metrics = createServerMetrics(countLive);
   const audit = createAuditSink(logger, createFingerprint(secrets.fingerprint), metrics);
 
-  const { sessions, tokens } = createServerServices(config, runtime, { logger, onEvent: audit, now });
-  const budgets = createBudgets(config, runtime, secrets.rateLimit, logger);
   /** The origin users reach: configured, or the address this server bound (asked per request, once listening). */
   const publicOrigin = (): string => config.publicURL ?? listeningURL(app, config.host, config.port);
+  const { sessions, tokens } = createServerServices(config, runtime, { logger, onEvent: audit, now, publicOrigin });
+  const rotatedTo = await alignSigningAlgorithm(config, tokens);
+  if (rotatedTo !== null) {
+    logger.info(
+      { event: 'keys.algorithm_changed', algorithm: config.signingAlgorithm, kid: rotatedTo },
+      `TESSERA_SIGNING_ALG changed: now signing with a new ${config.signingAlgorithm} key; the previous key verifies until its tokens expire`,
+    );
+  }
+  const budgets = createBudgets(config, runtime, secrets.rateLimit, logger);
   const auth = createHttpAuth({
     sessions,
     tokens,

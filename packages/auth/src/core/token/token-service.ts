@@ -20,7 +20,7 @@ import { introspectAccessToken, introspectRefreshToken, type IntrospectionRespon
 import type { SigningAlgorithm } from './jws.js';
 import { createKeyRing, type KeyDocumentCodec, type KeyInfo } from './key-ring.js';
 import { createRefreshTokens, parseRefreshToken, type RefreshReuseKind } from './refresh-token.js';
-import { choiceOption, integerOption, stringOption } from './token-options.js';
+import { choiceOption, integerOption, lazyStringListOption, lazyStringOption, stringOption } from './token-options.js';
 import { createVerifiedTokenCache } from './verified-token-cache.js';
 
 /**
@@ -64,10 +64,18 @@ export interface TokenServiceOptions {
    * @default stored as plain JSON
    */
   keyCodec?: KeyDocumentCodec;
-  /** The `iss` of every access token, checked on verification: usually the server's URL. */
-  issuer: string;
-  /** The `aud` of every access token, checked on verification. */
-  audience: string;
+  /**
+   * The `iss` of every access token, checked on verification: usually the
+   * server's URL. A function is asked at every signing and verification (a
+   * server that learns its URL only once listening); keep its answer stable.
+   */
+  issuer: string | (() => string);
+  /**
+   * The `aud` of every access token: one audience or several (tokens then
+   * carry them all, and verification accepts a token naming any of them). A
+   * function is asked like `issuer`'s.
+   */
+  audience: string | readonly string[] | (() => string | readonly string[]);
   /**
    * The signing algorithm. Asymmetric keys are generated on first use and
    * shared through the store; `HS256` takes its keys from `secrets` and
@@ -226,8 +234,8 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   }
   if (typeof options.store?.setIfAbsent !== 'function') throw new InvalidOptionError('"store" must be a Store');
   const store = guardStore(options.store);
-  const issuer = stringOption('issuer', options.issuer);
-  const audience = stringOption('audience', options.audience);
+  const issuer = lazyStringOption('issuer', options.issuer);
+  const audiences = lazyStringListOption('audience', options.audience);
   const algorithm = choiceOption('algorithm', options.algorithm, 'EdDSA', ALGORITHMS);
   const ttlSeconds = integerOption('accessTokenTtlSeconds', options.accessTokenTtlSeconds, 900, 1, 86_400);
   const leewaySeconds = integerOption('leewaySeconds', options.leewaySeconds, 5, 0, 30);
@@ -267,7 +275,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   const accessConfig: AccessTokenConfig = {
     keyRing,
     issuer,
-    audience,
+    audiences,
     ttlSeconds,
     leewaySeconds,
     maxTokenLength,
@@ -361,7 +369,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     async introspect(token) {
       if (parseRefreshToken(token) !== null) {
         const info = await refreshTokens.inspect(token);
-        return info === null ? { active: false } : introspectRefreshToken(info, issuer, clientId);
+        return info === null ? { active: false } : introspectRefreshToken(info, issuer(), clientId);
       }
       const local = await verifyAccessTokenLocally(accessConfig, token);
       if (!local.ok) return { active: false };
