@@ -97,10 +97,11 @@ function describeCLI(name: string, open: (() => Promise<Backend>) | null): void 
         // Every version of the database store's schema (the first was all there was in the first release).
         { schema: 'sessions', applied: name === 'SQLite' ? [1, 2, 3] : [1, 2] },
         { schema: 'accounts', applied: [1] },
+        { schema: 'clients', applied: [1] },
       ]);
       const again = await tessera(['migrate']);
       expect(again.code).toBe(0);
-      expect(again.stdout).toMatch(/^SCHEMA +APPLIED\nsessions +none \(up to date\)\naccounts +none \(up to date\)\n$/);
+      expect(again.stdout).toMatch(/^SCHEMA +APPLIED\nsessions +none \(up to date\)\naccounts +none \(up to date\)\nclients +none \(up to date\)\n$/);
       expect(again.stderr).toContain('already up to date');
     });
 

@@ -23,6 +23,7 @@ import {
   MAX_HEADER_BYTES,
   setSecurityHeaders,
 } from './edge.js';
+import { formBodyParser } from './form-body.js';
 import { addRequestHooks, addResponseHooks } from './hooks.js';
 import { createFingerprint } from './logging.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
@@ -71,6 +72,7 @@ function observeRuntime(runtime: ServerRuntime, config: ServerConfig, report: St
     sessions,
     database,
     accounts: observeStore(runtime.accounts, config.database.kind, report),
+    clients: observeStore(runtime.clients, config.database.kind, report),
   };
 }
 
@@ -125,6 +127,14 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
   const routes = addRequestHooks(app, { publicOrigin, secretsSource });
   // JSON only: Fastify's text/plain parser would let a form-less cross-site POST through as a "simple request".
   app.removeContentTypeParser('text/plain');
+  // Forms only where RFC 7662 asks for them; every other route answers a form 415.
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string' },
+    formBodyParser(
+      ROUTES.filter((route) => route.bodyTypes?.includes('application/x-www-form-urlencoded')).map((r) => r.path),
+    ),
+  );
   await app.register(tesseraFastify, { auth });
   const overloadedReplies = new WeakSet<FastifyReply>();
   addResponseHooks(app, { logger, metrics, routes, overloadedReplies });

@@ -11,14 +11,17 @@ import { createSQLiteStore } from 'tessera-auth/stores/sqlite';
 import type { AccountStore } from './accounts/account-store.js';
 import { createPostgresAccountStore, migratePostgresAccounts } from './accounts/postgres-account-store.js';
 import { createSQLiteAccountStore } from './accounts/sqlite-account-store.js';
+import type { IntrospectionClientStore } from './clients/client-store.js';
+import { createPostgresClientStore, migratePostgresClients } from './clients/postgres-client-store.js';
+import { createSQLiteClientStore, SQLITE_CLIENTS_HISTORY } from './clients/sqlite-client-store.js';
 import type { ServerConfig } from './config.js';
 import { prepareSQLiteFiles, tightenSQLiteFiles } from './data-files.js';
 import { resealSecrets, sealSecretsAtRest, secretsKeyCodec, type SecretsKey } from './secrets-at-rest.js';
 
 /** The migrations one schema of the database received while the runtime opened. */
 export interface AppliedMigrations {
-  /** What the schema holds: `sessions` (sessions, values, keys) or `accounts`. */
-  schema: 'sessions' | 'accounts';
+  /** What the schema holds: `sessions` (sessions, values, keys), `accounts` or `clients` (introspection clients). */
+  schema: 'sessions' | 'accounts' | 'clients';
   /** The versions applied, ascending; empty when the schema was already current. */
   applied: number[];
 }
@@ -44,6 +47,8 @@ export interface ServerRuntime {
   /** Where sessions, refresh tokens, the blocklist and the rate-limit counters live. */
   sessions: Store;
   accounts: AccountStore;
+  /** The registered introspection clients (`tessera clients`), beside the accounts. */
+  clients: IntrospectionClientStore;
   /** What opening migrated, for `tessera migrate`. */
   migrations: AppliedMigrations[];
   secretsAtRest: SecretsAtRest;
@@ -57,6 +62,7 @@ export interface ServerRuntime {
 const SQLITE_HISTORY = [
   { schema: 'sessions', table: 'tessera_migrations' },
   { schema: 'accounts', table: 'tessera_accounts_migrations' },
+  { schema: 'clients', table: SQLITE_CLIENTS_HISTORY },
 ] as const;
 
 /** The versions recorded in a SQLite history table, ascending; none when the table does not exist yet. */
@@ -83,6 +89,7 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
   try {
     let database: Store;
     let accounts: AccountStore;
+    let clients: IntrospectionClientStore;
     let migrations: AppliedMigrations[];
     if (config.database.kind === 'sqlite') {
       prepareSQLiteFiles(config.database.path, logger);
@@ -96,6 +103,7 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
       const before = SQLITE_HISTORY.map(({ table }) => sqliteVersions(db, table));
       database = createSQLiteStore(db, { logger });
       accounts = createSQLiteAccountStore(db);
+      clients = createSQLiteClientStore(db);
       migrations = SQLITE_HISTORY.map(({ schema, table }, index) => ({
         schema,
         applied: [...sqliteVersions(db, table)].filter((version) => !before[index]?.has(version)),
@@ -108,9 +116,11 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
       migrations = [
         { schema: 'sessions', applied: await migratePostgres(pool) },
         { schema: 'accounts', applied: await migratePostgresAccounts(pool) },
+        { schema: 'clients', applied: await migratePostgresClients(pool) },
       ];
       database = createPostgresStore(pool, { logger });
       accounts = createPostgresAccountStore(pool);
+      clients = createPostgresClientStore(pool);
     }
 
     // A database from before the key was set has its secrets sealed now, before anything reads them.
@@ -156,6 +166,7 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
       keyCodec: secretsKeyCodec(config.secretsKey, config.secretsKey),
       sessions,
       accounts,
+      clients,
       migrations,
       secretsAtRest,
       describe: {
