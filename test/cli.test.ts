@@ -101,7 +101,9 @@ function describeCLI(name: string, open: (() => Promise<Backend>) | null): void 
       ]);
       const again = await tessera(['migrate']);
       expect(again.code).toBe(0);
-      expect(again.stdout).toMatch(/^SCHEMA +APPLIED\nsessions +none \(up to date\)\naccounts +none \(up to date\)\nclients +none \(up to date\)\n$/);
+      expect(again.stdout).toMatch(
+        /^SCHEMA +APPLIED\nsessions +none \(up to date\)\naccounts +none \(up to date\)\nclients +none \(up to date\)\n$/,
+      );
       expect(again.stderr).toContain('already up to date');
     });
 
@@ -196,6 +198,43 @@ function describeCLI(name: string, open: (() => Promise<Backend>) | null): void 
       expect(lines[0]).toMatch(/^KID +ALGORITHM +STATUS +CREATED +VERIFIES UNTIL$/);
       expect(lines[1]).toMatch(new RegExp(`^${kid} +EdDSA +current `));
       expect(lines[2]).toMatch(new RegExp(`^${oldKid} +EdDSA +previous `));
+    });
+
+    it('clients create prints a secret once that introspects on the running server; list shows no secret; revoke ends it', async () => {
+      const created = await tessera(['clients', 'create', 'orders-api', '--json']);
+      expect(created.code).toBe(0);
+      const { secret } = parseJSONOutput<{ secret: string }>(created);
+      expect(secret).toMatch(/^[\w-]{43}$/);
+      const introspect = async (clientSecret: string) =>
+        fetch(`${server?.url}/auth/introspect`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/x-www-form-urlencoded',
+            authorization: `Basic ${Buffer.from(`orders-api:${clientSecret}`).toString('base64')}`,
+          },
+          body: new URLSearchParams({ token: accessToken }).toString(),
+        });
+      const answer = await introspect(secret);
+      expect(answer.status).toBe(200);
+      expect(await answer.json()).toMatchObject({ active: true, token_type: 'Bearer' });
+      expect((await introspect(`${secret.slice(0, -1)}x`)).status).toBe(401);
+
+      const [taken, table, json] = await Promise.all([
+        tessera(['clients', 'create', 'orders-api']),
+        tessera(['clients', 'list']),
+        tessera(['clients', 'list', '--json']),
+      ]);
+      expect(taken.code).toBe(1);
+      expect(taken.stderr).toContain('already exists');
+      expect(table.stdout).toMatch(/^NAME +CREATED\norders-api +\d{4}-/);
+      expect(parseJSONOutput<{ clients: { name: string }[] }>(json).clients.map((c) => c.name)).toEqual(['orders-api']);
+      expect(table.stdout + json.stdout).not.toContain(secret);
+
+      const revoked = await tessera(['clients', 'revoke', 'orders-api']);
+      expect(revoked.code).toBe(0);
+      // No client left and no TESSERA_INTROSPECT_SECRET: the endpoint is off again.
+      expect((await introspect(secret)).status).toBe(404);
+      expect((await tessera(['clients', 'revoke', 'orders-api'])).code).toBe(1);
     });
 
     it('cleanup removes only expired rows: the live session survives', async () => {
@@ -334,6 +373,10 @@ describe('tessera CLI usage and configuration', () => {
       ['keys', 'rotate'],
       ['user'],
       ['user', 'create'],
+      ['clients'],
+      ['clients', 'create'],
+      ['clients', 'list'],
+      ['clients', 'revoke'],
       ['secrets'],
       ['secrets', 'rotate'],
       ['secrets', 'rekey'],
@@ -348,7 +391,8 @@ describe('tessera CLI usage and configuration', () => {
     expect(results[0]?.stdout).toContain('2 usage error');
     expect(results[5]?.stdout).toContain('--json');
     expect(results[11]?.stdout).toContain('tessera user create ada@example.com');
-    expect(results[14]?.stdout).toContain('TESSERA_NEW_SECRETS_KEY_FILE');
+    expect(results[18]?.stdout).toContain('TESSERA_NEW_SECRETS_KEY_FILE');
+    expect(results[13]?.stdout).toContain('curl -u "orders-api:$SECRET"');
     expect(existsSync(join(cwd, 'data'))).toBe(false);
   });
 
@@ -363,6 +407,8 @@ describe('tessera CLI usage and configuration', () => {
       [['keys', 'rotate', '--bogus'], "unknown option '--bogus'"],
       [['user', 'create'], "missing required argument 'email'"],
       [['migrate', 'extra'], 'too many arguments'],
+      [['clients', 'create', 'default'], 'TESSERA_INTROSPECT_SECRET client'],
+      [['clients', 'revoke', 'no spaces'], 'cannot name a client'],
     ];
     const results = await runLimited(
       cases.map(

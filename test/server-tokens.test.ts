@@ -6,6 +6,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import jwt from 'jsonwebtoken';
 import { JwksClient } from 'jwks-rsa';
 import { afterAll, describe, expect, it } from 'vitest';
+import { newClientSecret } from '../packages/server/src/clients/client-store.js';
 import { startTestServer, type TestServer } from './support/server-harness.js';
 
 const PASSWORD = 'correct horse battery';
@@ -137,6 +138,36 @@ describe('access tokens as other services verify them', () => {
       expect(later.map((key) => key.kid)).not.toContain(oldKid);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the introspection endpoint, on and off', () => {
+  it('answers 404 while no client exists and no secret is configured; a registered client turns it on', async () => {
+    const server = await startTestServer();
+    try {
+      const { accessToken } = await tokenFor(server);
+      const { secret, secretHash } = newClientSecret();
+      const ask = (authorization?: string) =>
+        server.call('POST', '/auth/introspect', {
+          rawBody: `token=${accessToken}`,
+          contentType: 'application/x-www-form-urlencoded',
+          headers: authorization === undefined ? {} : { authorization },
+        });
+      const basic = `Basic ${Buffer.from(`billing:${secret}`).toString('base64')}`;
+      expect((await ask()).status).toBe(404);
+      expect((await ask(basic)).status).toBe(404);
+      expect(await server.runtime.clients.createClient({ name: 'billing', secretHash, createdAt: Date.now() })).toBe(
+        true,
+      );
+      expect((await ask()).status).toBe(401);
+      expect((await ask(basic)).json).toMatchObject({ active: true, token_type: 'Bearer' });
+      // The configured secret's id names no registered client: with no secret set, it gets nothing.
+      expect((await ask(`Basic ${Buffer.from(`default:${secret}`).toString('base64')}`)).status).toBe(401);
+      await server.runtime.clients.deleteClient('billing');
+      expect((await ask(basic)).status).toBe(404);
+    } finally {
+      await server.close();
     }
   });
 });
