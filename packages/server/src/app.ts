@@ -23,6 +23,7 @@ import {
   MAX_HEADER_BYTES,
   setSecurityHeaders,
 } from './edge.js';
+import { addCorsHooks } from './cors.js';
 import { formBodyParser } from './form-body.js';
 import { addRequestHooks, addResponseHooks } from './hooks.js';
 import { createFingerprint } from './logging.js';
@@ -125,6 +126,7 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
 
   const app = createFastify(config, logger);
   const routes = addRequestHooks(app, { publicOrigin, secretsSource });
+  addCorsHooks(app, config.allowedOrigins);
   // JSON only: Fastify's text/plain parser would let a form-less cross-site POST through as a "simple request".
   app.removeContentTypeParser('text/plain');
   // Forms only where RFC 7662 asks for them; every other route answers a form 415.
