@@ -98,11 +98,12 @@ function describeCLI(name: string, open: (() => Promise<Backend>) | null): void 
         { schema: 'sessions', applied: name === 'SQLite' ? [1, 2, 3, 4] : [1, 2, 3] },
         { schema: 'accounts', applied: [1] },
         { schema: 'webhooks', applied: [1] },
+        { schema: 'clients', applied: [1] },
       ]);
       const again = await tessera(['migrate']);
       expect(again.code).toBe(0);
       expect(again.stdout).toMatch(
-        /^SCHEMA +APPLIED\nsessions +none \(up to date\)\naccounts +none \(up to date\)\nwebhooks +none \(up to date\)\n$/,
+        /^SCHEMA +APPLIED\nsessions +none \(up to date\)\naccounts +none \(up to date\)\nwebhooks +none \(up to date\)\nclients +none \(up to date\)\n$/,
       );
       expect(again.stderr).toContain('already up to date');
     });
@@ -199,6 +200,48 @@ function describeCLI(name: string, open: (() => Promise<Backend>) | null): void 
       expect(lines[1]).toMatch(new RegExp(`^${kid} +EdDSA +current `));
       expect(lines[2]).toMatch(new RegExp(`^${oldKid} +EdDSA +previous `));
     });
+
+    it(
+      'clients create prints a secret once that introspects on the running server; list shows no secret; revoke ends it',
+      { timeout: 120_000 },
+      async () => {
+        const created = await tessera(['clients', 'create', 'orders-api', '--json']);
+        expect(created.code).toBe(0);
+        const { secret } = parseJSONOutput<{ secret: string }>(created);
+        expect(secret).toMatch(/^[\w-]{43}$/);
+        const introspect = async (clientSecret: string) =>
+          fetch(`${server?.url}/auth/introspect`, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/x-www-form-urlencoded',
+              authorization: `Basic ${Buffer.from(`orders-api:${clientSecret}`).toString('base64')}`,
+            },
+            body: new URLSearchParams({ token: accessToken }).toString(),
+          });
+        const answer = await introspect(secret);
+        expect(answer.status).toBe(200);
+        expect(await answer.json()).toMatchObject({ active: true, token_type: 'Bearer' });
+        expect((await introspect(`${secret.slice(0, -1)}x`)).status).toBe(401);
+
+        const [taken, table, json] = await Promise.all([
+          tessera(['clients', 'create', 'orders-api']),
+          tessera(['clients', 'list']),
+          tessera(['clients', 'list', '--json']),
+        ]);
+        expect(taken.code).toBe(1);
+        expect(taken.stderr).toContain('already exists');
+        expect(table.stdout).toMatch(/^NAME +CREATED\norders-api +\d{4}-/);
+        expect(parseJSONOutput<{ clients: { name: string }[] }>(json).clients.map((c) => c.name)).toEqual([
+          'orders-api',
+        ]);
+        expect(table.stdout + json.stdout).not.toContain(secret);
+
+        const revoked = await tessera(['clients', 'revoke', 'orders-api']);
+        expect(revoked.code).toBe(0);
+        // No client left and no TESSERA_INTROSPECT_SECRET: the endpoint is off again.
+        expect((await introspect(secret)).status).toBe(404);
+      },
+    );
 
     it('cleanup removes only expired rows: the live session survives', async () => {
       const { store, close } = await backend.openPastDatabaseStore();
@@ -336,6 +379,10 @@ describe('tessera CLI usage and configuration', () => {
       ['keys', 'rotate'],
       ['user'],
       ['user', 'create'],
+      ['clients'],
+      ['clients', 'create'],
+      ['clients', 'list'],
+      ['clients', 'revoke'],
       ['secrets'],
       ['secrets', 'rotate'],
       ['secrets', 'rekey'],
@@ -354,9 +401,10 @@ describe('tessera CLI usage and configuration', () => {
     expect(results[0]?.stdout).toContain('2 usage error');
     expect(results[5]?.stdout).toContain('--json');
     expect(results[11]?.stdout).toContain('tessera user create ada@example.com');
-    expect(results[14]?.stdout).toContain('TESSERA_NEW_SECRETS_KEY_FILE');
-    expect(results[15]?.stdout).toMatch(/session\.revoked,[\s\S]*login\.new_device/);
-    expect(results[16]?.stdout).toMatch(/printed\s+once/);
+    expect(results[13]?.stdout).toContain('curl -u "orders-api:$SECRET"');
+    expect(results[18]?.stdout).toContain('TESSERA_NEW_SECRETS_KEY_FILE');
+    expect(results[19]?.stdout).toMatch(/session\.revoked,[\s\S]*login\.new_device/);
+    expect(results[20]?.stdout).toMatch(/printed\s+once/);
     expect(existsSync(join(cwd, 'data'))).toBe(false);
   });
 
@@ -371,6 +419,8 @@ describe('tessera CLI usage and configuration', () => {
       [['keys', 'rotate', '--bogus'], "unknown option '--bogus'"],
       [['user', 'create'], "missing required argument 'email'"],
       [['migrate', 'extra'], 'too many arguments'],
+      [['clients', 'create', 'default'], 'TESSERA_INTROSPECT_SECRET client'],
+      [['clients', 'revoke', 'no spaces'], 'cannot name a client'],
     ];
     const results = await runLimited(
       cases.map(

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { allowInsecureRequests, ClientSecretBasic, Configuration, tokenIntrospection } from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newClientSecret } from '../packages/server/src/clients/client-store.js';
 import { ROUTES, buildOpenAPIDocument } from '../packages/server/src/openapi.js';
 import { PAGE_ROUTES } from '../packages/server/src/pages/pages-plugin.js';
 import { startTestServer, type CallResult, type TestServer } from './support/server-harness.js';
@@ -46,7 +48,7 @@ export function describeServer(name: string, env: () => Record<string, string> |
       if (chosen === null) return;
       server = await startTestServer({
         TESSERA_LOGIN_MAX_ATTEMPTS: '3',
-        TESSERA_INTROSPECT_SECRET: 'introspection-secret-0123456789-abcdefghijk',
+        TESSERA_INTROSPECT_SECRET: 'introspection+secret/0123456789:abc%20defghijk',
         TESSERA_METRICS_TOKEN: METRICS_TOKEN,
         ...chosen,
       });
@@ -352,18 +354,98 @@ export function describeServer(name: string, env: () => Record<string, string> |
       );
     });
 
-    it('introspects for a client holding the configured secret only', async () => {
+    it('introspection with openid-client as a registered client: every kind of token, hints, no side effects', async () => {
+      const name = `orders.api-${randomUUID().slice(0, 8)}`;
+      const { secret, secretHash } = newClientSecret();
+      expect(await server.runtime.clients.createClient({ name, secretHash, createdAt: Date.now() })).toBe(true);
+      const client = new Configuration(
+        { issuer: server.url, introspection_endpoint: `${server.url}/auth/introspect` },
+        name,
+        {},
+        ClientSecretBasic(secret),
+      );
+      allowInsecureRequests(client);
+
       const address = email();
       const pair = await signup(address, 'token');
-      const basic = (secret: string) => ({ authorization: `Basic ${Buffer.from(`svc:${secret}`).toString('base64')}` });
-      const ask = (headers: Record<string, string>) =>
-        server.call('POST', '/auth/introspect', { body: { token: pair.json.access_token }, headers });
-      expect((await ask({})).status).toBe(401);
-      expect((await ask(basic('wrong'))).status).toBe(401);
-      const active = await ask(basic(server.config.introspectSecret!));
-      expect(active.json).toMatchObject({ active: true, sub: pair.json.user.id });
+      const browser = await login(address);
+      const sessionToken = browser.setCookie!.split('=')[1]!;
+      const userId = pair.json.user.id as string;
+      const sessionIdOf = async (token: string) =>
+        (await server.call('GET', '/auth/me', { bearer: token })).json.session.id as string;
+      const tokenSession = await sessionIdOf(pair.json.access_token);
+      const cases = [
+        [pair.json.access_token, 'Bearer', tokenSession],
+        [pair.json.refresh_token, 'refresh_token', tokenSession],
+        [sessionToken, 'session_token', browser.json.session.id],
+      ] as const;
+      const before = await Promise.all(cases.map(([, , sid]) => server.sessions.getSession(sid)));
+      // Past the renewal interval: a request with these tokens would renew their sessions now.
+      server.advance(120_000);
+      for (const [token, type, sid] of cases) {
+        for (const hint of [undefined, 'access_token', 'refresh_token', 'session_token', 'no_such_hint']) {
+          const answer = await tokenIntrospection(client, token, hint === undefined ? {} : { token_type_hint: hint });
+          expect(answer).toMatchObject({ active: true, sub: userId, sid, token_type: type, exp: expect.any(Number) });
+          expect(JSON.stringify(answer)).not.toContain(token);
+        }
+      }
+      // A burst changes nothing either: no renewal, no lastSeenAt moved, no IP recorded.
+      await Promise.all(Array.from({ length: 30 }, (_, index) => tokenIntrospection(client, cases[index % 3]![0])));
+      const after = await Promise.all(cases.map(([, , sid]) => server.sessions.getSession(sid)));
+      expect(after).toEqual(before);
+
+      expect(await tokenIntrospection(client, 'not-a-token')).toEqual({ active: false });
       await server.call('POST', '/auth/logout', { bearer: pair.json.access_token });
-      expect((await ask(basic(server.config.introspectSecret!))).json).toEqual({ active: false });
+      expect((await tokenIntrospection(client, pair.json.access_token)).active).toBe(false);
+      expect((await tokenIntrospection(client, pair.json.refresh_token)).active).toBe(false);
+
+      // Revoked: its secret stops working at once.
+      expect(await server.runtime.clients.deleteClient(name)).toBe(true);
+      await expect(tokenIntrospection(client, sessionToken)).rejects.toThrow();
+    });
+
+    it('introspection takes a form or JSON body, HTTP Basic with form-encoded credentials, and refuses wrong secrets', async () => {
+      const address = email();
+      const pair = await signup(address, 'token');
+      const configured = server.config.introspectSecret!;
+      // RFC 6749 §2.3.1: id and secret are form-urlencoded before base64.
+      const basic = (id: string, secret: string) => ({
+        authorization: `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`,
+      });
+      const form = (headers: Record<string, string>, body: string) =>
+        server.call('POST', '/auth/introspect', {
+          rawBody: body,
+          contentType: 'application/x-www-form-urlencoded',
+          headers,
+        });
+      const token = encodeURIComponent(pair.json.access_token);
+      const viaForm = await form(basic('default', configured), `token=${token}&token_type_hint=access_token`);
+      expect(viaForm.status).toBe(200);
+      expect(viaForm.json).toMatchObject({ active: true, sub: pair.json.user.id, token_type: 'Bearer' });
+      const viaJSON = await server.call('POST', '/auth/introspect', {
+        body: { token: pair.json.access_token },
+        headers: basic('default', configured),
+      });
+      expect(viaJSON.json).toMatchObject({ active: true, sub: pair.json.user.id });
+      // Clients that never form-encoded the secret keep working.
+      const raw = { authorization: `Basic ${Buffer.from(`svc:${configured}`).toString('base64')}` };
+      expect((await form(raw, `token=${token}`)).json.active).toBe(true);
+
+      for (const headers of [
+        {},
+        basic('default', 'wrong'),
+        basic('no-such-client', 'wrong'),
+        { authorization: 'Basic !!' },
+      ]) {
+        const refused = await form(headers, `token=${token}`);
+        expect(refused.status).toBe(401);
+        expect(refused.json.error.code).toBe('unauthenticated');
+        expect(refused.headers.get('www-authenticate')).toMatch(/^Basic realm="tessera-introspect"/);
+      }
+      const twice = await form(basic('default', configured), `token=${token}&token=${token}`);
+      expect(twice.status).toBe(400);
+      expect((await form(basic('default', configured), 'token=%zz')).status).toBe(400);
+      expect((await form(basic('default', configured), '')).json.error.code).toBe('invalid_request');
     });
 
     it('answers bad input with API.md codes and changes nothing', async () => {

@@ -39,7 +39,18 @@ export const passwordBody = z
 
 export const reauthenticateBody = z.object({ password: z.string().max(PASSWORD_MAX_LENGTH * 4) }).strict();
 
-export const introspectBody = z.object({ token: z.string().max(8192) }).strict();
+export const introspectBody = z
+  .object({
+    token: z.string().max(8192).describe('The token asked about: an access, refresh or cookie session token.'),
+    token_type_hint: z
+      .string()
+      .max(64)
+      .optional()
+      .describe(
+        '"access_token", "refresh_token" or "session_token" (a cookie session\'s token): looked for first. Other values are ignored.',
+      ),
+  })
+  .strict();
 
 /** Response shapes. */
 export const userSchema = z.object({ id: z.string(), email: z.string(), createdAt: z.string() });

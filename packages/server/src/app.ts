@@ -24,6 +24,8 @@ import {
   MAX_HEADER_BYTES,
   setSecurityHeaders,
 } from './edge.js';
+import { addCorsHooks } from './cors.js';
+import { formBodyParser } from './form-body.js';
 import { addRequestHooks, addResponseHooks } from './hooks.js';
 import { createFingerprint } from './logging.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
@@ -32,7 +34,7 @@ import { pagesPlugin } from './pages/pages-plugin.js';
 import { registerRoutes, type RouteContext } from './routes/route.js';
 import type { ServerRuntime } from './runtime.js';
 import { createServerSecretsSource } from './secrets.js';
-import { createServerLifetimes, createServerServices } from './services.js';
+import { alignSigningAlgorithm, createServerLifetimes, createServerServices } from './services.js';
 import { createStoreFailureLog, observeStore, type StoreFailureReporter } from './store-failures.js';
 import type { WebhookDeliveryTiming } from './webhooks/delivery.js';
 import { createServerWebhooks } from './webhooks/server-webhooks.js';
@@ -76,6 +78,7 @@ function observeRuntime(runtime: ServerRuntime, config: ServerConfig, report: St
     sessions,
     database,
     accounts: observeStore(runtime.accounts, config.database.kind, report),
+    clients: observeStore(runtime.clients, config.database.kind, report),
   };
 }
 
@@ -115,10 +118,17 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
     webhooks.record(event);
   };
 
-  const { sessions, tokens } = createServerServices(config, runtime, { logger, onEvent: audit, now });
-  const budgets = createBudgets(config, runtime, secrets.rateLimit, logger);
   /** The origin users reach: configured, or the address this server bound (asked per request, once listening). */
   const publicOrigin = (): string => config.publicURL ?? listeningURL(app, config.host, config.port);
+  const { sessions, tokens } = createServerServices(config, runtime, { logger, onEvent: audit, now, publicOrigin });
+  const rotatedTo = await alignSigningAlgorithm(config, tokens);
+  if (rotatedTo !== null) {
+    logger.info(
+      { event: 'keys.algorithm_changed', algorithm: config.signingAlgorithm, kid: rotatedTo },
+      `TESSERA_SIGNING_ALG changed: now signing with a new ${config.signingAlgorithm} key; the previous key verifies until its tokens expire`,
+    );
+  }
+  const budgets = createBudgets(config, runtime, secrets.rateLimit, logger);
   const auth = createHttpAuth({
     sessions,
     tokens,
@@ -140,8 +150,17 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
   // After the listener closed: the events of the last requests are written, then the worker stops.
   app.addHook('onClose', async () => webhooks.stop());
   const routes = addRequestHooks(app, { publicOrigin, secretsSource });
+  addCorsHooks(app, config.allowedOrigins);
   // JSON only: Fastify's text/plain parser would let a form-less cross-site POST through as a "simple request".
   app.removeContentTypeParser('text/plain');
+  // Forms only where RFC 7662 asks for them; every other route answers a form 415.
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string' },
+    formBodyParser(
+      ROUTES.filter((route) => route.bodyTypes?.includes('application/x-www-form-urlencoded')).map((r) => r.path),
+    ),
+  );
   await app.register(tesseraFastify, { auth });
   const overloadedReplies = new WeakSet<FastifyReply>();
   addResponseHooks(app, { logger, metrics, routes, overloadedReplies });

@@ -29,6 +29,9 @@ describe('loadServerConfig', () => {
         sessionBinding: 'warn',
         allowedOrigins: [],
         introspectSecret: null,
+        signingAlgorithm: 'EdDSA',
+        issuer: null,
+        audiences: null,
         trustProxy: 0,
         publicURL: null,
         metricsToken: null,
@@ -42,6 +45,19 @@ describe('loadServerConfig', () => {
         secretsKey: null,
         webhooks: { urls: [], secret: null },
       },
+    });
+  });
+
+  it('reads the token settings: algorithm, issuer and one or more audiences', () => {
+    const loaded = loadServerConfig({
+      TESSERA_SIGNING_ALG: 'RS256',
+      TESSERA_ISSUER: 'https://auth.example.com',
+      TESSERA_AUDIENCE: 'https://api.example.com, orders,orders',
+    });
+    expect(loaded.ok && loaded.config).toMatchObject({
+      signingAlgorithm: 'RS256',
+      issuer: 'https://auth.example.com',
+      audiences: ['https://api.example.com', 'orders'],
     });
   });
 
@@ -84,6 +100,10 @@ describe('loadServerConfig', () => {
     [{ TESSERA_SIGNUP_MAX_PER_EMAIL: 'five' }, 'TESSERA_SIGNUP_MAX_PER_EMAIL must be a whole number, at least 1'],
     [{ TESSERA_MAX_SESSIONS_PER_USER: '-3' }, 'TESSERA_MAX_SESSIONS_PER_USER must be a whole number, at least 1'],
     [{ TESSERA_DATABASE: 'mysql://x' }, 'TESSERA_DATABASE must be sqlite:<path> or a postgres:// URL'],
+    [{ TESSERA_SIGNING_ALG: 'HS256' }, 'TESSERA_SIGNING_ALG must be one of EdDSA, ES256, RS256 (got "HS256")'],
+    [{ TESSERA_SIGNING_ALG: 'es256' }, 'TESSERA_SIGNING_ALG must be one of EdDSA, ES256, RS256'],
+    [{ TESSERA_ISSUER: 'my issuer' }, 'TESSERA_ISSUER must be one value of up to 512 printable characters'],
+    [{ TESSERA_AUDIENCE: 'api, my app' }, 'TESSERA_AUDIENCE must be 1 to 16 comma-separated values'],
     [{ TESSERA_SESSION_STORE: 'redis-cluster://nope' }, 'TESSERA_SESSION_STORE must be redis://'],
     [{ TESSERA_ALLOWED_ORIGINS: 'https://a.example/path' }, 'TESSERA_ALLOWED_ORIGINS must be comma-separated origins'],
     [{ TESSERA_INTROSPECT_SECRET: 'changeme' }, 'TESSERA_INTROSPECT_SECRET is too weak'],

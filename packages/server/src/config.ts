@@ -125,6 +125,65 @@ const introspectSecret = z
     return value;
   });
 
+/** The access-token signing algorithms the server offers: asymmetric only, so other services verify with the JWKS. */
+export const SIGNING_ALGORITHMS = ['EdDSA', 'ES256', 'RS256'] as const;
+
+/** An access-token signing algorithm the server offers. */
+export type ServerSigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
+
+const signingAlgorithm = z
+  .string()
+  .optional()
+  .transform((value, ctx): ServerSigningAlgorithm => {
+    const raw = value?.trim() ?? '';
+    if (raw === '') return 'EdDSA';
+    const found = SIGNING_ALGORITHMS.find((alg) => alg === raw);
+    if (found !== undefined) return found;
+    ctx.addIssue({
+      code: 'custom',
+      message: `TESSERA_SIGNING_ALG must be one of ${SIGNING_ALGORITHMS.join(', ')} (got "${raw.slice(0, 32)}")`,
+    });
+    return z.NEVER;
+  });
+
+/** A claim value verifiers compare byte for byte: printable, no spaces or commas, at most 512 characters. */
+const CLAIM_VALUE = /^[\x21-\x2b\x2d-\x7e]{1,512}$/;
+
+/** `TESSERA_ISSUER`: the `iss` of access tokens; `null` (unset) means the public URL. */
+const issuer = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    const raw = value?.trim() ?? '';
+    if (raw === '') return null;
+    if (CLAIM_VALUE.test(raw)) return raw;
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        'TESSERA_ISSUER must be one value of up to 512 printable characters, no spaces or commas, usually the public URL like https://auth.example.com',
+    });
+    return z.NEVER;
+  });
+
+/** `TESSERA_AUDIENCE`: comma-separated `aud` values of access tokens; `null` (unset) means the public URL. */
+const audience = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    const list = (value ?? '')
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== '');
+    if (list.length === 0) return null;
+    if (list.length <= 16 && list.every((entry) => CLAIM_VALUE.test(entry))) return [...new Set(list)];
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        'TESSERA_AUDIENCE must be 1 to 16 comma-separated values of up to 512 printable characters each, no spaces (e.g. https://api.example.com,orders)',
+    });
+    return z.NEVER;
+  });
+
 /** Names proxy-addr (Fastify's `trustProxy`, Express's `trust proxy`) accepts for ranges of private addresses. */
 const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
@@ -276,6 +335,9 @@ const envSchema = z.object({
     }),
   TESSERA_ALLOWED_ORIGINS: origins,
   TESSERA_INTROSPECT_SECRET: introspectSecret,
+  TESSERA_SIGNING_ALG: signingAlgorithm,
+  TESSERA_ISSUER: issuer,
+  TESSERA_AUDIENCE: audience,
   TESSERA_TRUST_PROXY: trustProxy,
   TESSERA_PUBLIC_URL: publicURL,
   TESSERA_METRICS_TOKEN: metricsToken,
@@ -333,6 +395,12 @@ export interface ServerConfig {
   sessionBinding: SessionBinding;
   allowedOrigins: string[];
   introspectSecret: string | null;
+  /** The access tokens' signing algorithm; a change rotates the signing key at start (`TESSERA_SIGNING_ALG`). */
+  signingAlgorithm: ServerSigningAlgorithm;
+  /** The access tokens' `iss` (`TESSERA_ISSUER`); `null`: the public URL. */
+  issuer: string | null;
+  /** The access tokens' `aud` values (`TESSERA_AUDIENCE`); `null`: the public URL. */
+  audiences: string[] | null;
   /** Whose `X-Forwarded-For` / `-Proto` / `-Host` count: these proxy addresses or CIDRs, or this many hops (0: nobody). */
   trustProxy: number | string[];
   /** The origin users reach (`TESSERA_PUBLIC_URL`); `null` on a loopback HOST without it: the address bound. */
@@ -438,6 +506,9 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ConfigRe
       sessionBinding: env2.TESSERA_SESSION_BINDING,
       allowedOrigins: env2.TESSERA_ALLOWED_ORIGINS,
       introspectSecret: env2.TESSERA_INTROSPECT_SECRET,
+      signingAlgorithm: env2.TESSERA_SIGNING_ALG,
+      issuer: env2.TESSERA_ISSUER,
+      audiences: env2.TESSERA_AUDIENCE,
       trustProxy: env2.TESSERA_TRUST_PROXY,
       publicURL: env2.TESSERA_PUBLIC_URL,
       metricsToken: env2.TESSERA_METRICS_TOKEN,

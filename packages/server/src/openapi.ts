@@ -26,6 +26,8 @@ export interface RouteSpec {
    */
   recentAuth?: true;
   body?: z.ZodType;
+  /** The media types the body may come in. @default ["application/json"] */
+  bodyTypes?: readonly ('application/json' | 'application/x-www-form-urlencoded')[];
   /** The success status and its body schema (none for 204). */
   success: {
     status: number;
@@ -76,6 +78,12 @@ const jsonSchema = (schema: z.ZodType): Record<string, unknown> => {
   return rest;
 };
 
+/** A route's request body: the same schema under each media type it accepts. */
+const requestBody = (body: z.ZodType, types: RouteSpec['bodyTypes'] = ['application/json']) => ({
+  required: true,
+  content: Object.fromEntries(types.map((type) => [type, { schema: jsonSchema(body) }])),
+});
+
 /** The OpenAPI 3.1 document, generated from {@link ROUTES} and the zod schemas that validate requests. */
 export function buildOpenAPIDocument(): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
@@ -117,12 +125,11 @@ export function buildOpenAPIDocument(): Record<string, unknown> {
       summary: route.summary,
       ...(route.auth === 'session' ? { security: [{ cookie: [] }, { bearer: [] }] } : {}),
       ...(route.id === 'metrics' ? { security: [{ metrics: [] }] } : {}),
+      ...(route.id === 'introspect' ? { security: [{ introspection: [] }] } : {}),
       ...(route.path.includes(':id')
         ? { parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }] }
         : {}),
-      ...(route.body === undefined
-        ? {}
-        : { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(route.body) } } } }),
+      ...(route.body === undefined ? {} : { requestBody: requestBody(route.body, route.bodyTypes) }),
       responses,
     };
   }
@@ -139,7 +146,12 @@ export function buildOpenAPIDocument(): Record<string, unknown> {
       securitySchemes: {
         cookie: { type: 'apiKey', in: 'cookie', name: '__Host-tessera' },
         bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
-        introspection: { type: 'http', scheme: 'basic' },
+        introspection: {
+          type: 'http',
+          scheme: 'basic',
+          description:
+            'An introspection client (tessera clients create) or the TESSERA_INTROSPECT_SECRET client (id "default"); id and secret form-urlencoded per RFC 6749 §2.3.1',
+        },
         metrics: { type: 'http', scheme: 'bearer', description: 'TESSERA_METRICS_TOKEN' },
       },
     },

@@ -11,6 +11,9 @@ import { createSQLiteStore } from 'tessera-auth/stores/sqlite';
 import type { AccountStore } from './accounts/account-store.js';
 import { createPostgresAccountStore, migratePostgresAccounts } from './accounts/postgres-account-store.js';
 import { createSQLiteAccountStore } from './accounts/sqlite-account-store.js';
+import type { IntrospectionClientStore } from './clients/client-store.js';
+import { createPostgresClientStore, migratePostgresClients } from './clients/postgres-client-store.js';
+import { createSQLiteClientStore, SQLITE_CLIENTS_HISTORY } from './clients/sqlite-client-store.js';
 import type { ServerConfig } from './config.js';
 import { prepareSQLiteFiles, tightenSQLiteFiles } from './data-files.js';
 import { resealSecrets, sealSecretsAtRest, secretsKeyCodec, type SecretsKey } from './secrets-at-rest.js';
@@ -21,8 +24,11 @@ import type { WebhookStore } from './webhooks/webhook-store.js';
 
 /** The migrations one schema of the database received while the runtime opened. */
 export interface AppliedMigrations {
-  /** What the schema holds: `sessions` (sessions, values, keys), `accounts`, or `webhooks` (endpoints, outbox). */
-  schema: 'sessions' | 'accounts' | 'webhooks';
+  /**
+   * What the schema holds: `sessions` (sessions, values, keys), `accounts`, `webhooks` (endpoints, outbox) or
+   * `clients` (introspection clients).
+   */
+  schema: 'sessions' | 'accounts' | 'webhooks' | 'clients';
   /** The versions applied, ascending; empty when the schema was already current. */
   applied: number[];
 }
@@ -50,6 +56,8 @@ export interface ServerRuntime {
   accounts: AccountStore;
   /** The webhook endpoints added by the CLI and the outbox of events to deliver, in the database. */
   webhooks: WebhookStore;
+  /** The registered introspection clients (`tessera clients`), beside the accounts. */
+  clients: IntrospectionClientStore;
   /** What opening migrated, for `tessera migrate`. */
   migrations: AppliedMigrations[];
   secretsAtRest: SecretsAtRest;
@@ -64,6 +72,7 @@ const SQLITE_HISTORY = [
   { schema: 'sessions', table: 'tessera_migrations' },
   { schema: 'accounts', table: 'tessera_accounts_migrations' },
   { schema: 'webhooks', table: SQLITE_WEBHOOKS_HISTORY },
+  { schema: 'clients', table: SQLITE_CLIENTS_HISTORY },
 ] as const;
 
 /** The versions recorded in a SQLite history table, ascending; none when the table does not exist yet. */
@@ -91,6 +100,7 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
     let database: Store;
     let accounts: AccountStore;
     let webhooks: WebhookStore;
+    let clients: IntrospectionClientStore;
     let migrations: AppliedMigrations[];
     if (config.database.kind === 'sqlite') {
       prepareSQLiteFiles(config.database.path, logger);
@@ -105,6 +115,7 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
       database = createSQLiteStore(db, { logger });
       accounts = createSQLiteAccountStore(db);
       webhooks = createSQLiteWebhookStore(db);
+      clients = createSQLiteClientStore(db);
       migrations = SQLITE_HISTORY.map(({ schema, table }, index) => ({
         schema,
         applied: [...sqliteVersions(db, table)].filter((version) => !before[index]?.has(version)),
@@ -118,6 +129,7 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
         { schema: 'sessions', applied: await migratePostgres(pool) },
         { schema: 'accounts', applied: await migratePostgresAccounts(pool) },
         { schema: 'webhooks', applied: await migratePostgresWebhooks(pool) },
+        { schema: 'clients', applied: await migratePostgresClients(pool) },
       ];
       database = createPostgresStore(pool, { logger });
       // Before the pool ends (closers run last first): closing the store ends its LISTEN connection.
@@ -125,6 +137,7 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
       closers.push(() => store.close());
       accounts = createPostgresAccountStore(pool);
       webhooks = createPostgresWebhookStore(pool);
+      clients = createPostgresClientStore(pool);
     }
 
     // A database from before the key was set has its secrets sealed now, before anything reads them.
@@ -175,6 +188,7 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
       sessions,
       accounts,
       webhooks,
+      clients,
       migrations,
       secretsAtRest,
       describe: {

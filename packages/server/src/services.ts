@@ -42,9 +42,12 @@ export function createServerServices(
     now?: () => number;
     /** `false`: no near cache (the CLI: a command validates little and must not hold a subscriber open). */
     nearCache?: boolean;
+    /** The origin users reach, asked when a token is signed or verified (the server knows its port once listening). */
+    publicOrigin?: () => string;
   },
 ): ServerServices {
   const { logger, onEvent, now, nearCache } = options;
+  const publicOrigin = options.publicOrigin ?? (() => configuredOrigin(config));
   const hooks = { logger, ...(onEvent === undefined ? {} : { onEvent }), ...(now === undefined ? {} : { now }) };
   const sessions = createSessionManager(runtime.sessions, {
     idleTimeoutSeconds: config.idleTimeoutSeconds,
@@ -64,11 +67,29 @@ export function createServerServices(
     // Keys stay in the database even when sessions live in Redis: a cache flush must not drop them.
     keyStore: runtime.database,
     keyCodec: runtime.keyCodec,
-    issuer: 'tessera',
-    audience: 'tessera',
+    algorithm: config.signingAlgorithm,
+    // Unset, both are the public URL: what a verifier elsewhere knows the server by.
+    issuer: config.issuer ?? publicOrigin,
+    audience: config.audiences ?? (() => publicOrigin()),
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     refreshGraceSeconds: config.refreshGraceSeconds,
     ...hooks,
   });
   return { sessions, tokens };
+}
+
+/** The origin users reach as the configuration alone says it: the public URL, else the loopback address and port. */
+export function configuredOrigin(config: ServerConfig): string {
+  return config.publicURL ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+}
+
+/**
+ * Makes the signing key one of the configured algorithm: when the current key is of another (the setting
+ * changed), a rotation. The previous key stays in the JWKS and verifies until its last token expires, so
+ * no live token is refused. Returns the new key's id, or `null` when nothing changed.
+ */
+export async function alignSigningAlgorithm(config: ServerConfig, tokens: TokenService): Promise<string | null> {
+  const [current] = await tokens.listKeys();
+  if (current === undefined || current.alg === config.signingAlgorithm) return null;
+  return (await tokens.rotateKeys()).kid;
 }

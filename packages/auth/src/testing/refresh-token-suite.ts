@@ -263,5 +263,39 @@ export function describeRefreshTokens(name: string, createStore: RefreshStoreFac
       await refresh(pair.refreshToken);
       expect(await tokens.introspect(pair.refreshToken)).toEqual({ active: false });
     });
+
+    it('introspects every kind of token, the hinted kind first, and changes nothing in the store', async () => {
+      const { session, token } = await sessions.createSession('user-1', { ip: '203.0.113.7', userAgent: 'A/1' });
+      const pair = await tokens.issueTokens(session);
+      const before = await store.getSession(session.id);
+      // Past the renewal interval: a validation would renew now; introspection must not.
+      advance(120_000);
+      const asked = [
+        [token, 'session_token'],
+        [pair.accessToken, 'Bearer'],
+        [pair.refreshToken, 'refresh_token'],
+      ] as const;
+      const answers = await Promise.all(
+        asked.flatMap(([value]) =>
+          [undefined, 'access_token', 'refresh_token', 'session_token', 'unknown_hint'].map((tokenTypeHint) =>
+            tokens.introspect(value, tokenTypeHint === undefined ? {} : { tokenTypeHint }),
+          ),
+        ),
+      );
+      for (const [index, [, type]] of asked.entries()) {
+        for (const answer of answers.slice(index * 5, index * 5 + 5)) {
+          expect(answer).toMatchObject({ active: true, token_type: type, sub: 'user-1', sid: session.id });
+          expect(JSON.stringify(answer)).not.toContain(token);
+        }
+      }
+      expect(await store.getSession(session.id)).toEqual(before);
+      expect(events.filter((event) => event.type === 'session.renewed')).toEqual([]);
+
+      expect(await tokens.introspect(`${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`)).toEqual({
+        active: false,
+      });
+      await sessions.revokeSession(session.id);
+      expect(await tokens.introspect(token, { tokenTypeHint: 'session_token' })).toEqual({ active: false });
+    });
   });
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerCleanupCommand } from './commands/cleanup.js';
+import { registerClientsCommand } from './commands/clients.js';
 import { registerKeysCommand } from './commands/keys.js';
 import { registerMigrateCommand } from './commands/migrate.js';
 import { registerSecretsCommand } from './commands/secrets.js';
@@ -26,5 +27,6 @@ registerKeysCommand(program);
 registerSecretsCommand(program);
 registerUserCommand(program);
 registerWebhooksCommand(program);
+registerClientsCommand(program);
 
 await program.parseAsync(process.argv);

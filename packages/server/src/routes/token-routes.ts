@@ -1,4 +1,4 @@
-import { constantTimeEqual } from '../crypto.js';
+import { authenticateClient, introspectionEnabled, parseBasicCredentials } from '../clients/client-auth.js';
 import { apiError } from 'tessera-auth/http';
 import { introspectBody, introspectionResponse, jwksResponse } from '../api-schemas.js';
 import { BODY_ERRORS } from './errors.js';
@@ -19,34 +19,37 @@ export const jwksRoute = defineRoute({
   },
 });
 
-/** `POST /auth/introspect`: RFC 7662, for the holder of the introspection secret. */
+/** `POST /auth/introspect`: RFC 7662, for registered clients and the holder of the configured secret. */
 export const introspectRoute = defineRoute({
   id: 'introspect',
   method: 'POST',
   path: '/auth/introspect',
-  summary: 'RFC 7662 token introspection for trusted services (HTTP Basic with the configured secret).',
+  summary:
+    'RFC 7662 token introspection for registered clients (`tessera clients create`) and the TESSERA_INTROSPECT_SECRET client (id "default"), with HTTP Basic per RFC 6749 §2.3.1. Form or JSON body. Access, refresh and cookie session tokens; changes nothing. 404 while no client exists.',
   auth: 'none',
   csrf: false,
   body: introspectBody,
+  bodyTypes: ['application/x-www-form-urlencoded', 'application/json'],
   success: { status: 200, schema: introspectionResponse, description: 'The token’s state' },
   errors: [...BODY_ERRORS, 'unauthenticated', 'not_found', 'rate_limited', 'unavailable'],
   async before(context, request) {
-    const secret = context.config.introspectSecret;
-    if (secret === null) return apiError('not_found');
-    const basic = /^Basic ([A-Za-z0-9+/=]+)$/.exec(request.headers.authorization ?? '')?.[1];
-    const password =
-      basic === undefined ? '' : Buffer.from(basic, 'base64').toString('utf8').split(':').slice(1).join(':');
-    if (!constantTimeEqual(password, secret)) {
-      return apiError('unauthenticated', 'Introspection needs the client secret (HTTP Basic).', {
-        'WWW-Authenticate': 'Basic realm="tessera-introspect"',
+    const clients = { store: context.runtime.clients, configuredSecret: context.config.introspectSecret };
+    const client = await authenticateClient(clients, parseBasicCredentials(request.headers.authorization));
+    if (client === null) {
+      if (!(await introspectionEnabled(clients))) return apiError('not_found');
+      return apiError('unauthenticated', 'Introspection needs a client id and secret (HTTP Basic).', {
+        'WWW-Authenticate': 'Basic realm="tessera-introspect", charset="UTF-8"',
       });
     }
-    // One client (the secret's holder) with a generous budget: a resource server may introspect on every request.
-    const client = context.keyOf('introspect-client', secret);
-    return context.limited(await context.introspectLimit.consume(client), 'introspect');
+    // A generous budget per client: a resource server may introspect on every request.
+    return context.limited(
+      await context.introspectLimit.consume(context.keyOf('introspect-client', client)),
+      'introspect',
+    );
   },
   async handle(context, { reply, body }) {
-    return reply.send(await context.tokens.introspect(body.token));
+    const hint = body.token_type_hint;
+    return reply.send(await context.tokens.introspect(body.token, hint === undefined ? {} : { tokenTypeHint: hint }));
   },
 });
 

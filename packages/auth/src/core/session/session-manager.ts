@@ -258,6 +258,13 @@ export interface SessionManager<Data extends JsonObject = JsonObject> {
   /** The live session with this public id, without renewing it; or why not. */
   getSession(sessionId: string): Promise<SessionValidationResult<Data>>;
   /**
+   * Checks a session token like {@link SessionManager.validateSessionToken}
+   * but changes nothing: no renewal, no `lastSeenAt` or IP recorded. For a
+   * service asking about a token it holds (introspection), not for the
+   * token's own client.
+   */
+  inspectSessionToken(token: unknown): Promise<SessionValidationResult<Data>>;
+  /**
    * The live session with this public id, renewing its idle timeout exactly
    * as {@link SessionManager.validateSessionToken} does (at most once per
    * `renewalIntervalSeconds`): for callers that proved possession of the
@@ -559,6 +566,16 @@ export function createSessionManager<Data extends JsonObject = JsonObject>(
         return refuse('not_found');
       }
       return renew(record, context);
+    },
+
+    async inspectSessionToken(token) {
+      const parsed = parseSessionToken(token);
+      if (parsed === null) return refuse('malformed');
+      const record = await store.getSession(parsed.id);
+      if (record === null || !constantTimeEqual(sha256Base64url(parsed.secret), record.secretHash)) {
+        return refuse('not_found');
+      }
+      return check(record, now());
     },
 
     async getSession(sessionId) {

@@ -48,8 +48,10 @@ export const REGISTERED_CLAIMS: readonly string[] = [
 /** Shared settings of signing and local verification. */
 export interface AccessTokenConfig {
   keyRing: KeyRing;
-  issuer: string;
-  audience: string;
+  /** The `iss` tokens carry and verification requires, asked at every use. */
+  issuer: () => string;
+  /** The audiences: tokens carry them all (one as a string); verification requires one of them. */
+  audiences: () => readonly string[];
   ttlSeconds: number;
   leewaySeconds: number;
   maxTokenLength: number;
@@ -83,10 +85,11 @@ export async function signAccessToken(
   const iat = Math.floor(config.now() / 1000);
   // Never outlive the session's absolute limit, even where verification does not look the session up.
   const exp = Math.max(iat, Math.min(iat + config.ttlSeconds, Math.floor(session.absoluteExpiresAt.getTime() / 1000)));
+  const audiences = config.audiences();
   const claims: AccessTokenClaims = {
     ...custom,
-    iss: config.issuer,
-    aud: config.audience,
+    iss: config.issuer(),
+    aud: audiences.length === 1 ? (audiences[0] as string) : [...audiences],
     sub: session.userId,
     sid: session.id,
     jti: encodeBase64url(config.random(JTI_BYTES)),
@@ -146,9 +149,11 @@ async function verifyFully(config: AccessTokenConfig, token: unknown): Promise<F
   const claims = parseJSONObject(Buffer.from(payload).toString('utf8'));
   if (claims === null) return invalid;
   const { iss, aud, sub, sid, jti, iat, exp, nbf } = claims;
-  if (iss !== config.issuer) return invalid;
+  if (iss !== config.issuer()) return invalid;
   const audiences = Array.isArray(aud) ? aud : [aud];
-  if (!audiences.includes(config.audience) || !audiences.every((entry) => typeof entry === 'string')) return invalid;
+  if (!audiences.every((entry) => typeof entry === 'string')) return invalid;
+  const accepted = config.audiences();
+  if (!audiences.some((entry) => accepted.includes(entry as string))) return invalid;
   if (typeof sub !== 'string' || sub.length === 0 || sub.length > 256) return invalid;
   if (typeof sid !== 'string' || !SID_PATTERN.test(sid)) return invalid;
   if (typeof jti !== 'string' || !JTI_PATTERN.test(jti)) return invalid;

@@ -1,5 +1,5 @@
 export type { AccessTokenClaims } from './access-token.js';
-export type { IntrospectionResponse } from './introspect.js';
+export type { IntrospectionResponse, TokenTypeHint } from './introspect.js';
 export type { SigningAlgorithm } from './jws.js';
 export { resealKeyRing, type KeyDocumentCodec, type KeyInfo } from './key-ring.js';
 export {

@@ -37,6 +37,8 @@ describe('createTokenService options', () => {
     const cases: [Partial<TokenServiceOptions> & Record<string, unknown>, string][] = [
       [{ issuer: '' }, '"issuer" must be a non-empty string'],
       [{ audience: undefined }, '"audience" must be a non-empty string'],
+      [{ audience: [] }, '"audience" must be a string or a list of 1 to 16 strings'],
+      [{ audience: ['api', ''] }, '"audience" must be a non-empty string'],
       [{ algorithm: 'none' as never }, '"algorithm" must be one of "EdDSA", "ES256", "RS256", "HS256", got a string'],
       [{ algorithm: 'HS256' }, '"secrets" must be a non-empty list of secrets when "algorithm" is "HS256"'],
       [{ leewaySeconds: 300 }, '"leewaySeconds" must be an integer from 0 to 30, got 300'],
@@ -57,6 +59,43 @@ describe('createTokenService options', () => {
       expect(isTesseraError(caught) && caught.code).toBe('ERR_INVALID_OPTION');
       expect((caught as Error).message).toContain(message);
     }
+  });
+});
+
+describe('issuer and audiences', () => {
+  const claimsOf = (token: string) =>
+    JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString('utf8')) as Record<string, unknown>;
+
+  it('several audiences: the token names them all; a service accepting any one of them verifies it', async () => {
+    const { tokens, pair, store, sessions } = await setup({ audience: ['https://api.example.test', 'orders'] });
+    expect(claimsOf(pair.accessToken).aud).toEqual(['https://api.example.test', 'orders']);
+    expect((await tokens.verifyAccessToken(pair.accessToken)).ok).toBe(true);
+    const ordersOnly = createTokenService({
+      sessions,
+      store,
+      issuer: 'https://auth.example.test',
+      audience: 'orders',
+      now: () => T0,
+    });
+    expect((await ordersOnly.verifyAccessToken(pair.accessToken)).ok).toBe(true);
+    const elsewhere = createTokenService({
+      sessions,
+      store,
+      issuer: 'https://auth.example.test',
+      audience: 'billing',
+      now: () => T0,
+    });
+    expect((await elsewhere.verifyAccessToken(pair.accessToken)).reason).toBe('invalid');
+  });
+
+  it('an issuer given as a function is asked when signing and verifying', async () => {
+    let origin = 'http://127.0.0.1:4100';
+    const { tokens, pair } = await setup({ issuer: () => origin, audience: () => [origin] });
+    expect(claimsOf(pair.accessToken)).toMatchObject({ iss: 'http://127.0.0.1:4100', aud: 'http://127.0.0.1:4100' });
+    expect((await tokens.verifyAccessToken(pair.accessToken)).ok).toBe(true);
+    origin = 'http://127.0.0.1:4200';
+    expect((await tokens.introspect(pair.refreshToken)).active).toBe(true);
+    expect((await tokens.introspect(pair.refreshToken)) as { iss?: string }).toMatchObject({ iss: origin });
   });
 });
 

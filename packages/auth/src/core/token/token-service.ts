@@ -16,11 +16,17 @@ import {
   type AccessTokenClaims,
   type AccessTokenConfig,
 } from './access-token.js';
-import { introspectAccessToken, introspectRefreshToken, type IntrospectionResponse } from './introspect.js';
+import {
+  introspectAccessToken,
+  introspectRefreshToken,
+  introspectSessionToken,
+  type IntrospectionResponse,
+  type TokenTypeHint,
+} from './introspect.js';
 import type { SigningAlgorithm } from './jws.js';
 import { createKeyRing, type KeyDocumentCodec, type KeyInfo } from './key-ring.js';
 import { createRefreshTokens, parseRefreshToken, type RefreshReuseKind } from './refresh-token.js';
-import { choiceOption, integerOption, stringOption } from './token-options.js';
+import { choiceOption, integerOption, lazyStringListOption, lazyStringOption, stringOption } from './token-options.js';
 import { createVerifiedTokenCache } from './verified-token-cache.js';
 
 /**
@@ -64,10 +70,18 @@ export interface TokenServiceOptions {
    * @default stored as plain JSON
    */
   keyCodec?: KeyDocumentCodec;
-  /** The `iss` of every access token, checked on verification: usually the server's URL. */
-  issuer: string;
-  /** The `aud` of every access token, checked on verification. */
-  audience: string;
+  /**
+   * The `iss` of every access token, checked on verification: usually the
+   * server's URL. A function is asked at every signing and verification (a
+   * server that learns its URL only once listening); keep its answer stable.
+   */
+  issuer: string | (() => string);
+  /**
+   * The `aud` of every access token: one audience or several (tokens then
+   * carry them all, and verification accepts a token naming any of them). A
+   * function is asked like `issuer`'s.
+   */
+  audience: string | readonly string[] | (() => string | readonly string[]);
   /**
    * The signing algorithm. Asymmetric keys are generated on first use and
    * shared through the store; `HS256` takes its keys from `secrets` and
@@ -184,8 +198,13 @@ export interface TokenService {
   revokeAccessToken(accessToken: unknown): Promise<boolean>;
   /** Logout: blocklists the access token and deletes its session, so every mode refuses it. `false` when it was not valid. */
   logout(accessToken: unknown): Promise<boolean>;
-  /** RFC 7662 introspection of an access or refresh token, checking both the session and the blocklist. */
-  introspect(token: unknown): Promise<IntrospectionResponse>;
+  /**
+   * RFC 7662 introspection of an access token (checking both the session and
+   * the blocklist), a refresh token or a cookie session token. The kind
+   * `tokenTypeHint` names is looked for first; an unknown hint is ignored.
+   * Changes nothing: no renewal, no `lastSeenAt` moved.
+   */
+  introspect(token: unknown, options?: { tokenTypeHint?: string }): Promise<IntrospectionResponse>;
   /** The JWKS document: public keys only (empty for HS256). */
   jwks(): Promise<JSONWebKeySet>;
   /**
@@ -203,6 +222,13 @@ export interface TokenService {
    * key when there is none yet, as signing would.
    */
   listKeys(): Promise<KeyInfo[]>;
+}
+
+/** The order introspection tries the kinds of token in: the hinted kind first (RFC 7662), an unknown hint ignored. */
+function introspectionOrder(hint: string | undefined): TokenTypeHint[] {
+  const kinds: TokenTypeHint[] = ['refresh_token', 'session_token', 'access_token'];
+  const hinted = kinds.find((kind) => kind === hint);
+  return hinted === undefined ? kinds : [hinted, ...kinds.filter((kind) => kind !== hinted)];
 }
 
 const ALGORITHMS: readonly SigningAlgorithm[] = ['EdDSA', 'ES256', 'RS256', 'HS256'];
@@ -226,8 +252,8 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   }
   if (typeof options.store?.setIfAbsent !== 'function') throw new InvalidOptionError('"store" must be a Store');
   const store = guardStore(options.store);
-  const issuer = stringOption('issuer', options.issuer);
-  const audience = stringOption('audience', options.audience);
+  const issuer = lazyStringOption('issuer', options.issuer);
+  const audiences = lazyStringListOption('audience', options.audience);
   const algorithm = choiceOption('algorithm', options.algorithm, 'EdDSA', ALGORITHMS);
   const ttlSeconds = integerOption('accessTokenTtlSeconds', options.accessTokenTtlSeconds, 900, 1, 86_400);
   const leewaySeconds = integerOption('leewaySeconds', options.leewaySeconds, 5, 0, 30);
@@ -267,7 +293,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   const accessConfig: AccessTokenConfig = {
     keyRing,
     issuer,
-    audience,
+    audiences,
     ttlSeconds,
     leewaySeconds,
     maxTokenLength,
@@ -306,6 +332,28 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     if (!result.ok) return refuse(tokenFamilyFailure(result.reason));
     if (result.session.userId !== claims.sub) return refuse('invalid');
     return { ok: true, session: result.session };
+  };
+
+  /** Introspection per kind of token: the answer, or `null` when the token does not have that kind's shape. */
+  const introspectAs: Record<TokenTypeHint, (token: unknown) => Promise<IntrospectionResponse | null>> = {
+    async refresh_token(token) {
+      if (parseRefreshToken(token) === null) return null;
+      const info = await refreshTokens.inspect(token);
+      return info === null ? { active: false } : introspectRefreshToken(info, issuer(), clientId);
+    },
+    async session_token(token) {
+      const result = await sessions.inspectSessionToken(token);
+      if (!result.ok) return result.reason === 'malformed' ? null : { active: false };
+      return introspectSessionToken(result.session, issuer(), clientId);
+    },
+    async access_token(token) {
+      const local = await verifyAccessTokenLocally(accessConfig, token);
+      if (!local.ok) return null;
+      const claims = local.claims;
+      // Introspection is the authoritative answer, so it pays for both checks, in parallel.
+      const [checked, blocked] = await Promise.all([checkSession(claims), isBlocklisted(claims.jti)]);
+      return !checked.ok || blocked ? { active: false } : introspectAccessToken(claims, clientId);
+    },
   };
 
   const service: TokenService = {
@@ -358,17 +406,13 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       return true;
     },
 
-    async introspect(token) {
-      if (parseRefreshToken(token) !== null) {
-        const info = await refreshTokens.inspect(token);
-        return info === null ? { active: false } : introspectRefreshToken(info, issuer, clientId);
+    async introspect(token, introspectOptions = {}) {
+      const kinds = introspectionOrder(introspectOptions.tokenTypeHint);
+      for (const kind of kinds) {
+        const answer = await introspectAs[kind](token);
+        if (answer !== null) return answer;
       }
-      const local = await verifyAccessTokenLocally(accessConfig, token);
-      if (!local.ok) return { active: false };
-      const claims = local.claims;
-      // Introspection is the authoritative answer, so it pays for both checks, in parallel.
-      const [checked, blocked] = await Promise.all([checkSession(claims), isBlocklisted(claims.jti)]);
-      return !checked.ok || blocked ? { active: false } : introspectAccessToken(claims, clientId);
+      return { active: false };
     },
 
     async jwks() {
