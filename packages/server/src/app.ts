@@ -71,6 +71,7 @@ function observeRuntime(runtime: ServerRuntime, config: ServerConfig, report: St
     sessions,
     database,
     accounts: observeStore(runtime.accounts, config.database.kind, report),
+    adminKeys: observeStore(runtime.adminKeys, config.database.kind, report),
   };
 }
 

@@ -9,6 +9,9 @@ import { connectRedis, connectRedisCluster } from 'tessera-auth/stores/redis';
 import { createRedisStore } from 'tessera-auth/stores/redis';
 import { createSQLiteStore } from 'tessera-auth/stores/sqlite';
 import type { AccountStore } from './accounts/account-store.js';
+import type { AdminKeyStore } from './admin/admin-keys.js';
+import { createPostgresAdminKeyStore } from './admin/postgres-admin-key-store.js';
+import { createSQLiteAdminKeyStore } from './admin/sqlite-admin-key-store.js';
 import { createPostgresAccountStore, migratePostgresAccounts } from './accounts/postgres-account-store.js';
 import { createSQLiteAccountStore } from './accounts/sqlite-account-store.js';
 import type { ServerConfig } from './config.js';
@@ -44,6 +47,8 @@ export interface ServerRuntime {
   /** Where sessions, refresh tokens, the blocklist and the rate-limit counters live. */
   sessions: Store;
   accounts: AccountStore;
+  /** The admin API's keys, in the account database. */
+  adminKeys: AdminKeyStore;
   /** What opening migrated, for `tessera migrate`. */
   migrations: AppliedMigrations[];
   secretsAtRest: SecretsAtRest;
@@ -83,6 +88,7 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
   try {
     let database: Store;
     let accounts: AccountStore;
+    let adminKeys: AdminKeyStore;
     let migrations: AppliedMigrations[];
     if (config.database.kind === 'sqlite') {
       prepareSQLiteFiles(config.database.path, logger);
@@ -96,6 +102,7 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
       const before = SQLITE_HISTORY.map(({ table }) => sqliteVersions(db, table));
       database = createSQLiteStore(db, { logger });
       accounts = createSQLiteAccountStore(db);
+      adminKeys = createSQLiteAdminKeyStore(db);
       migrations = SQLITE_HISTORY.map(({ schema, table }, index) => ({
         schema,
         applied: [...sqliteVersions(db, table)].filter((version) => !before[index]?.has(version)),
@@ -111,6 +118,7 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
       ];
       database = createPostgresStore(pool, { logger });
       accounts = createPostgresAccountStore(pool);
+      adminKeys = createPostgresAdminKeyStore(pool);
     }
 
     // A database from before the key was set has its secrets sealed now, before anything reads them.
@@ -156,6 +164,7 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
       keyCodec: secretsKeyCodec(config.secretsKey, config.secretsKey),
       sessions,
       accounts,
+      adminKeys,
       migrations,
       secretsAtRest,
       describe: {

@@ -49,6 +49,7 @@ export const signupRoute = defineRoute({
       email,
       passwordHash,
       createdAt: context.now(),
+      disabledAt: null,
     });
     if (account === null)
       return sendApiError(reply, apiError('conflict', 'An account with this email already exists.'));

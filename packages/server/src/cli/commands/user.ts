@@ -32,6 +32,7 @@ export function registerUserCommand(program: Command): void {
           email,
           passwordHash: await hashPassword(password),
           createdAt: Date.now(),
+          disabledAt: null,
         });
         if (account === null) throw conflict;
         const created = { id: account.id, email: account.email, createdAt: new Date(account.createdAt) };
