@@ -2,14 +2,20 @@ import type { Logger as PinoLogger } from 'pino';
 import type { SessionEvent } from 'tessera-auth';
 import type { TokenEvent } from 'tessera-auth';
 import type { HttpAuthEvent } from 'tessera-auth/http';
+import type { AccountLifecycleEvent } from './accounts/account-lifecycle.js';
+import type { AdminEvent } from './admin/admin-events.js';
 import type { Fingerprint } from './logging.js';
 import type { ServerMetrics } from './metrics.js';
 
 /** The server's own audit event: a password was changed (the session is the one that changed it). */
 export type PasswordChangedEvent = { type: 'password.changed'; userId: string; sessionId: string };
 
-/** Every event the server audits: the session engine's, the token service's, the HTTP layer's and its own. */
-export type AuditEvent = SessionEvent | TokenEvent | HttpAuthEvent | PasswordChangedEvent;
+/**
+ * Every event the server audits: the session engine's, the token service's, the HTTP layer's and its own (a
+ * password change, an account's lifecycle, the admin API's reads and refusals).
+ */
+export type AuditEvent =
+  SessionEvent | TokenEvent | HttpAuthEvent | PasswordChangedEvent | AccountLifecycleEvent | AdminEvent;
 
 /** Takes one audit event: a log line, and the counters it moves. */
 export type AuditSink = (event: AuditEvent) => void;

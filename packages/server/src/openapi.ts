@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { API_ERROR_STATUS, type ApiErrorCode } from 'tessera-auth/http';
 import { errorResponse } from './api-schemas.js';
 import { ACCOUNT_ROUTES } from './routes/account-routes.js';
+import { ADMIN_ROUTES } from './routes/admin-routes.js';
 import { OPS_ROUTES } from './routes/ops-routes.js';
 import type { RouteDefinition } from './routes/route.js';
 import { SESSION_ROUTES } from './routes/session-routes.js';
@@ -14,8 +15,11 @@ export interface RouteSpec {
   /** Fastify path syntax (`:id`). */
   path: string;
   summary: string;
-  /** `session`: answers 401 without a session (cookie or bearer). */
-  auth: 'none' | 'session';
+  /**
+   * `session`: answers 401 without a session (cookie or bearer). `admin`: answers 401 without a live admin key
+   * (`Authorization: Bearer <admin key>`); cookies are never looked at.
+   */
+  auth: 'none' | 'session' | 'admin';
   /** A state-changing cookie request must carry the session's CSRF token and come from an allowed origin. */
   csrf: boolean;
   /** Refused from another site even without a session (sign-up: login CSRF and account spam). */
@@ -37,6 +41,15 @@ export type RouteId =
   | 'revokeSession'
   | 'revokeOtherSessions'
   | 'changePassword'
+  | 'deleteAccount'
+  | 'adminFindUser'
+  | 'adminListUserSessions'
+  | 'adminRevokeUserSessions'
+  | 'adminRevokeSession'
+  | 'adminDisableUser'
+  | 'adminEnableUser'
+  | 'adminDeleteUser'
+  | 'adminRevokeEverySession'
   | 'jwks'
   | 'introspect'
   | 'healthz'
@@ -53,6 +66,7 @@ export const ROUTES: readonly RouteDefinition[] = [
   ...ACCOUNT_ROUTES,
   ...TOKEN_ROUTES,
   ...OPS_ROUTES,
+  ...ADMIN_ROUTES,
 ];
 
 const jsonSchema = (schema: z.ZodType): Record<string, unknown> => {
@@ -97,6 +111,7 @@ export function buildOpenAPIDocument(): Record<string, unknown> {
       summary: route.summary,
       ...(route.auth === 'session' ? { security: [{ cookie: [] }, { bearer: [] }] } : {}),
       ...(route.id === 'metrics' ? { security: [{ metrics: [] }] } : {}),
+      ...(route.auth === 'admin' ? { security: [{ adminKey: [] }] } : {}),
       ...(route.path.includes(':id')
         ? { parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }] }
         : {}),
@@ -121,6 +136,7 @@ export function buildOpenAPIDocument(): Record<string, unknown> {
         bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
         introspection: { type: 'http', scheme: 'basic' },
         metrics: { type: 'http', scheme: 'bearer', description: 'TESSERA_METRICS_TOKEN' },
+        adminKey: { type: 'http', scheme: 'bearer', description: 'An admin key from `tessera admin-keys create`' },
       },
     },
   };

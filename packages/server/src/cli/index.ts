@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { registerAdminKeysCommand } from './commands/admin-keys.js';
 import { registerCleanupCommand } from './commands/cleanup.js';
 import { registerKeysCommand } from './commands/keys.js';
 import { registerMigrateCommand } from './commands/migrate.js';
@@ -24,5 +25,6 @@ registerSessionsCommand(program);
 registerKeysCommand(program);
 registerSecretsCommand(program);
 registerUserCommand(program);
+registerAdminKeysCommand(program);
 
 await program.parseAsync(process.argv);

@@ -1,9 +1,10 @@
+import type { FastifyRequest } from 'fastify';
 import { sendApiError } from 'tessera-auth/fastify';
-import { apiError } from 'tessera-auth/http';
+import { apiError, type ApiError } from 'tessera-auth/http';
 import { checkPasswordPolicy, hashPassword, verifyPassword } from '../accounts/password.js';
 import { csrfResponse, meResponse, passwordBody, sessionsResponse } from '../api-schemas.js';
 import { BODY_ERRORS } from './errors.js';
-import { defineRoute } from './route.js';
+import { defineRoute, type RouteContext } from './route.js';
 import { currentAccount, publicSession, publicSessionEntry, publicUser, sessionOf } from './views.js';
 
 /** `GET /auth/me`: the signed-in user and session. */
@@ -138,6 +139,38 @@ export const changePasswordRoute = defineRoute({
   },
 });
 
+/**
+ * The check that a session signed in (or re-authenticated) recently enough for an irreversible action; `null` when
+ * it may go on, else the error to answer. For now a live session is enough (the route's `requireAuth` has seen
+ * to that); the recency rule (403 `reauth_required`) belongs here, in this one place.
+ */
+export async function requireRecentAuthentication(
+  _context: RouteContext,
+  request: FastifyRequest,
+): Promise<ApiError | null> {
+  return request.tessera.session === null ? apiError('unauthenticated') : null;
+}
+
+/** `DELETE /auth/account`: the user deletes their own account. */
+export const deleteAccountRoute = defineRoute({
+  id: 'deleteAccount',
+  method: 'DELETE',
+  path: '/auth/account',
+  summary: 'Delete your account: every session is revoked first; the cookie is cleared.',
+  auth: 'session',
+  csrf: true,
+  success: { status: 204, description: 'Deleted' },
+  errors: ['unauthenticated', 'invalid_token', 'csrf_failed', 'unavailable'],
+  async handle(context, { request, reply }) {
+    const refused = await requireRecentAuthentication(context, request);
+    if (refused !== null) return sendApiError(reply, refused);
+    const session = sessionOf(request);
+    await context.lifecycle.deleteAccount(session.userId, { by: 'user' });
+    if (request.tessera.transport === 'cookie') reply.header('set-cookie', context.auth.cookie.serializeClear());
+    return reply.code(204).send();
+  },
+});
+
 /** The signed-in user's own account and sessions. */
 export const ACCOUNT_ROUTES = [
   meRoute,
@@ -146,4 +179,5 @@ export const ACCOUNT_ROUTES = [
   revokeSessionRoute,
   revokeOtherSessionsRoute,
   changePasswordRoute,
+  deleteAccountRoute,
 ];
