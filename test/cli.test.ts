@@ -96,7 +96,7 @@ function describeCLI(name: string, open: (() => Promise<Backend>) | null): void 
       expect(parseJSONOutput<{ migrations: unknown }>(first).migrations).toEqual([
         // Every version of the database store's schema (the first was all there was in the first release).
         { schema: 'sessions', applied: name === 'SQLite' ? [1, 2, 3] : [1, 2] },
-        { schema: 'accounts', applied: [1] },
+        { schema: 'accounts', applied: [1, 2, 3] },
       ]);
       const again = await tessera(['migrate']);
       expect(again.code).toBe(0);
@@ -272,6 +272,78 @@ function describeCLI(name: string, open: (() => Promise<Backend>) | null): void 
       expect(table.stderr).toContain('Running servers adopt it within 60 seconds; rate limits are not reset.');
       expect(await revokeOthers()).toBe(204);
     });
+
+    it('user disable, enable and delete: the account refused (403), let in again, then gone with its sessions', async () => {
+      const token = await signIn('Device-C/1.0');
+      const disabled = await tessera(['user', 'disable', email.toUpperCase()]);
+      expect(disabled).toMatchObject({ code: 0, stdout: `Disabled ${email}.\n` });
+      expect((await me(token)).status).toBe(401);
+      const login = () =>
+        fetch(`${server?.url}/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ email, password: PASSWORD, transport: 'token' }),
+        });
+      const refused = await login();
+      expect([refused.status, ((await refused.json()) as { error: { code: string } }).error.code]).toEqual([
+        403,
+        'account_disabled',
+      ]);
+      expect(await tessera(['user', 'enable', email])).toMatchObject({ code: 0, stdout: `Enabled ${email}.\n` });
+      const again = await signIn('Device-D/1.0');
+      expect((await me(again)).status).toBe(200);
+
+      const deleted = await tessera(['user', 'delete', email, '--json']);
+      expect(deleted.code).toBe(0);
+      expect(parseJSONOutput<{ email: string; action: string }>(deleted)).toMatchObject({ email, action: 'delete' });
+      expect((await me(again)).status).toBe(401);
+      expect((await login()).status).toBe(401);
+      for (const action of ['disable', 'enable', 'delete']) {
+        const missing = await tessera(['user', action, email]);
+        expect(missing).toMatchObject({ code: 1, stdout: '' });
+        expect(missing.stderr).toContain(`No account with the email ${email}.`);
+      }
+      // The email is free again.
+      expect((await tessera(['user', 'create', email], `${PASSWORD}\n`)).code).toBe(0);
+    });
+
+    it('admin-keys create prints the key once (--json: only name and key), list never shows it, revoke stops it', async () => {
+      const created = await tessera(['admin-keys', 'create', 'backoffice', '--json']);
+      expect(created.code).toBe(0);
+      const { name, key, ...rest } = parseJSONOutput<{ name: string; key: string }>(created);
+      expect([name, rest]).toEqual(['backoffice', {}]);
+      expect(key).toMatch(/^tessera_admin_[\w-]{43}$/);
+      const expiring = await tessera(['admin-keys', 'create', 'ci', '--expires-in', '3600']);
+      expect(expiring.code).toBe(0);
+      expect(expiring.stdout).toMatch(/^tessera_admin_[\w-]{43}\n$/);
+      expect(expiring.stderr).toContain('It is shown only now');
+      expect((await tessera(['admin-keys', 'create', 'backoffice'])).stderr).toContain(
+        'An admin key named backoffice already exists.',
+      );
+
+      const lookup = () =>
+        fetch(`${server?.url}/admin/users?email=${encodeURIComponent(email)}`, {
+          headers: { authorization: `Bearer ${key}` },
+        });
+      expect((await lookup()).status).toBe(200);
+
+      const table = await tessera(['admin-keys', 'list']);
+      expect(table.code).toBe(0);
+      expect(table.stdout).toMatch(/^NAME +CREATED +EXPIRES\nbackoffice +\S+ \S+ +never\nci +\S+ \S+ +\d{4}-/);
+      const listed = await tessera(['admin-keys', 'list', '--json']);
+      expect(parseJSONOutput<{ keys: { name: string }[] }>(listed).keys.map((entry) => entry.name)).toEqual([
+        'backoffice',
+        'ci',
+      ]);
+      for (const output of [table.stdout, listed.stdout, created.stderr]) expect(output).not.toContain(key);
+
+      expect(await tessera(['admin-keys', 'revoke', 'backoffice'])).toMatchObject({
+        code: 0,
+        stdout: 'Revoked admin key backoffice.\n',
+      });
+      expect((await lookup()).status).toBe(401);
+      expect((await tessera(['admin-keys', 'revoke', 'backoffice'])).code).toBe(1);
+    });
   });
 }
 
@@ -333,6 +405,13 @@ describe('tessera CLI usage and configuration', () => {
       ['keys', 'rotate'],
       ['user'],
       ['user', 'create'],
+      ['user', 'disable'],
+      ['user', 'enable'],
+      ['user', 'delete'],
+      ['admin-keys'],
+      ['admin-keys', 'create'],
+      ['admin-keys', 'list'],
+      ['admin-keys', 'revoke'],
       ['secrets'],
       ['secrets', 'rotate'],
       ['secrets', 'rekey'],
@@ -347,7 +426,8 @@ describe('tessera CLI usage and configuration', () => {
     expect(results[0]?.stdout).toContain('2 usage error');
     expect(results[5]?.stdout).toContain('--json');
     expect(results[11]?.stdout).toContain('tessera user create ada@example.com');
-    expect(results[14]?.stdout).toContain('TESSERA_NEW_SECRETS_KEY_FILE');
+    expect(results[22]?.stdout).toContain('TESSERA_NEW_SECRETS_KEY_FILE');
+    expect(results[17]?.stdout).toContain('--expires-at <date>');
     expect(existsSync(join(cwd, 'data'))).toBe(false);
   });
 
@@ -362,6 +442,13 @@ describe('tessera CLI usage and configuration', () => {
       [['keys', 'rotate', '--bogus'], "unknown option '--bogus'"],
       [['user', 'create'], "missing required argument 'email'"],
       [['migrate', 'extra'], 'too many arguments'],
+      [['user', 'disable', 'not-an-email'], '"not-an-email" is not a valid email address'],
+      [['admin-keys', 'create', 'bad name!'], '"bad name!" is not a valid key name'],
+      [['admin-keys', 'create', 'ops', '--expires-in', '-5'], '--expires-in must be a positive whole number'],
+      [['admin-keys', 'create', 'ops', '--expires-at', 'tomorrow'], '--expires-at must be a date'],
+      [['admin-keys', 'create', 'ops', '--expires-at', '2001-01-01T00:00:00Z'], '--expires-at must be in the future'],
+      [['admin-keys', 'create', 'ops', '--expires-in', '60', '--expires-at', '2099-01-01'], 'not both'],
+      [['admin-keys', 'revoke'], "missing required argument 'name'"],
     ];
     const results = await runLimited(
       cases.map(
@@ -441,12 +528,17 @@ describe('tessera CLI usage and configuration', () => {
   });
 
   it('refuses session commands when sessions live in the server process (memory:)', async () => {
-    const result = await tessera(['sessions', 'list', '--user', 'a@b.co'], {
-      TESSERA_DATABASE: `sqlite:${join(cwd, 'memory.db')}`,
-      TESSERA_SESSION_STORE: 'memory:',
-    });
-    expect(result).toMatchObject({ code: 1, stdout: '' });
-    expect(result.stderr).toContain('TESSERA_SESSION_STORE=memory: keeps sessions inside the server process');
+    for (const args of [
+      ['sessions', 'list', '--user', 'a@b.co'],
+      ['user', 'disable', 'a@b.co'],
+    ]) {
+      const result = await tessera(args, {
+        TESSERA_DATABASE: `sqlite:${join(cwd, 'memory.db')}`,
+        TESSERA_SESSION_STORE: 'memory:',
+      });
+      expect(result).toMatchObject({ code: 1, stdout: '' });
+      expect(result.stderr).toContain('TESSERA_SESSION_STORE=memory: keeps sessions inside the server process');
+    }
   });
 });
 

@@ -138,7 +138,7 @@ export function describeAccountLifecycle(name: string, env: () => Record<string,
       }
     });
 
-    it('admin API: list a user’s sessions (no `current`), revoke one, revoke all of them with their token families', async () => {
+    it('admin API: list a user’s sessions (without current), revoke one, revoke all of them with their token families', async () => {
       const address = email();
       const first = (await signup(address)).json;
       const second = (await login(address)).json;
