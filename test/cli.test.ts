@@ -405,16 +405,10 @@ describe('tessera CLI usage and configuration', () => {
       ['keys', 'rotate'],
       ['user'],
       ['user', 'create'],
-      ['user', 'disable'],
-      ['user', 'enable'],
-      ['user', 'delete'],
-      ['admin-keys'],
-      ['admin-keys', 'create'],
-      ['admin-keys', 'list'],
-      ['admin-keys', 'revoke'],
       ['secrets'],
       ['secrets', 'rotate'],
       ['secrets', 'rekey'],
+      ['admin-keys', 'create'],
     ];
     const results = await runLimited(commands.map((command) => () => tessera([...command, '--help'])));
     results.forEach((result, index) => {
@@ -426,8 +420,8 @@ describe('tessera CLI usage and configuration', () => {
     expect(results[0]?.stdout).toContain('2 usage error');
     expect(results[5]?.stdout).toContain('--json');
     expect(results[11]?.stdout).toContain('tessera user create ada@example.com');
-    expect(results[22]?.stdout).toContain('TESSERA_NEW_SECRETS_KEY_FILE');
-    expect(results[17]?.stdout).toContain('--expires-at <date>');
+    expect(results[14]?.stdout).toContain('TESSERA_NEW_SECRETS_KEY_FILE');
+    expect(results[15]?.stdout).toContain('--expires-at <date>');
     expect(existsSync(join(cwd, 'data'))).toBe(false);
   });
 
@@ -442,13 +436,8 @@ describe('tessera CLI usage and configuration', () => {
       [['keys', 'rotate', '--bogus'], "unknown option '--bogus'"],
       [['user', 'create'], "missing required argument 'email'"],
       [['migrate', 'extra'], 'too many arguments'],
-      [['user', 'disable', 'not-an-email'], '"not-an-email" is not a valid email address'],
       [['admin-keys', 'create', 'bad name!'], '"bad name!" is not a valid key name'],
-      [['admin-keys', 'create', 'ops', '--expires-in', '-5'], '--expires-in must be a positive whole number'],
-      [['admin-keys', 'create', 'ops', '--expires-at', 'tomorrow'], '--expires-at must be a date'],
-      [['admin-keys', 'create', 'ops', '--expires-at', '2001-01-01T00:00:00Z'], '--expires-at must be in the future'],
-      [['admin-keys', 'create', 'ops', '--expires-in', '60', '--expires-at', '2099-01-01'], 'not both'],
-      [['admin-keys', 'revoke'], "missing required argument 'name'"],
+      [['admin-keys', 'create', 'ops', '--expires-in', '1.5'], '--expires-in must be a positive whole number'],
     ];
     const results = await runLimited(
       cases.map(
