@@ -283,7 +283,7 @@ describe.skipIf(!available)('the pages in Chromium', { timeout: 60_000 }, () => 
 
   it('deletes the account after a confirm step in the page, lands on sign-in, and the account is gone', async () => {
     const { page } = await openDeviceTracked();
-    const address = 'grace@example.com';
+    const address = 'leaving@example.com';
     expect((await server.call('POST', '/auth/signup', { body: { email: address, password: PASSWORD } })).status).toBe(
       201,
     );
