@@ -25,6 +25,8 @@ export interface RouteSpec {
   /** Refused from another site even without a session (sign-up: login CSRF and account spam). */
   sameOrigin?: boolean;
   body?: z.ZodType;
+  /** Query parameters the route reads, all strings. */
+  query?: { name: string; required: boolean; description: string }[];
   /** The success status and its body schema (none for 204). */
   success: { status: number; schema?: z.ZodType; description: string; contentType?: string };
   errors: ApiErrorCode[];
@@ -112,8 +114,21 @@ export function buildOpenAPIDocument(): Record<string, unknown> {
       ...(route.auth === 'session' ? { security: [{ cookie: [] }, { bearer: [] }] } : {}),
       ...(route.id === 'metrics' ? { security: [{ metrics: [] }] } : {}),
       ...(route.auth === 'admin' ? { security: [{ adminKey: [] }] } : {}),
-      ...(route.path.includes(':id')
-        ? { parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }] }
+      ...(route.path.includes(':id') || route.query !== undefined
+        ? {
+            parameters: [
+              ...(route.path.includes(':id')
+                ? [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }]
+                : []),
+              ...(route.query ?? []).map(({ name, required, description }) => ({
+                name,
+                in: 'query',
+                required,
+                description,
+                schema: { type: 'string' },
+              })),
+            ],
+          }
         : {}),
       ...(route.body === undefined
         ? {}
