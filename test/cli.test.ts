@@ -273,77 +273,83 @@ function describeCLI(name: string, open: (() => Promise<Backend>) | null): void 
       expect(await revokeOthers()).toBe(204);
     });
 
-    it('user disable, enable and delete: the account refused (403), let in again, then gone with its sessions', async () => {
-      const token = await signIn('Device-C/1.0');
-      const disabled = await tessera(['user', 'disable', email.toUpperCase()]);
-      expect(disabled).toMatchObject({ code: 0, stdout: `Disabled ${email}.\n` });
-      expect((await me(token)).status).toBe(401);
-      const login = () =>
-        fetch(`${server?.url}/auth/login`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ email, password: PASSWORD, transport: 'token' }),
-        });
-      const refused = await login();
-      expect([refused.status, ((await refused.json()) as { error: { code: string } }).error.code]).toEqual([
-        403,
-        'account_disabled',
-      ]);
-      expect(await tessera(['user', 'enable', email])).toMatchObject({ code: 0, stdout: `Enabled ${email}.\n` });
-      const again = await signIn('Device-D/1.0');
-      expect((await me(again)).status).toBe(200);
+    it(
+      'user disable, enable and delete: the account refused (403), let in again, then gone with its sessions',
+      { timeout: 120_000 },
+      async () => {
+        const token = await signIn('Device-C/1.0');
+        const disabled = await tessera(['user', 'disable', email.toUpperCase()]);
+        expect(disabled).toMatchObject({ code: 0, stdout: `Disabled ${email}.\n` });
+        expect((await me(token)).status).toBe(401);
+        const login = () =>
+          fetch(`${server?.url}/auth/login`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ email, password: PASSWORD, transport: 'token' }),
+          });
+        const refused = await login();
+        expect([refused.status, ((await refused.json()) as { error: { code: string } }).error.code]).toEqual([
+          403,
+          'account_disabled',
+        ]);
+        expect(await tessera(['user', 'enable', email])).toMatchObject({ code: 0, stdout: `Enabled ${email}.\n` });
+        const again = await signIn('Device-D/1.0');
+        expect((await me(again)).status).toBe(200);
 
-      const deleted = await tessera(['user', 'delete', email, '--json']);
-      expect(deleted.code).toBe(0);
-      expect(parseJSONOutput<{ email: string; action: string }>(deleted)).toMatchObject({ email, action: 'delete' });
-      expect((await me(again)).status).toBe(401);
-      expect((await login()).status).toBe(401);
-      for (const action of ['disable', 'enable', 'delete']) {
-        const missing = await tessera(['user', action, email]);
+        const deleted = await tessera(['user', 'delete', email, '--json']);
+        expect(deleted.code).toBe(0);
+        expect(parseJSONOutput<{ email: string; action: string }>(deleted)).toMatchObject({ email, action: 'delete' });
+        expect((await me(again)).status).toBe(401);
+        expect((await login()).status).toBe(401);
+        const missing = await tessera(['user', 'disable', email]);
         expect(missing).toMatchObject({ code: 1, stdout: '' });
         expect(missing.stderr).toContain(`No account with the email ${email}.`);
-      }
-      // The email is free again.
-      expect((await tessera(['user', 'create', email], `${PASSWORD}\n`)).code).toBe(0);
-    });
+        // The email is free again.
+        expect((await tessera(['user', 'create', email], `${PASSWORD}\n`)).code).toBe(0);
+      },
+    );
 
-    it('admin-keys create prints the key once (--json: only name and key), list never shows it, revoke stops it', async () => {
-      const created = await tessera(['admin-keys', 'create', 'backoffice', '--json']);
-      expect(created.code).toBe(0);
-      const { name, key, ...rest } = parseJSONOutput<{ name: string; key: string }>(created);
-      expect([name, rest]).toEqual(['backoffice', {}]);
-      expect(key).toMatch(/^tessera_admin_[\w-]{43}$/);
-      const expiring = await tessera(['admin-keys', 'create', 'ci', '--expires-in', '3600']);
-      expect(expiring.code).toBe(0);
-      expect(expiring.stdout).toMatch(/^tessera_admin_[\w-]{43}\n$/);
-      expect(expiring.stderr).toContain('It is shown only now');
-      expect((await tessera(['admin-keys', 'create', 'backoffice'])).stderr).toContain(
-        'An admin key named backoffice already exists.',
-      );
+    it(
+      'admin-keys create prints the key once (--json: only name and key), list never shows it, revoke stops it',
+      { timeout: 120_000 },
+      async () => {
+        const created = await tessera(['admin-keys', 'create', 'backoffice', '--json']);
+        expect(created.code).toBe(0);
+        const { name, key, ...rest } = parseJSONOutput<{ name: string; key: string }>(created);
+        expect([name, rest]).toEqual(['backoffice', {}]);
+        expect(key).toMatch(/^tessera_admin_[\w-]{43}$/);
+        const expiring = await tessera(['admin-keys', 'create', 'ci', '--expires-in', '3600']);
+        expect(expiring.code).toBe(0);
+        expect(expiring.stdout).toMatch(/^tessera_admin_[\w-]{43}\n$/);
+        expect(expiring.stderr).toContain('It is shown only now');
+        expect((await tessera(['admin-keys', 'create', 'backoffice'])).stderr).toContain(
+          'An admin key named backoffice already exists.',
+        );
 
-      const lookup = () =>
-        fetch(`${server?.url}/admin/users?email=${encodeURIComponent(email)}`, {
-          headers: { authorization: `Bearer ${key}` },
+        const lookup = () =>
+          fetch(`${server?.url}/admin/users?email=${encodeURIComponent(email)}`, {
+            headers: { authorization: `Bearer ${key}` },
+          });
+        expect((await lookup()).status).toBe(200);
+
+        const table = await tessera(['admin-keys', 'list']);
+        expect(table.code).toBe(0);
+        expect(table.stdout).toMatch(/^NAME +CREATED +EXPIRES\nbackoffice +\S+ \S+ +never\nci +\S+ \S+ +\d{4}-/);
+        const listed = await tessera(['admin-keys', 'list', '--json']);
+        expect(parseJSONOutput<{ keys: { name: string }[] }>(listed).keys.map((entry) => entry.name)).toEqual([
+          'backoffice',
+          'ci',
+        ]);
+        for (const output of [table.stdout, listed.stdout, created.stderr]) expect(output).not.toContain(key);
+
+        expect(await tessera(['admin-keys', 'revoke', 'backoffice'])).toMatchObject({
+          code: 0,
+          stdout: 'Revoked admin key backoffice.\n',
         });
-      expect((await lookup()).status).toBe(200);
-
-      const table = await tessera(['admin-keys', 'list']);
-      expect(table.code).toBe(0);
-      expect(table.stdout).toMatch(/^NAME +CREATED +EXPIRES\nbackoffice +\S+ \S+ +never\nci +\S+ \S+ +\d{4}-/);
-      const listed = await tessera(['admin-keys', 'list', '--json']);
-      expect(parseJSONOutput<{ keys: { name: string }[] }>(listed).keys.map((entry) => entry.name)).toEqual([
-        'backoffice',
-        'ci',
-      ]);
-      for (const output of [table.stdout, listed.stdout, created.stderr]) expect(output).not.toContain(key);
-
-      expect(await tessera(['admin-keys', 'revoke', 'backoffice'])).toMatchObject({
-        code: 0,
-        stdout: 'Revoked admin key backoffice.\n',
-      });
-      expect((await lookup()).status).toBe(401);
-      expect((await tessera(['admin-keys', 'revoke', 'backoffice'])).code).toBe(1);
-    });
+        expect((await lookup()).status).toBe(401);
+        expect((await tessera(['admin-keys', 'revoke', 'backoffice'])).code).toBe(1);
+      },
+    );
   });
 }
 
