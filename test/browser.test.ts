@@ -306,6 +306,37 @@ describe.skipIf(!available)('the pages in Chromium', { timeout: 60_000 }, () => 
     expect(Object.fromEntries(agents.map((agent, index) => [agent, (names as string[])[index]]))).toEqual(cases);
   });
 
+  it('deletes the account after a confirm step in the page, lands on sign-in, and the account is gone', async () => {
+    const { page } = await openDeviceTracked();
+    const address = 'leaving@example.com';
+    expect((await server.call('POST', '/auth/signup', { body: { email: address, password: PASSWORD } })).status).toBe(
+      201,
+    );
+    await signIn(page, address, PASSWORD);
+    await waitForSessions(page, 2);
+
+    const start = page.getByRole('button', { name: 'Delete my account' });
+    await expect.poll(() => start.isEnabled()).toBe(true);
+    await start.click();
+    const confirmation = page.getByRole('group', { name: /Delete your account for good/ });
+    expect(await confirmation.isVisible()).toBe(true);
+    // Changing one's mind leaves everything as it was.
+    await page.getByRole('button', { name: 'Keep my account' }).click();
+    expect(await confirmation.isVisible()).toBe(false);
+    expect((await server.call('POST', '/auth/login', { body: { email: address, password: PASSWORD } })).status).toBe(
+      200,
+    );
+
+    await start.click();
+    await page.screenshot({ path: `${ARTIFACTS}account-delete-confirm.png`, fullPage: true });
+    await page.getByRole('button', { name: 'Yes, delete my account' }).click();
+    await page.waitForURL(onPath('/'));
+    await expect.poll(textOf(page, '#status')).toBe('Your account was deleted.');
+    const login = await server.call('POST', '/auth/login', { body: { email: address, password: PASSWORD } });
+    expect([login.status, login.json.error.code]).toEqual([401, 'invalid_credentials']);
+    expect((await page.context().cookies()).some((cookie) => cookie.name === '__Host-tessera')).toBe(false);
+  });
+
   it('would notice a CSP violation (the problem detector works)', async () => {
     const canary = await openDevice(browser);
     await canary.page.goto(`${base}/`);

@@ -96,7 +96,7 @@ function describeCLI(name: string, open: (() => Promise<Backend>) | null): void 
       expect(parseJSONOutput<{ migrations: unknown }>(first).migrations).toEqual([
         // Every version of the database store's schema (the first was all there was in the first release).
         { schema: 'sessions', applied: name === 'SQLite' ? [1, 2, 3, 4, 5] : [1, 2, 3, 4] },
-        { schema: 'accounts', applied: [1] },
+        { schema: 'accounts', applied: [1, 2, 3] },
         { schema: 'webhooks', applied: [1] },
         { schema: 'clients', applied: [1] },
       ]);
@@ -318,6 +318,84 @@ function describeCLI(name: string, open: (() => Promise<Backend>) | null): void 
       expect(table.stderr).toContain('Running servers adopt it within 60 seconds; rate limits are not reset.');
       expect(await revokeOthers()).toBe(204);
     });
+
+    it(
+      'user disable, enable and delete: the account refused (403), let in again, then gone with its sessions',
+      { timeout: 120_000 },
+      async () => {
+        const token = await signIn('Device-C/1.0');
+        const disabled = await tessera(['user', 'disable', email.toUpperCase()]);
+        expect(disabled).toMatchObject({ code: 0, stdout: `Disabled ${email}.\n` });
+        expect((await me(token)).status).toBe(401);
+        const login = () =>
+          fetch(`${server?.url}/auth/login`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ email, password: PASSWORD, transport: 'token' }),
+          });
+        const refused = await login();
+        expect([refused.status, ((await refused.json()) as { error: { code: string } }).error.code]).toEqual([
+          403,
+          'account_disabled',
+        ]);
+        expect(await tessera(['user', 'enable', email])).toMatchObject({ code: 0, stdout: `Enabled ${email}.\n` });
+        const again = await signIn('Device-D/1.0');
+        expect((await me(again)).status).toBe(200);
+
+        const deleted = await tessera(['user', 'delete', email, '--json']);
+        expect(deleted.code).toBe(0);
+        expect(parseJSONOutput<{ email: string; action: string }>(deleted)).toMatchObject({ email, action: 'delete' });
+        expect((await me(again)).status).toBe(401);
+        expect((await login()).status).toBe(401);
+        const missing = await tessera(['user', 'disable', email]);
+        expect(missing).toMatchObject({ code: 1, stdout: '' });
+        expect(missing.stderr).toContain(`No account with the email ${email}.`);
+        // The email is free again.
+        expect((await tessera(['user', 'create', email], `${PASSWORD}\n`)).code).toBe(0);
+      },
+    );
+
+    it(
+      'admin-keys create prints the key once (--json: only name and key), list never shows it, revoke stops it',
+      { timeout: 120_000 },
+      async () => {
+        const created = await tessera(['admin-keys', 'create', 'backoffice', '--json']);
+        expect(created.code).toBe(0);
+        const { name, key, ...rest } = parseJSONOutput<{ name: string; key: string }>(created);
+        expect([name, rest]).toEqual(['backoffice', {}]);
+        expect(key).toMatch(/^tessera_admin_[\w-]{43}$/);
+        const expiring = await tessera(['admin-keys', 'create', 'ci', '--expires-in', '3600']);
+        expect(expiring.code).toBe(0);
+        expect(expiring.stdout).toMatch(/^tessera_admin_[\w-]{43}\n$/);
+        expect(expiring.stderr).toContain('It is shown only now');
+        expect((await tessera(['admin-keys', 'create', 'backoffice'])).stderr).toContain(
+          'An admin key named backoffice already exists.',
+        );
+
+        const lookup = () =>
+          fetch(`${server?.url}/admin/users?email=${encodeURIComponent(email)}`, {
+            headers: { authorization: `Bearer ${key}` },
+          });
+        expect((await lookup()).status).toBe(200);
+
+        const table = await tessera(['admin-keys', 'list']);
+        expect(table.code).toBe(0);
+        expect(table.stdout).toMatch(/^NAME +CREATED +EXPIRES\nbackoffice +\S+ \S+ +never\nci +\S+ \S+ +\d{4}-/);
+        const listed = await tessera(['admin-keys', 'list', '--json']);
+        expect(parseJSONOutput<{ keys: { name: string }[] }>(listed).keys.map((entry) => entry.name)).toEqual([
+          'backoffice',
+          'ci',
+        ]);
+        for (const output of [table.stdout, listed.stdout, created.stderr]) expect(output).not.toContain(key);
+
+        expect(await tessera(['admin-keys', 'revoke', 'backoffice'])).toMatchObject({
+          code: 0,
+          stdout: 'Revoked admin key backoffice.\n',
+        });
+        expect((await lookup()).status).toBe(401);
+        expect((await tessera(['admin-keys', 'revoke', 'backoffice'])).code).toBe(1);
+      },
+    );
   });
 }
 
@@ -390,6 +468,7 @@ describe('tessera CLI usage and configuration', () => {
       ['webhooks', 'add'],
       ['webhooks', 'list'],
       ['webhooks', 'remove'],
+      ['admin-keys', 'create'],
     ];
     const results = await runLimited(commands.map((command) => () => tessera([...command, '--help'])));
     results.forEach((result, index) => {
@@ -397,14 +476,17 @@ describe('tessera CLI usage and configuration', () => {
       expect(result.code, command.join(' ')).toBe(0);
       expect(result.stdout, command.join(' ')).toContain(`Usage: tessera ${command.join(' ')}`.trimEnd());
     });
-    expect(results[0]?.stdout).toMatch(/migrate[\s\S]*cleanup[\s\S]*sessions[\s\S]*keys[\s\S]*user/);
-    expect(results[0]?.stdout).toContain('2 usage error');
-    expect(results[5]?.stdout).toContain('--json');
-    expect(results[11]?.stdout).toContain('tessera user create ada@example.com');
-    expect(results[13]?.stdout).toContain('curl -u "orders-api:$SECRET"');
-    expect(results[18]?.stdout).toContain('TESSERA_NEW_SECRETS_KEY_FILE');
-    expect(results[19]?.stdout).toMatch(/session\.revoked,[\s\S]*login\.new_device/);
-    expect(results[20]?.stdout).toMatch(/printed\s+once/);
+    const helpOf = (...command: string[]) =>
+      results[commands.findIndex((entry) => entry.join(' ') === command.join(' '))]?.stdout;
+    expect(helpOf()).toMatch(/migrate[\s\S]*cleanup[\s\S]*sessions[\s\S]*keys[\s\S]*user/);
+    expect(helpOf()).toContain('2 usage error');
+    expect(helpOf('sessions', 'list')).toContain('--json');
+    expect(helpOf('user', 'create')).toContain('tessera user create ada@example.com');
+    expect(helpOf('clients', 'create')).toContain('curl -u "orders-api:$SECRET"');
+    expect(helpOf('secrets', 'rekey')).toContain('TESSERA_NEW_SECRETS_KEY_FILE');
+    expect(helpOf('webhooks')).toMatch(/session\.revoked,[\s\S]*login\.new_device/);
+    expect(helpOf('webhooks', 'add')).toMatch(/printed\s+once/);
+    expect(helpOf('admin-keys', 'create')).toContain('--expires-at <date>');
     expect(existsSync(join(cwd, 'data'))).toBe(false);
   });
 
@@ -421,6 +503,8 @@ describe('tessera CLI usage and configuration', () => {
       [['migrate', 'extra'], 'too many arguments'],
       [['clients', 'create', 'default'], 'TESSERA_INTROSPECT_SECRET client'],
       [['clients', 'revoke', 'no spaces'], 'cannot name a client'],
+      [['admin-keys', 'create', 'bad name!'], '"bad name!" is not a valid key name'],
+      [['admin-keys', 'create', 'ops', '--expires-in', '1.5'], '--expires-in must be a positive whole number'],
     ];
     const results = await runLimited(
       cases.map(
@@ -500,12 +584,17 @@ describe('tessera CLI usage and configuration', () => {
   });
 
   it('refuses session commands when sessions live in the server process (memory:)', async () => {
-    const result = await tessera(['sessions', 'list', '--user', 'a@b.co'], {
-      TESSERA_DATABASE: `sqlite:${join(cwd, 'memory.db')}`,
-      TESSERA_SESSION_STORE: 'memory:',
-    });
-    expect(result).toMatchObject({ code: 1, stdout: '' });
-    expect(result.stderr).toContain('TESSERA_SESSION_STORE=memory: keeps sessions inside the server process');
+    for (const args of [
+      ['sessions', 'list', '--user', 'a@b.co'],
+      ['user', 'disable', 'a@b.co'],
+    ]) {
+      const result = await tessera(args, {
+        TESSERA_DATABASE: `sqlite:${join(cwd, 'memory.db')}`,
+        TESSERA_SESSION_STORE: 'memory:',
+      });
+      expect(result).toMatchObject({ code: 1, stdout: '' });
+      expect(result.stderr).toContain('TESSERA_SESSION_STORE=memory: keeps sessions inside the server process');
+    }
   });
 });
 

@@ -96,6 +96,18 @@ export const sessionsResponse = z.object({
   ),
 });
 
+/** An account as the admin API shows it: the user, and whether (since when) it is disabled. */
+export const adminUserResponse = z.object({
+  user: userSchema.extend({
+    disabledAt: z.string().nullable().describe('When the account was disabled (ISO 8601); null while it may sign in.'),
+  }),
+});
+
+/** A user's sessions as the admin API lists them: as `GET /auth/sessions`, without `current`. */
+export const adminSessionsResponse = z.object({
+  sessions: z.array(sessionsResponse.shape.sessions.element.omit({ current: true })),
+});
+
 export const introspectionResponse = z
   .object({
     active: z.boolean(),

@@ -14,7 +14,9 @@ import type { TokenService } from 'tessera-auth';
 import { hmacBase64url } from './crypto.js';
 import { apiError, type ApiError } from 'tessera-auth/http';
 import { createHttpAuth } from 'tessera-auth/http';
+import { createAccountLifecycle } from './accounts/account-lifecycle.js';
 import { createSignupGuard } from './accounts/signup-guard.js';
+import { createAdminKeyGuard } from './admin/admin-auth.js';
 import { createAuditSink, type AuditSink } from './audit.js';
 import type { ServerConfig } from './config.js';
 import {
@@ -79,6 +81,7 @@ function observeRuntime(runtime: ServerRuntime, config: ServerConfig, report: St
     database,
     accounts: observeStore(runtime.accounts, config.database.kind, report),
     clients: observeStore(runtime.clients, config.database.kind, report),
+    adminKeys: observeStore(runtime.adminKeys, config.database.kind, report),
   };
 }
 
@@ -165,6 +168,7 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
   const overloadedReplies = new WeakSet<FastifyReply>();
   addResponseHooks(app, { logger, metrics, routes, overloadedReplies });
 
+  const adminKeyGuard = createAdminKeyGuard({ adminKeys: runtime.adminKeys, audit, now });
   const sendMetrics = async (reply: FastifyReply) =>
     reply.header('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
   registerRoutes(app, ROUTES, {
@@ -179,6 +183,9 @@ export async function createTesseraServer(options: TesseraServerOptions): Promis
     tessera: app.tessera,
     ...budgets,
     audit,
+    lifecycle: createAccountLifecycle({ accounts: runtime.accounts, sessions, audit, now }),
+    requireAdminKey: adminKeyGuard.preHandler,
+    adminKeyOf: adminKeyGuard.adminKeyOf,
     overloaded: (reply, message) => {
       overloadedReplies.add(reply);
       return sendApiError(reply, apiError('overloaded', message, { 'Retry-After': '2' }));

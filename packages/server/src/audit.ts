@@ -2,6 +2,8 @@ import type { Logger as PinoLogger } from 'pino';
 import type { SessionEvent } from 'tessera-auth';
 import type { TokenEvent } from 'tessera-auth';
 import type { HttpAuthEvent } from 'tessera-auth/http';
+import type { AccountLifecycleEvent } from './accounts/account-lifecycle.js';
+import type { AdminEvent } from './admin/admin-events.js';
 import type { Fingerprint } from './logging.js';
 import type { ServerMetrics } from './metrics.js';
 
@@ -21,8 +23,18 @@ export type UserSessionsRevokedEvent = {
   sessionIds: string[];
 };
 
-/** Every event the server audits: the session engine's, the token service's, the HTTP layer's and its own. */
-export type AuditEvent = SessionEvent | TokenEvent | HttpAuthEvent | PasswordChangedEvent | UserSessionsRevokedEvent;
+/**
+ * Every event the server audits: the session engine's, the token service's, the HTTP layer's and its own (a
+ * password change, a user's sessions revoked at once, an account's lifecycle, the admin API's reads and refusals).
+ */
+export type AuditEvent =
+  | SessionEvent
+  | TokenEvent
+  | HttpAuthEvent
+  | PasswordChangedEvent
+  | UserSessionsRevokedEvent
+  | AccountLifecycleEvent
+  | AdminEvent;
 
 /** Takes one audit event: a log line, and the counters it moves. */
 export type AuditSink = (event: AuditEvent) => void;

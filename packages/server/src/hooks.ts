@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import { sendApiError } from 'tessera-auth/fastify';
 import { apiError, apiErrorFromException } from 'tessera-auth/http';
+import { isAdminPath } from './admin/admin-auth.js';
 import { createRouteTable, edgeRequestCheck, setSecurityHeaders } from './edge.js';
 import type { ServerMetrics } from './metrics.js';
 import type { ServerSecretsSource } from './secrets.js';
@@ -40,6 +41,8 @@ export function addRequestHooks(app: FastifyInstance, options: RequestHookOption
   // First of all hooks: a foreign Host or an over-long URL is refused before any credential is looked at.
   app.addHook('onRequest', edgeRequestCheck({ publicOrigin: options.publicOrigin, closing: () => closing }));
   app.addHook('onRequest', async (request) => {
+    // The admin API's one credential is the admin key: a user's cookie is neither validated, renewed nor cleared there.
+    if (isAdminPath(request.url)) delete request.headers.cookie;
     // Only /auth needs the CSRF secrets, and a health check must not wait on the database.
     if (request.url.startsWith('/auth')) await options.secretsSource.refreshIfStale();
   });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { API_ERROR_STATUS, type ApiErrorCode } from 'tessera-auth/http';
 import { errorResponse } from './api-schemas.js';
 import { ACCOUNT_ROUTES } from './routes/account-routes.js';
+import { ADMIN_ROUTES } from './routes/admin-routes.js';
 import { OPS_ROUTES } from './routes/ops-routes.js';
 import type { RouteDefinition } from './routes/route.js';
 import { SESSION_ROUTES } from './routes/session-routes.js';
@@ -14,8 +15,11 @@ export interface RouteSpec {
   /** Fastify path syntax (`:id`). */
   path: string;
   summary: string;
-  /** `session`: answers 401 without a session (cookie or bearer). */
-  auth: 'none' | 'session';
+  /**
+   * `session`: answers 401 without a session (cookie or bearer). `admin`: answers 401 without a live admin key
+   * (`Authorization: Bearer <admin key>`); cookies are never looked at.
+   */
+  auth: 'none' | 'session' | 'admin';
   /** A state-changing cookie request must carry the session's CSRF token and come from an allowed origin. */
   csrf: boolean;
   /** Refused from another site even without a session (sign-up: login CSRF and account spam). */
@@ -28,6 +32,8 @@ export interface RouteSpec {
   body?: z.ZodType;
   /** The media types the body may come in. @default ["application/json"] */
   bodyTypes?: readonly ('application/json' | 'application/x-www-form-urlencoded')[];
+  /** Query parameters the route reads, all strings. */
+  query?: { name: string; required: boolean; description: string }[];
   /** The success status and its body schema (none for 204). */
   success: {
     status: number;
@@ -52,6 +58,15 @@ export type RouteId =
   | 'revokeOtherSessions'
   | 'changePassword'
   | 'reauthenticate'
+  | 'deleteAccount'
+  | 'adminFindUser'
+  | 'adminListUserSessions'
+  | 'adminRevokeUserSessions'
+  | 'adminRevokeSession'
+  | 'adminDisableUser'
+  | 'adminEnableUser'
+  | 'adminDeleteUser'
+  | 'adminRevokeEverySession'
   | 'jwks'
   | 'introspect'
   | 'healthz'
@@ -68,6 +83,7 @@ export const ROUTES: readonly RouteDefinition[] = [
   ...ACCOUNT_ROUTES,
   ...TOKEN_ROUTES,
   ...OPS_ROUTES,
+  ...ADMIN_ROUTES,
 ];
 
 const jsonSchema = (schema: z.ZodType): Record<string, unknown> => {
@@ -126,8 +142,22 @@ export function buildOpenAPIDocument(): Record<string, unknown> {
       ...(route.auth === 'session' ? { security: [{ cookie: [] }, { bearer: [] }] } : {}),
       ...(route.id === 'metrics' ? { security: [{ metrics: [] }] } : {}),
       ...(route.id === 'introspect' ? { security: [{ introspection: [] }] } : {}),
-      ...(route.path.includes(':id')
-        ? { parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }] }
+      ...(route.auth === 'admin' ? { security: [{ adminKey: [] }] } : {}),
+      ...(route.path.includes(':id') || route.query !== undefined
+        ? {
+            parameters: [
+              ...(route.path.includes(':id')
+                ? [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }]
+                : []),
+              ...(route.query ?? []).map(({ name, required, description }) => ({
+                name,
+                in: 'query',
+                required,
+                description,
+                schema: { type: 'string' },
+              })),
+            ],
+          }
         : {}),
       ...(route.body === undefined ? {} : { requestBody: requestBody(route.body, route.bodyTypes) }),
       responses,
@@ -153,6 +183,7 @@ export function buildOpenAPIDocument(): Record<string, unknown> {
             'An introspection client (tessera clients create) or the TESSERA_INTROSPECT_SECRET client (id "default"); id and secret form-urlencoded per RFC 6749 §2.3.1',
         },
         metrics: { type: 'http', scheme: 'bearer', description: 'TESSERA_METRICS_TOKEN' },
+        adminKey: { type: 'http', scheme: 'bearer', description: 'An admin key from `tessera admin-keys create`' },
       },
     },
   };

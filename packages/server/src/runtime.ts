@@ -9,6 +9,9 @@ import { connectRedis, connectRedisCluster } from 'tessera-auth/stores/redis';
 import { createRedisStore } from 'tessera-auth/stores/redis';
 import { createSQLiteStore } from 'tessera-auth/stores/sqlite';
 import type { AccountStore } from './accounts/account-store.js';
+import type { AdminKeyStore } from './admin/admin-keys.js';
+import { createPostgresAdminKeyStore } from './admin/postgres-admin-key-store.js';
+import { createSQLiteAdminKeyStore } from './admin/sqlite-admin-key-store.js';
 import { createPostgresAccountStore, migratePostgresAccounts } from './accounts/postgres-account-store.js';
 import { createSQLiteAccountStore } from './accounts/sqlite-account-store.js';
 import type { IntrospectionClientStore } from './clients/client-store.js';
@@ -58,6 +61,8 @@ export interface ServerRuntime {
   webhooks: WebhookStore;
   /** The registered introspection clients (`tessera clients`), beside the accounts. */
   clients: IntrospectionClientStore;
+  /** The admin API's keys, in the account database. */
+  adminKeys: AdminKeyStore;
   /** What opening migrated, for `tessera migrate`. */
   migrations: AppliedMigrations[];
   secretsAtRest: SecretsAtRest;
@@ -101,6 +106,7 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
     let accounts: AccountStore;
     let webhooks: WebhookStore;
     let clients: IntrospectionClientStore;
+    let adminKeys: AdminKeyStore;
     let migrations: AppliedMigrations[];
     if (config.database.kind === 'sqlite') {
       prepareSQLiteFiles(config.database.path, logger);
@@ -116,6 +122,7 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
       accounts = createSQLiteAccountStore(db);
       webhooks = createSQLiteWebhookStore(db);
       clients = createSQLiteClientStore(db);
+      adminKeys = createSQLiteAdminKeyStore(db);
       migrations = SQLITE_HISTORY.map(({ schema, table }, index) => ({
         schema,
         applied: [...sqliteVersions(db, table)].filter((version) => !before[index]?.has(version)),
@@ -138,6 +145,7 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
       accounts = createPostgresAccountStore(pool);
       webhooks = createPostgresWebhookStore(pool);
       clients = createPostgresClientStore(pool);
+      adminKeys = createPostgresAdminKeyStore(pool);
     }
 
     // A database from before the key was set has its secrets sealed now, before anything reads them.
@@ -189,6 +197,7 @@ export async function openServerRuntime(config: ServerConfig, logger: Logger): P
       accounts,
       webhooks,
       clients,
+      adminKeys,
       migrations,
       secretsAtRest,
       describe: {

@@ -7,6 +7,7 @@ import { createSessionManager } from '../core/session/session-manager.js';
 import { createMemoryStore } from '../stores/memory/memory-store.js';
 import { createTokenService } from '../core/token/token-service.js';
 import { createHttpAuth, type HttpAuth, type HttpAuthEvent, type HttpResult, type RequestFacts } from './http-auth.js';
+import { apiError } from './api-error.js';
 import { createFaultyStore } from 'tessera-auth/testing';
 
 const ORIGIN = 'https://auth.example.com';
@@ -583,6 +584,26 @@ describe('login throttle, device cookies and confirm', () => {
     }
     expect(await sessions.listUserSessions('user-frank')).toEqual([]);
     expect(events.some((event) => event.type === 'login.succeeded')).toBe(false);
+  });
+
+  it('answers the error confirm returns (an account disabled) and deletes the new session, without a failed-login event', async () => {
+    const store = createMemoryStore();
+    const sessions = createSessionManager(store);
+    const tokens = createTokenService({ sessions, store, issuer: ORIGIN, audience: ORIGIN });
+    const events: HttpAuthEvent[] = [];
+    const auth = createHttpAuth({ sessions, tokens, csrfSecrets: [secret], onEvent: (event) => events.push(event) });
+    const state = await nobody(auth);
+    for (const transport of ['cookie', 'token'] as const) {
+      const result = await auth.login(from('192.0.2.1'), state, {
+        account: 'grace',
+        verify: async () => 'user-grace',
+        transport,
+        confirm: async () => apiError('account_disabled'),
+      });
+      expect(result.ok ? null : [result.error.status, result.error.code]).toEqual([403, 'account_disabled']);
+    }
+    expect(await sessions.listUserSessions('user-grace')).toEqual([]);
+    expect(events.map((event) => event.type)).toEqual([]);
   });
 
   it('leaves no usable session from an old password, whichever side of a password change its confirm lands', async () => {

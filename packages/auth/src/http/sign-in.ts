@@ -145,20 +145,23 @@ async function checkCredentials<Data extends JsonObject>(
   return { ok: true, value: { userId, deviceId, succeeded } };
 }
 
-/** Runs `confirm` on the new session; one that is not confirmed was never handed out, so it is deleted. */
+/**
+ * Runs `confirm` on the new session: `true`, or the error to answer with (401 `invalid_credentials` for `false`).
+ * A session that is not confirmed was never handed out, so it is deleted.
+ */
 async function confirmed<Data extends JsonObject>(
   ctx: HttpAuthContext<Data>,
-  confirm: (() => Promise<boolean>) | undefined,
+  confirm: (() => Promise<boolean | ApiError>) | undefined,
   sessionId: string,
-): Promise<boolean> {
+): Promise<true | ApiError> {
   if (confirm === undefined) return true;
-  let ok = false;
+  let verdict: boolean | ApiError = false;
   try {
-    ok = await confirm();
+    verdict = await confirm();
   } finally {
-    if (!ok) await ctx.sessions.deleteSession(sessionId);
+    if (verdict !== true) await ctx.sessions.deleteSession(sessionId);
   }
-  return ok;
+  return verdict === false ? apiError('invalid_credentials') : verdict;
 }
 
 /**
@@ -201,9 +204,11 @@ function createCredentialFlows<Data extends JsonObject>(
           newDevice,
         });
         const confirm = attempt.confirm;
-        if (!(await confirmed(ctx, confirm && (() => confirm(opened.session)), opened.session.id))) {
-          failed();
-          return { ok: false, error: apiError('invalid_credentials') };
+        const verdict = await confirmed(ctx, confirm && (() => confirm(opened.session)), opened.session.id);
+        if (verdict !== true) {
+          // A refusal of the caller's own (an account disabled) came after the right password: not a failed guess.
+          if (verdict.code === 'invalid_credentials') failed();
+          return { ok: false, error: verdict };
         }
         await endPreviousSession(state);
         await checked.value.succeeded();

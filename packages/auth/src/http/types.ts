@@ -187,12 +187,15 @@ export interface LoginAttempt<Data extends JsonObject = JsonObject> extends Cred
   /**
    * Runs after the new session (and token pair) exists, before anything is
    * answered; `false` deletes the session and answers 401
-   * `invalid_credentials`. For checks that must come after the session
+   * `invalid_credentials`, an {@link ApiError} deletes it and answers with
+   * that error (e.g. 403 `account_disabled`: the password was right, the
+   * account may not sign in). For checks that must come after the session
    * exists: "the password I verified is still the account's" closes the
    * race with a password change whose "sign out everywhere else" ran while
-   * this login was still checking the old password.
+   * this login was still checking the old password, and "the account is
+   * not disabled" the race with a disable that revokes every session.
    */
-  confirm?: (session: Session<Data>) => Promise<boolean>;
+  confirm?: (session: Session<Data>) => Promise<boolean | ApiError>;
 }
 
 /** A password that passed {@link HttpAuth.verifyCredentials}. */

@@ -5,6 +5,8 @@ export interface Account {
   passwordHash: string;
   /** Epoch milliseconds. */
   createdAt: number;
+  /** When an operator disabled the account, epoch milliseconds; `null` while it may sign in. */
+  disabledAt: number | null;
 }
 
 /** Where accounts live: the server's database (SQLite or PostgreSQL). */
@@ -19,6 +21,11 @@ export interface AccountStore {
   setPasswordHash(id: string, passwordHash: string): Promise<boolean>;
   /** Every account, in creation order, for the CLI. */
   listAccounts(): Promise<Account[]>;
+  /**
+   * Marks the account disabled at `disabledAt` (epoch milliseconds), or enabled again with `null`. Atomic (one row
+   * update); `false` when there is no such account. Disabling an account already disabled keeps its first time.
+   */
+  setDisabledAt(id: string, disabledAt: number | null): Promise<boolean>;
 }
 
 /** An account row as both SQL databases return it. */
@@ -27,10 +34,17 @@ export interface AccountRow {
   email: string;
   password_hash: string;
   created_at: number;
+  disabled_at: number | null;
 }
 
 /** Maps a row to an account; `null` for no row. */
 export const accountFromRow = (row: AccountRow | undefined): Account | null =>
   row === undefined
     ? null
-    : { id: row.id, email: row.email, passwordHash: row.password_hash, createdAt: row.created_at };
+    : {
+        id: row.id,
+        email: row.email,
+        passwordHash: row.password_hash,
+        createdAt: row.created_at,
+        disabledAt: row.disabled_at ?? null,
+      };

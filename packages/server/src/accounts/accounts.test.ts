@@ -6,6 +6,10 @@ import { normalizeEmail } from './email.js';
 import { checkPasswordPolicy, hashPassword, verifyPassword, verifyPasswordForNoOne } from './password.js';
 import { createPostgresAccountStore, migratePostgresAccounts } from './postgres-account-store.js';
 import { createSQLiteAccountStore } from './sqlite-account-store.js';
+import type { Account, AccountStore } from './account-store.js';
+import { generateAdminKey, verifyAdminKey, type AdminKeyStore } from '../admin/admin-keys.js';
+import { createPostgresAdminKeyStore } from '../admin/postgres-admin-key-store.js';
+import { createSQLiteAdminKeyStore } from '../admin/sqlite-admin-key-store.js';
 
 const argon2 = vi.hoisted(() => ({ verifyCalls: 0 }));
 vi.mock('@node-rs/argon2', async (importOriginal) => {
@@ -134,7 +138,13 @@ describe('normalizeEmail', () => {
 });
 
 describe('SQLite account store', () => {
-  const account = (email: string) => ({ id: crypto.randomUUID(), email, passwordHash: 'h', createdAt: Date.now() });
+  const account = (email: string) => ({
+    id: crypto.randomUUID(),
+    email,
+    passwordHash: 'h',
+    createdAt: Date.now(),
+    disabledAt: null,
+  });
 
   it('creates, finds and updates accounts', async () => {
     const store = createSQLiteAccountStore(new BetterSqlite3(':memory:'));
@@ -153,6 +163,12 @@ describe('SQLite account store', () => {
     expect(await store.createAccount(account('alice@example.com'))).not.toBeNull();
   });
 
+  it('disables and enables accounts, keeping the first disabling time', async () => {
+    const db = new BetterSqlite3(':memory:');
+    await checkDisabling(createSQLiteAccountStore(db), account('ada@example.com'));
+    await checkAdminKeys(createSQLiteAdminKeyStore(db));
+  });
+
   it('lets exactly one of 20 concurrent sign-ups with one email win', async () => {
     const store = createSQLiteAccountStore(new BetterSqlite3(':memory:'));
     const results = await Promise.all(
@@ -165,7 +181,13 @@ describe('SQLite account store', () => {
 const postgresUrl = inject('postgresUrl');
 
 describe.skipIf(postgresUrl === null)('PostgreSQL account store', () => {
-  const account = (email: string) => ({ id: crypto.randomUUID(), email, passwordHash: 'h', createdAt: Date.now() });
+  const account = (email: string) => ({
+    id: crypto.randomUUID(),
+    email,
+    passwordHash: 'h',
+    createdAt: Date.now(),
+    disabledAt: null,
+  });
 
   it('migrates idempotently, keeps emails unique under concurrency, and updates hashes', async () => {
     const pool = connectPostgres(postgresUrl!);
@@ -185,8 +207,55 @@ describe.skipIf(postgresUrl === null)('PostgreSQL account store', () => {
       expect(await store.deleteAccount(winner.id)).toBe(true);
       expect(await store.deleteAccount(winner.id)).toBe(false);
       expect(await store.findAccountByEmail(email)).toBeNull();
+      await checkDisabling(store, account(`${crypto.randomUUID()}@example.com`));
+      await checkAdminKeys(createPostgresAdminKeyStore(pool));
     } finally {
       await pool.end();
     }
   });
 });
+
+/** Disable, disable again (the first time stays), enable, and the same for an unknown id. */
+async function checkDisabling(store: AccountStore, account: Account): Promise<void> {
+  await store.createAccount(account);
+  expect((await store.findAccountById(account.id))?.disabledAt).toBeNull();
+  expect(await store.setDisabledAt(account.id, 1000)).toBe(true);
+  expect(await store.setDisabledAt(account.id, 2000)).toBe(true);
+  expect((await store.findAccountByEmail(account.email))?.disabledAt).toBe(1000);
+  expect((await store.listAccounts()).find((listed) => listed.id === account.id)?.disabledAt).toBe(1000);
+  expect(await store.setDisabledAt(account.id, null)).toBe(true);
+  expect((await store.findAccountById(account.id))?.disabledAt).toBeNull();
+  expect(await store.setDisabledAt('nobody', 1000)).toBe(false);
+}
+
+/** Create (a taken name loses, also under a race), find by hash, list without hashes, revoke. */
+async function checkAdminKeys(store: AdminKeyStore): Promise<void> {
+  const name = `ops-${crypto.randomUUID().slice(0, 8)}`;
+  const { key, keyHash } = generateAdminKey();
+  const created = await Promise.all(
+    Array.from({ length: 10 }, (_, index) =>
+      store.createAdminKey({
+        name,
+        keyHash: index === 0 ? keyHash : generateAdminKey().keyHash,
+        createdAt: 5,
+        expiresAt: null,
+      }),
+    ),
+  );
+  expect(created.filter(Boolean)).toHaveLength(1);
+  const winner = (await store.listAdminKeys()).find((listed) => listed.name === name);
+  expect(winner).toEqual({ name, createdAt: 5, expiresAt: null });
+  expect(JSON.stringify(await store.listAdminKeys())).not.toContain(keyHash);
+  if (created[0]) expect(await verifyAdminKey(store, key, Date.now())).toEqual({ name, createdAt: 5, expiresAt: null });
+  const tampered = key.slice(0, -1) + (key.endsWith('A') ? 'B' : 'A');
+  expect(await verifyAdminKey(store, tampered, Date.now())).toBeNull();
+  expect(await verifyAdminKey(store, 'not a key', Date.now())).toBeNull();
+  const expiring = generateAdminKey();
+  await store.createAdminKey({ name: `${name}-x`, keyHash: expiring.keyHash, createdAt: 5, expiresAt: 10_000 });
+  expect(await verifyAdminKey(store, expiring.key, 9_999)).not.toBeNull();
+  expect(await verifyAdminKey(store, expiring.key, 10_000)).toBeNull();
+  expect(await store.deleteAdminKey(`${name}-x`)).toBe(true);
+  expect(await store.deleteAdminKey(`${name}-x`)).toBe(false);
+  expect(await verifyAdminKey(store, expiring.key, 0)).toBeNull();
+  await store.deleteAdminKey(name);
+}

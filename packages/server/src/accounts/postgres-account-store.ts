@@ -3,7 +3,7 @@ import { StoreUnavailableError } from 'tessera-auth/errors';
 import { runPostgresMigrations } from 'tessera-auth/stores/postgres';
 import { accountFromRow as toAccount, type Account, type AccountRow, type AccountStore } from './account-store.js';
 
-/** Applies the account table's migrations (idempotent, safe under concurrent starts). */
+/** Applies the account and admin-key tables' migrations (idempotent, safe under concurrent starts). */
 export function migratePostgresAccounts(pool: pg.Pool): Promise<number[]> {
   return runPostgresMigrations(pool, { schema: undefined, migrations: '"tessera_accounts_migrations"' }, [
     {
@@ -14,6 +14,21 @@ export function migratePostgresAccounts(pool: pg.Pool): Promise<number[]> {
                 email text NOT NULL UNIQUE,
                 password_hash text NOT NULL,
                 created_at double precision NOT NULL
+              )`,
+    },
+    {
+      version: 2,
+      name: 'account disabled time',
+      sql: 'ALTER TABLE tessera_accounts ADD COLUMN disabled_at double precision',
+    },
+    {
+      version: 3,
+      name: 'create admin keys',
+      sql: `CREATE TABLE tessera_admin_keys (
+                name text PRIMARY KEY,
+                key_hash text NOT NULL UNIQUE,
+                created_at double precision NOT NULL,
+                expires_at double precision
               )`,
     },
   ]);
@@ -47,6 +62,17 @@ export function createPostgresAccountStore(pool: pg.Pool): AccountStore {
     },
     async setPasswordHash(id, passwordHash) {
       const result = await query('UPDATE tessera_accounts SET password_hash = $1 WHERE id = $2', [passwordHash, id]);
+      return result.rowCount === 1;
+    },
+    async setDisabledAt(id, disabledAt) {
+      // COALESCE keeps the first disabling time when an account is disabled twice.
+      const result =
+        disabledAt === null
+          ? await query('UPDATE tessera_accounts SET disabled_at = NULL WHERE id = $1', [id])
+          : await query('UPDATE tessera_accounts SET disabled_at = COALESCE(disabled_at, $1) WHERE id = $2', [
+              disabledAt,
+              id,
+            ]);
       return result.rowCount === 1;
     },
     async listAccounts() {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { registerAdminKeysCommand } from './commands/admin-keys.js';
 import { registerCleanupCommand } from './commands/cleanup.js';
 import { registerClientsCommand } from './commands/clients.js';
 import { registerKeysCommand } from './commands/keys.js';
@@ -28,5 +29,6 @@ registerSecretsCommand(program);
 registerUserCommand(program);
 registerWebhooksCommand(program);
 registerClientsCommand(program);
+registerAdminKeysCommand(program);
 
 await program.parseAsync(process.argv);

@@ -56,6 +56,7 @@ function showStatus(message, tone = 'ok') {
 const NOTICES = {
   ended: 'Your session has ended. Please sign in again.',
   'signed-out': 'You have signed out.',
+  'account-deleted': 'Your account was deleted.',
 };
 
 function initSignIn() {
@@ -352,6 +353,8 @@ function initAccount() {
     setBusy(form, false);
   });
 
+  initDeleteAccount(withRecentSignIn);
+
   guarded(async () => {
     const [{ user }] = await Promise.all([request('GET', '/auth/me'), refreshCSRFToken()]);
     byId('user-email').textContent = user.email;
@@ -360,8 +363,36 @@ function initAccount() {
     reauth.setUsername(user.email);
     byId('user-since').replaceChildren(timeElement(user.createdAt, { withTime: false }));
     await renderSessions();
+    byId('delete-account').disabled = false;
     document.querySelector('main').setAttribute('aria-busy', 'false');
   });
+}
+
+/**
+ * "Delete my account": a confirm step in the page, then DELETE /auth/account (asking for the password first when
+ * the sign-in is too old) and the sign-in page.
+ */
+function initDeleteAccount(withRecentSignIn) {
+  const start = byId('delete-account');
+  const confirmation = byId('delete-confirm');
+  const confirm = byId('delete-account-confirm');
+  const showConfirmation = (shown) => {
+    confirmation.hidden = !shown;
+    start.hidden = shown;
+    (shown ? byId('delete-account-cancel') : start).focus();
+  };
+  start.addEventListener('click', () => showConfirmation(true));
+  byId('delete-account-cancel').addEventListener('click', () => showConfirmation(false));
+  confirm.addEventListener('click', () =>
+    guarded(async () => {
+      confirm.disabled = true;
+      const deleted = await withRecentSignIn(() => request('DELETE', '/auth/account'));
+      if (deleted === undefined) return;
+      goToSignIn('account-deleted');
+    }).finally(() => {
+      confirm.disabled = false;
+    }),
+  );
 }
 
 if (document.body.dataset.page === 'account') initAccount();

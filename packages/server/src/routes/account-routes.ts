@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { sendApiError } from 'tessera-auth/fastify';
-import { apiError } from 'tessera-auth/http';
+import { apiError, type ApiError } from 'tessera-auth/http';
 import { checkPasswordPolicy, hashPassword, verifyPassword } from '../accounts/password.js';
 import {
   csrfResponse,
@@ -199,6 +199,25 @@ export const reauthenticateRoute = defineRoute({
   },
 });
 
+/** `DELETE /auth/account`: the user deletes their own account. */
+export const deleteAccountRoute = defineRoute({
+  id: 'deleteAccount',
+  method: 'DELETE',
+  path: '/auth/account',
+  summary: 'Delete your account: every session is revoked first; the cookie is cleared.',
+  auth: 'session',
+  csrf: true,
+  recentAuth: true,
+  success: { status: 204, description: 'Deleted' },
+  errors: ['unauthenticated', 'invalid_token', 'csrf_failed', 'reauth_required', 'unavailable'],
+  async handle(context, { request, reply }) {
+    const session = sessionOf(request);
+    await context.lifecycle.deleteAccount(session.userId, { by: 'user' });
+    if (request.tessera.transport === 'cookie') reply.header('set-cookie', context.auth.cookie.serializeClear());
+    return reply.code(204).send();
+  },
+});
+
 /** The signed-in user's own account and sessions. */
 export const ACCOUNT_ROUTES = [
   meRoute,
@@ -208,4 +227,5 @@ export const ACCOUNT_ROUTES = [
   revokeOtherSessionsRoute,
   changePasswordRoute,
   reauthenticateRoute,
+  deleteAccountRoute,
 ];

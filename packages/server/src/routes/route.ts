@@ -7,7 +7,9 @@ import type { SessionManager } from 'tessera-auth';
 import type { TokenService } from 'tessera-auth';
 import { apiError, type ApiError } from 'tessera-auth/http';
 import type { HttpAuth } from 'tessera-auth/http';
+import type { AccountLifecycle } from '../accounts/account-lifecycle.js';
 import type { SignupGuard } from '../accounts/signup-guard.js';
+import type { AdminKey } from '../admin/admin-keys.js';
 import { describeBodyError } from '../api-schemas.js';
 import type { AuditSink } from '../audit.js';
 import type { ServerConfig } from '../config.js';
@@ -32,6 +34,12 @@ export interface RouteContext {
   refreshLimit: RequestLimit;
   introspectLimit: RequestLimit;
   audit: AuditSink;
+  /** Disabling, enabling and deleting accounts with their sessions. */
+  lifecycle: AccountLifecycle;
+  /** The preHandler of `auth: "admin"` routes: 401 without a live admin key. */
+  requireAdminKey(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined>;
+  /** The admin key that authenticated a request on an `auth: "admin"` route. */
+  adminKeyOf(request: FastifyRequest): AdminKey;
   /** A keyed hash of a rate-limit key (a client IP, a client), so that a dump of the counters names no one. */
   keyOf(purpose: string, value: string): string;
   /** The 429 for a spent budget, logged once per refusal; `null` when the request may go on. */
@@ -86,6 +94,7 @@ export function registerRoutes(app: FastifyInstance, routes: readonly RouteDefin
     const preHandler = [
       ...(route.sameOrigin === true ? [tessera.sameOrigin] : []),
       ...(route.auth === 'session' ? [tessera.requireAuth] : []),
+      ...(route.auth === 'admin' ? [context.requireAdminKey] : []),
       ...(route.csrf ? [tessera.csrf] : []),
       ...(route.recentAuth === true ? [requireRecentAuth(context)] : []),
       ...(route.auth === 'session' ? [tessera.rateLimit] : []),

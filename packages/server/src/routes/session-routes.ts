@@ -49,6 +49,7 @@ export const signupRoute = defineRoute({
       email,
       passwordHash,
       createdAt: context.now(),
+      disabledAt: null,
     });
     if (account === null)
       return sendApiError(reply, apiError('conflict', 'An account with this email already exists.'));
@@ -148,7 +149,7 @@ export const loginRoute = defineRoute({
   csrf: false,
   body: credentialsBody,
   success: { status: 200, schema: z.union([cookieLoginResponse, tokenLoginResponse]), description: 'Signed in' },
-  errors: [...BODY_ERRORS, 'invalid_credentials', 'csrf_failed', 'rate_limited', 'unavailable'],
+  errors: [...BODY_ERRORS, 'invalid_credentials', 'csrf_failed', 'account_disabled', 'rate_limited', 'unavailable'],
   async handle(context, { reply, body }) {
     const { accounts } = context.runtime;
     const email = normalizeEmail(body.email) ?? body.email.trim().toLowerCase();
@@ -168,11 +169,14 @@ export const loginRoute = defineRoute({
         },
         // Runs once the new session exists: the hash just verified must still be the account's. argon2 hashes
         // are salted, so any password change changes it; see changePassword for why this closes the race.
+        // A disabled account is refused here too, after the password check, so a wrong password still gets 401
+        // and the same time (the state tells a guesser nothing); see the account lifecycle for the race.
         confirm: async () => {
           const verified = account as Account | null;
           if (verified === null) return false;
           account = await accounts.findAccountById(verified.id);
-          return account !== null && account.passwordHash === verified.passwordHash;
+          if (account === null || account.passwordHash !== verified.passwordHash) return false;
+          return account.disabledAt === null ? true : apiError('account_disabled');
         },
       },
       () => account,
@@ -197,6 +201,7 @@ export const refreshRoute = defineRoute({
     'session_expired',
     'session_revoked',
     'refresh_reused',
+    'account_disabled',
     'rate_limited',
     'unavailable',
   ],
@@ -205,6 +210,12 @@ export const refreshRoute = defineRoute({
     return context.limited(await context.refreshLimit.consume(key), 'refresh');
   },
   async handle(context, { reply, body }) {
+    // A disabled account's sessions are revoked; its refresh tokens get their own answer rather than "revoked".
+    const owner = await context.tokens.findRefreshTokenUser(body.refresh_token);
+    if (owner !== null && ((await context.runtime.accounts.findAccountById(owner))?.disabledAt ?? null) !== null) {
+      context.metrics.refreshes.inc({ outcome: 'refused' });
+      return sendApiError(reply, apiError('account_disabled'));
+    }
     const pair = await reply.tesseraRefresh(body.refresh_token);
     context.metrics.refreshes.inc({ outcome: pair === null ? 'refused' : 'rotated' });
     return pair === null ? reply : reply.send(pair);

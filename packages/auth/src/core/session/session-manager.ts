@@ -89,7 +89,18 @@ export interface SessionWithToken<Data extends JsonObject = JsonObject> {
 
 /** Why a session was revoked. */
 export type SessionRevokeReason =
-  'revoked' | 'user_revoked_all' | 'evicted' | 'refresh_reused' | 'password_changed' | 'binding_mismatch';
+  | 'revoked'
+  | 'user_revoked_all'
+  | 'evicted'
+  | 'refresh_reused'
+  | 'password_changed'
+  /** Strict binding: the session was used from another browser or OS than it signed in with. */
+  | 'binding_mismatch'
+  /** An operator disabled or deleted the account, or the user deleted it. */
+  | 'account_disabled'
+  | 'account_deleted'
+  /** An operator revoked every session of every user at once. */
+  | 'revoked_everywhere';
 
 /** Every state change of a session, delivered to `onEvent`. `at` is epoch milliseconds. */
 export type SessionEvent =

@@ -215,6 +215,11 @@ export function createRefreshTokens(config: RefreshTokenConfig) {
       return { ok: true, refreshToken: successorToken, session, replayed: true };
     },
 
+    /** The user an authentic token was issued to while its record lasts, spent or not, live session or not. */
+    async owner(token: unknown): Promise<string | null> {
+      return (await authenticate(token))?.record.uid ?? null;
+    },
+
     /** What a refresh token stands for, without spending it; `null` when it is not live and unspent. */
     async inspect(token: unknown): Promise<RefreshTokenInfo | null> {
       const presented = await authenticate(token);

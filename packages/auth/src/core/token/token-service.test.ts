@@ -173,6 +173,23 @@ describe('revocation', () => {
   });
 });
 
+describe('findRefreshTokenUser', () => {
+  it('names the user of an authentic refresh token, spent or revoked too, and nobody for a forged one', async () => {
+    const { tokens, sessions, session, pair } = await setup();
+    expect(await tokens.findRefreshTokenUser(pair.refreshToken)).toBe('user-1');
+    const rotated = await tokens.refreshTokens(pair.refreshToken);
+    expect(rotated.ok).toBe(true);
+    expect(await tokens.findRefreshTokenUser(pair.refreshToken)).toBe('user-1');
+    await sessions.revokeUserSessions(session.userId);
+    expect(await tokens.findRefreshTokenUser(rotated.tokens!.refreshToken)).toBe('user-1');
+    const [id, secret] = pair.refreshToken.split('.') as [string, string];
+    const forged = `${id}.${secret.startsWith('A') ? 'B' : 'A'}${secret.slice(1)}`;
+    expect(await tokens.findRefreshTokenUser(forged)).toBeNull();
+    expect(await tokens.findRefreshTokenUser('garbage')).toBeNull();
+    expect(await tokens.findRefreshTokenUser(pair.accessToken)).toBeNull();
+  });
+});
+
 describe('introspection', () => {
   it('describes an active access token in the RFC 7662 shape', async () => {
     const { tokens, session, pair } = await setup({ clientId: 'mobile-app' });

@@ -184,6 +184,14 @@ export interface TokenService {
    */
   refreshTokens(refreshToken: unknown, context?: SessionContext): Promise<RefreshResult>;
   /**
+   * The user an authentic refresh token was issued to, whatever became of it
+   * since (spent, its session revoked or gone), for as long as its record
+   * lasts (the session's absolute lifetime); `null` for anything else. Spends
+   * nothing. For answers that depend on the account rather than the session,
+   * e.g. refusing the refresh of a disabled account with its own error.
+   */
+  findRefreshTokenUser(refreshToken: unknown): Promise<string | null>;
+  /**
    * Verifies an access token: at most one store round trip, per
    * `revocationCheck`. Expected failures are results with a reason; a store
    * failure throws `StoreUnavailableError`.
@@ -373,6 +381,10 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         tokens: { accessToken, refreshToken: rotated.refreshToken, tokenType: 'Bearer', expiresIn },
         session: rotated.session,
       };
+    },
+
+    async findRefreshTokenUser(refreshToken) {
+      return refreshTokens.owner(refreshToken);
     },
 
     async verifyAccessToken(accessToken) {
