@@ -230,7 +230,7 @@ export function describeServer(name: string, env: () => Record<string, string> |
       expect(kept).toMatch(/; Max-Age=\d+;/);
     });
 
-    it('step-up: sensitive actions need a recent sign-in; POST /auth/reauthenticate proves it again and moves the session to a new id', async () => {
+    it('step-up: sensitive actions (revoking sessions, deleting the account) need a recent sign-in; POST /auth/reauthenticate proves it again and moves the session to a new id', async () => {
       const address = email();
       const mine = await signup(address);
       const other = await login(address);
@@ -240,6 +240,7 @@ export function describeServer(name: string, env: () => Record<string, string> |
       for (const [method, path] of [
         ['DELETE', '/auth/sessions'],
         ['DELETE', `/auth/sessions/${other.json.session.id}`],
+        ['DELETE', '/auth/account'],
       ] as const) {
         const refused = await server.call(method, path, { cookie: mine.setCookie!, csrf });
         expect(refused.status, path).toBe(403);
