@@ -249,8 +249,9 @@ try {
   console.log(formatTable(summaries));
   console.log(
     '\n÷ bare: median over the median of the same framework bare, same run. Redis cmds/req: INFO commandstats ' +
-      'delta over the requests the server received (commands run by scripts included). sent/req: store calls the ' +
-      'server process sent, i.e. its round trips (ioredis commands, pg queries; – where the client is not counted). ' +
+      'delta over the requests the server received (commands run by scripts included). sent/req: round trips the ' +
+      'server process made to its store (writes to the Redis connection, one per command or per pipelined batch; pg ' +
+      'queries; – where the client is not counted). ratio min–max: each round over its bare round. ' +
       "CPU µs/req: the server process's user + system time per request served (steadier than req/s on a busy machine).",
   );
   for (const result of revocationResults) {

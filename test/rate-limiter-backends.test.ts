@@ -4,6 +4,7 @@ import {
   createRequestLimit,
   type LoginAttemptVerdict,
 } from '../packages/auth/src/core/rate-limit/rate-limit.js';
+import { createLeasedRequestLimit } from '../packages/auth/src/core/rate-limit/leased-limit.js';
 import { createMemoryStore } from '../packages/auth/src/stores/memory/memory-store.js';
 import { connectRedis } from '../packages/auth/src/stores/redis/connect-redis.js';
 import { createRedisStore } from '../packages/auth/src/stores/redis/redis-store.js';
@@ -112,6 +113,25 @@ describe.each(backends)('request limit on $name', (backend) => {
       const again = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).consume('client-1')));
       expect(again.filter((verdict) => verdict.allowed)).toHaveLength(1);
       expect(await dump()).not.toContain('client-2');
+    },
+  );
+});
+
+describe.each(backends)('leased request limit on $name', (backend) => {
+  it.skipIf(!backend.available)(
+    'of 200 parallel requests from two processes, never more than the budget; one process alone gets all of it',
+    async () => {
+      const [first, second] = await backend.open();
+      const options = { points: 40, durationSeconds: 60, name: 'leased-race', chunk: 6 };
+      const limits = [first, second].map((store) => createLeasedRequestLimit({ store, ...options }));
+      const burst = await Promise.all(Array.from({ length: 200 }, (_, i) => limits[i % 2]!.consume('client-1')));
+      const admitted = burst.filter((verdict) => verdict.allowed).length;
+      expect(admitted).toBeLessThanOrEqual(40);
+      // At most chunk - 1 points stranded per process.
+      expect(admitted).toBeGreaterThanOrEqual(40 - 2 * 5);
+      const alone = createLeasedRequestLimit({ store: first, ...options });
+      const own = await Promise.all(Array.from({ length: 100 }, () => alone.consume('client-2')));
+      expect(own.filter((verdict) => verdict.allowed)).toHaveLength(40);
     },
   );
 });
