@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { sendApiError } from 'tessera-auth/fastify';
-import { apiError, type ApiError } from 'tessera-auth/http';
+import { apiError } from 'tessera-auth/http';
 import { checkPasswordPolicy, hashPassword, verifyPassword } from '../accounts/password.js';
 import {
   csrfResponse,
