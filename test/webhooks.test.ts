@@ -64,6 +64,8 @@ class Receiver {
   status = 204;
   /** Milliseconds it takes to answer. */
   delayMs = 0;
+  /** How many verified `login.new_device` events it took (answered 204 at once, not kept in `messages`). */
+  newDevices = 0;
   port = 0;
   private server: Server | null = null;
 
@@ -79,6 +81,13 @@ class Receiver {
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
+        // Every sign-in here is from a new device (token transport has no device cookie): those events are taken
+        // and set aside, so the tests follow the revocations. `verifies` is still asked of them.
+        if ((JSON.parse(body) as Payload).type === 'login.new_device') {
+          this.newDevices += this.secrets.some((secret) => verifies(secret, request.headers, body)) ? 1 : 0;
+          response.writeHead(204).end();
+          return;
+        }
         this.messages.push({
           id: String(request.headers['webhook-id']),
           timestamp: Number(request.headers['webhook-timestamp']),
@@ -252,9 +261,11 @@ function describeWebhooks(name: string, open: (() => Promise<Backend>) | null): 
       await receiver.stop();
       for (let i = 0; i < 4; i++) sessions.push(await signInAndRevoke(instance, email));
       await waitFor('an attempt to fail', () => logged(instance, 'webhook.failed'));
-      expect(await pendingRows(instance)).toBe(4);
+      // The four revocations, and the four sign-ins from a new device before them.
+      expect(await pendingRows(instance)).toBe(8);
       await receiver.start();
       await waitFor('all seven', () => receiver.distinct().length === 7);
+      expect(receiver.newDevices).toBeGreaterThanOrEqual(8);
       await waitFor('the outbox to empty', async () => (await pendingRows(instance)) === 0);
 
       const received = receiver.distinct();

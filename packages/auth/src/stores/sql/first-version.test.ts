@@ -141,7 +141,7 @@ describe('a first-version SQLite file', () => {
     const store = createSQLiteStore(path, { now: () => Date.now() });
     const migrated = new BetterSqlite3(path);
     expect(migrated.prepare('SELECT version FROM tessera_migrations ORDER BY version').pluck().all()).toEqual([
-      1, 2, 3, 4,
+      1, 2, 3, 4, 5,
     ]);
     expect(migrated.prepare('SELECT count(*) FROM tessera_sessions').pluck().get()).toBe(1);
     migrated.close();
@@ -194,7 +194,7 @@ describe.skipIf(url === null)('a first-version PostgreSQL schema', () => {
       '{"kid":"a"}',
     ]);
 
-    expect(await migratePostgres(pool, { tablePrefix: prefix })).toEqual([2, 3]);
+    expect(await migratePostgres(pool, { tablePrefix: prefix })).toEqual([2, 3, 4]);
     const store = createPostgresStore(pool, { tablePrefix: prefix });
     await expectReadAndRenewed(store, old, at);
     await store.close();
