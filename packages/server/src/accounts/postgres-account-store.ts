@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import { StoreUnavailableError } from 'tessera-auth/errors';
 import { runPostgresMigrations } from 'tessera-auth/stores/postgres';
 import { accountFromRow as toAccount, type Account, type AccountRow, type AccountStore } from './account-store.js';
+import { postgresQueries } from '../database-calls.js';
 
 /** Applies the account and admin-key tables' migrations (idempotent, safe under concurrent starts). */
 export function migratePostgresAccounts(pool: pg.Pool): Promise<number[]> {
@@ -36,13 +36,7 @@ export function migratePostgresAccounts(pool: pg.Pool): Promise<number[]> {
 
 /** Accounts in the server's PostgreSQL database (table `tessera_accounts`; run {@link migratePostgresAccounts} first). */
 export function createPostgresAccountStore(pool: pg.Pool): AccountStore {
-  const query = async <T extends pg.QueryResultRow>(sql: string, values: unknown[]): Promise<pg.QueryResult<T>> => {
-    try {
-      return await pool.query<T>(sql, values);
-    } catch (error) {
-      throw new StoreUnavailableError('The account database failed', { cause: error });
-    }
-  };
+  const query = postgresQueries(pool, 'The account database failed');
   return {
     async createAccount(account) {
       const result = await query(

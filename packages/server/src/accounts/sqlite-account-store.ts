@@ -1,8 +1,7 @@
 import type { Database } from 'better-sqlite3';
-import { StoreUnavailableError } from 'tessera-auth/errors';
-import { retryWhileBusy } from 'tessera-auth/stores/sqlite';
 import { migrateSQLite } from 'tessera-auth/stores/sqlite';
 import { accountFromRow as toAccount, type Account, type AccountRow, type AccountStore } from './account-store.js';
+import { sqliteCalls } from '../database-calls.js';
 
 /** Accounts in the server's SQLite database (table `tessera_accounts`, and the admin keys' table, migrated on creation). */
 export function createSQLiteAccountStore(db: Database): AccountStore {
@@ -43,14 +42,7 @@ export function createSQLiteAccountStore(db: Database): AccountStore {
   );
   const enable = db.prepare<[string]>('UPDATE tessera_accounts SET disabled_at = NULL WHERE id = ?');
 
-  // Like the SQLite store: a locked database is retried asynchronously, never waited for on the event loop.
-  const guard = async <T>(run: () => T, readOnly = false): Promise<T> => {
-    try {
-      return await retryWhileBusy(db, run, { readOnly });
-    } catch (error) {
-      throw new StoreUnavailableError('The account database failed', { cause: error });
-    }
-  };
+  const guard = sqliteCalls(db, 'The account database failed');
 
   return {
     createAccount: (account) =>

@@ -1,16 +1,10 @@
 import type pg from 'pg';
-import { StoreUnavailableError } from 'tessera-auth/errors';
 import { adminKeyFromRow, type AdminKey, type AdminKeyRow, type AdminKeyStore } from './admin-keys.js';
+import { postgresQueries } from '../database-calls.js';
 
 /** Admin keys in the server's PostgreSQL database (table `tessera_admin_keys`; run `migratePostgresAccounts` first). */
 export function createPostgresAdminKeyStore(pool: pg.Pool): AdminKeyStore {
-  const query = async <T extends pg.QueryResultRow>(sql: string, values: unknown[]): Promise<pg.QueryResult<T>> => {
-    try {
-      return await pool.query<T>(sql, values);
-    } catch (error) {
-      throw new StoreUnavailableError('The account database failed', { cause: error });
-    }
-  };
+  const query = postgresQueries(pool, 'The account database failed');
   return {
     async createAdminKey(record) {
       const result = await query(

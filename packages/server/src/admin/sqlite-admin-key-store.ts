@@ -1,7 +1,6 @@
 import type { Database } from 'better-sqlite3';
-import { StoreUnavailableError } from 'tessera-auth/errors';
-import { retryWhileBusy } from 'tessera-auth/stores/sqlite';
 import { adminKeyFromRow, type AdminKey, type AdminKeyRow, type AdminKeyStore } from './admin-keys.js';
+import { sqliteCalls } from '../database-calls.js';
 
 /** Admin keys in the server's SQLite database (table `tessera_admin_keys`, made by the account store's migrations). */
 export function createSQLiteAdminKeyStore(db: Database): AdminKeyStore {
@@ -12,13 +11,7 @@ export function createSQLiteAdminKeyStore(db: Database): AdminKeyStore {
   const all = db.prepare<[], AdminKeyRow>('SELECT * FROM tessera_admin_keys ORDER BY created_at, name');
   const remove = db.prepare<[string]>('DELETE FROM tessera_admin_keys WHERE name = ?');
 
-  const guard = async <T>(run: () => T, readOnly = false): Promise<T> => {
-    try {
-      return await retryWhileBusy(db, run, { readOnly });
-    } catch (error) {
-      throw new StoreUnavailableError('The account database failed', { cause: error });
-    }
-  };
+  const guard = sqliteCalls(db, 'The account database failed');
 
   return {
     createAdminKey: (record) =>

@@ -1,5 +1,4 @@
 import type pg from 'pg';
-import { StoreUnavailableError } from 'tessera-auth/errors';
 import { runPostgresMigrations } from 'tessera-auth/stores/postgres';
 import {
   clientFromRow,
@@ -7,6 +6,7 @@ import {
   type IntrospectionClient,
   type IntrospectionClientStore,
 } from './client-store.js';
+import { postgresQueries } from '../database-calls.js';
 
 /** Applies the clients table's migrations (idempotent, safe under concurrent starts). */
 export function migratePostgresClients(pool: pg.Pool): Promise<number[]> {
@@ -25,13 +25,7 @@ export function migratePostgresClients(pool: pg.Pool): Promise<number[]> {
 
 /** Introspection clients in the server's PostgreSQL database (run {@link migratePostgresClients} first). */
 export function createPostgresClientStore(pool: pg.Pool): IntrospectionClientStore {
-  const query = async <T extends pg.QueryResultRow>(sql: string, values: unknown[]): Promise<pg.QueryResult<T>> => {
-    try {
-      return await pool.query<T>(sql, values);
-    } catch (error) {
-      throw new StoreUnavailableError('The client database failed', { cause: error });
-    }
-  };
+  const query = postgresQueries(pool, 'The client database failed');
   return {
     async createClient(client) {
       const result = await query(

@@ -1,12 +1,12 @@
 import type { Database } from 'better-sqlite3';
-import { StoreUnavailableError } from 'tessera-auth/errors';
-import { migrateSQLite, retryWhileBusy } from 'tessera-auth/stores/sqlite';
+import { migrateSQLite } from 'tessera-auth/stores/sqlite';
 import {
   clientFromRow,
   type ClientRow,
   type IntrospectionClient,
   type IntrospectionClientStore,
 } from './client-store.js';
+import { sqliteCalls } from '../database-calls.js';
 
 /** The migration history of the clients table. */
 export const SQLITE_CLIENTS_HISTORY = 'tessera_clients_migrations';
@@ -32,13 +32,7 @@ export function createSQLiteClientStore(db: Database): IntrospectionClientStore 
   const any = db.prepare<[], { found: number }>('SELECT 1 AS found FROM tessera_clients LIMIT 1');
   const remove = db.prepare<[string]>('DELETE FROM tessera_clients WHERE name = ?');
 
-  const guard = async <T>(run: () => T, readOnly = false): Promise<T> => {
-    try {
-      return await retryWhileBusy(db, run, { readOnly });
-    } catch (error) {
-      throw new StoreUnavailableError('The client database failed', { cause: error });
-    }
-  };
+  const guard = sqliteCalls(db, 'The client database failed');
 
   return {
     createClient: (client) => guard(() => insert.run(client.name, client.secretHash, client.createdAt).changes === 1),

@@ -1,5 +1,4 @@
 import type pg from 'pg';
-import { StoreUnavailableError } from 'tessera-auth/errors';
 import { runPostgresMigrations } from 'tessera-auth/stores/postgres';
 import {
   toClaimed,
@@ -9,6 +8,7 @@ import {
   type PendingCount,
   type WebhookStore,
 } from './webhook-store.js';
+import { postgresQueries } from '../database-calls.js';
 
 const PENDING = 'delivered_at IS NULL AND abandoned_at IS NULL';
 
@@ -45,13 +45,7 @@ export function migratePostgresWebhooks(pool: pg.Pool): Promise<number[]> {
 
 /** The webhook tables in the server's PostgreSQL database (run {@link migratePostgresWebhooks} first). */
 export function createPostgresWebhookStore(pool: pg.Pool): WebhookStore {
-  const query = async <T extends pg.QueryResultRow>(sql: string, values: unknown[]): Promise<pg.QueryResult<T>> => {
-    try {
-      return await pool.query<T>(sql, values);
-    } catch (error) {
-      throw new StoreUnavailableError('The webhook tables failed', { cause: error });
-    }
-  };
+  const query = postgresQueries(pool, 'The webhook tables failed');
   return {
     async addEndpoint(endpoint) {
       const result = await query(

@@ -1,6 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import { StoreUnavailableError } from 'tessera-auth/errors';
-import { migrateSQLite, retryWhileBusy } from 'tessera-auth/stores/sqlite';
+import { migrateSQLite } from 'tessera-auth/stores/sqlite';
 import {
   toClaimed,
   toEndpoint,
@@ -9,6 +8,7 @@ import {
   type PendingCount,
   type WebhookStore,
 } from './webhook-store.js';
+import { sqliteCalls } from '../database-calls.js';
 
 /** The migration history table of the webhook tables. */
 export const SQLITE_WEBHOOKS_HISTORY = 'tessera_webhooks_migrations';
@@ -82,13 +82,7 @@ export function createSQLiteWebhookStore(db: Database): WebhookStore {
     `SELECT endpoint, COUNT(*) AS pending FROM tessera_webhook_outbox WHERE ${PENDING} GROUP BY endpoint ORDER BY endpoint`,
   );
 
-  const guard = async <T>(run: () => T, readOnly = false): Promise<T> => {
-    try {
-      return await retryWhileBusy(db, run, { readOnly });
-    } catch (error) {
-      throw new StoreUnavailableError('The webhook tables failed', { cause: error });
-    }
-  };
+  const guard = sqliteCalls(db, 'The webhook tables failed');
 
   const enqueueRows = db.transaction(
     (message: Parameters<WebhookStore['enqueue']>[0], endpoints: readonly string[]) => {

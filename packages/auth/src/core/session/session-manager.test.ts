@@ -507,7 +507,7 @@ describe('untrusted request input', () => {
       session.id.slice(0, 25) + '\u0085',
       session.id.slice(0, 25) + 'é',
     ];
-    // Down: any store call would throw, so a plain negative answer proves none was made.
+    // Down: every store call would throw, so a plain negative answer proves none was made.
     store.down = true;
     const before = Object.values(store.calls).reduce((sum, count) => sum + count, 0);
     for (const id of junk) {
